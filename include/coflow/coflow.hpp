@@ -1,0 +1,15 @@
+//
+// coflow/coflow.hpp
+//
+// Includes every public header of coflow.
+//
+
+#ifndef COFLOW_COFLOW_HPP
+#define COFLOW_COFLOW_HPP
+
+#include <coflow/deferred.hpp>
+#include <coflow/error.hpp>
+#include <coflow/unhandled_error.hpp>
+#include <coflow/use_deferred.hpp>
+
+#endif // COFLOW_COFLOW_HPP

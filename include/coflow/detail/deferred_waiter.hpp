@@ -1,0 +1,182 @@
+//
+// coflow/detail/deferred_waiter.hpp
+//
+// The chain link of a consumer that waits with an Asio completion handler:
+// it forwards the handler's cancellation slot to the deferred, and delivers a
+// copy of the result through the executor.
+//
+
+#ifndef COFLOW_DETAIL_DEFERRED_WAITER_HPP
+#define COFLOW_DETAIL_DEFERRED_WAITER_HPP
+
+#include <coflow/detail/deferred_state.hpp>
+
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associator.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/post.hpp>
+
+#include <memory>
+#include <tuple>
+#include <utility>
+
+namespace coflow {
+namespace detail {
+
+/// Installed in a consumer's cancellation slot: cancels the deferred.
+/// Holds the state weakly, so that a slot that outlives the wait is harmless.
+class cancel_forwarder
+{
+public:
+  explicit cancel_forwarder(std::weak_ptr<registered_state> state) noexcept
+    : state_(std::move(state))
+  {
+  }
+
+  void operator()(boost::asio::cancellation_type_t type)
+  {
+    using boost::asio::cancellation_type;
+    if ((type & (cancellation_type::terminal | cancellation_type::partial
+                    | cancellation_type::total))
+        != cancellation_type::none)
+      if (auto state = state_.lock())
+        state->cancel();
+  }
+
+private:
+  std::weak_ptr<registered_state> state_;
+};
+
+/// What is posted to deliver a result: clears the consumer's slot (the wait
+/// is over), then invokes the handler. Associators forward to the handler.
+template <class Handler, class... Args>
+class waiter_completion
+{
+public:
+  waiter_completion(Handler&& handler, boost::asio::cancellation_slot slot,
+      Args... args)
+    : handler_(std::move(handler)),
+      slot_(slot),
+      args_(std::move(args)...)
+  {
+  }
+
+  void operator()()
+  {
+    if (slot_.is_connected())
+      slot_.clear();
+    std::apply(std::move(handler_), std::move(args_));
+  }
+
+  const Handler& handler() const noexcept { return handler_; }
+
+private:
+  Handler handler_;
+  boost::asio::cancellation_slot slot_;
+  std::tuple<Args...> args_;
+};
+
+template <class State, class Handler>
+class waiter_link final : public chain_link<State>
+{
+  using allocator_type = typename std::allocator_traits<
+      boost::asio::associated_allocator_t<Handler>>::template
+      rebind_alloc<waiter_link>;
+
+public:
+  static waiter_link* create(Handler&& handler,
+      std::weak_ptr<registered_state> state)
+  {
+    allocator_type alloc(boost::asio::get_associated_allocator(handler));
+    waiter_link* link = std::allocator_traits<allocator_type>::allocate(alloc, 1);
+    try
+    {
+      return ::new (static_cast<void*>(link))
+          waiter_link(std::move(handler), std::move(state), alloc);
+    }
+    catch (...)
+    {
+      std::allocator_traits<allocator_type>::deallocate(alloc, link, 1);
+      throw;
+    }
+  }
+
+  void run(State& state) override
+  {
+    using T = typename State::result_type;
+    auto result = state.take_outcome();
+    std::exception_ptr error;
+    if (result.index() == 1)
+      error = std::get<1>(std::move(result));
+    if constexpr (std::is_void_v<T>)
+    {
+      boost::asio::post(state.executor(),
+          waiter_completion<Handler, std::exception_ptr>(
+              std::move(handler_), slot_, std::move(error)));
+    }
+    else
+    {
+      T value = result.index() == 0 ? std::get<0>(std::move(result)) : T();
+      boost::asio::post(state.executor(),
+          waiter_completion<Handler, std::exception_ptr, T>(
+              std::move(handler_), slot_, std::move(error), std::move(value)));
+    }
+  }
+
+  void destroy() noexcept override
+  {
+    allocator_type alloc(alloc_);
+    this->~waiter_link();
+    std::allocator_traits<allocator_type>::deallocate(alloc, this, 1);
+  }
+
+private:
+  waiter_link(Handler&& handler, std::weak_ptr<registered_state> state,
+      const allocator_type& alloc)
+    : chain_link<State>(true),
+      handler_(std::move(handler)),
+      slot_(boost::asio::get_associated_cancellation_slot(handler_)),
+      alloc_(alloc)
+  {
+    if (slot_.is_connected())
+      slot_.template emplace<cancel_forwarder>(std::move(state));
+  }
+
+  ~waiter_link() = default;
+
+  Handler handler_;
+  boost::asio::cancellation_slot slot_;
+  allocator_type alloc_;
+};
+
+} // namespace detail
+} // namespace coflow
+
+namespace boost {
+namespace asio {
+
+template <template <typename, typename> class Associator, typename Handler,
+    typename... Args, typename DefaultCandidate>
+struct associator<Associator,
+    coflow::detail::waiter_completion<Handler, Args...>, DefaultCandidate>
+  : Associator<Handler, DefaultCandidate>
+{
+  static typename Associator<Handler, DefaultCandidate>::type get(
+      const coflow::detail::waiter_completion<Handler, Args...>& h) noexcept
+  {
+    return Associator<Handler, DefaultCandidate>::get(h.handler());
+  }
+
+  static auto get(const coflow::detail::waiter_completion<Handler, Args...>& h,
+      const DefaultCandidate& c) noexcept
+      -> decltype(Associator<Handler, DefaultCandidate>::get(h.handler(), c))
+  {
+    return Associator<Handler, DefaultCandidate>::get(h.handler(), c);
+  }
+};
+
+} // namespace asio
+} // namespace boost
+
+#endif // COFLOW_DETAIL_DEFERRED_WAITER_HPP

@@ -1,0 +1,83 @@
+//
+// coflow/detail/waiter_registry.hpp
+//
+// Per-execution-context list of shared states that hold waiting consumers.
+//
+// A consumer (an Asio handler, which may own an asio::awaitable frame or a
+// coroutine frame) waits inside the shared state of a deferred, and that frame
+// often holds a handle to the same state: a cycle that nothing breaks if the
+// deferred is never fired. Asio breaks the same cycle for its own I/O objects
+// by letting services destroy pending operations at shutdown; the registry does
+// this for coflow, so destroying the execution context destroys every waiting
+// frame exactly once and nothing leaks.
+//
+
+#ifndef COFLOW_DETAIL_WAITER_REGISTRY_HPP
+#define COFLOW_DETAIL_WAITER_REGISTRY_HPP
+
+#include <boost/asio/execution_context.hpp>
+
+#include <mutex>
+
+namespace coflow {
+namespace detail {
+
+class waiter_registry;
+
+/// The part of every shared state that the registry sees.
+class registered_state
+{
+public:
+  registered_state() = default;
+  registered_state(const registered_state&) = delete;
+  registered_state& operator=(const registered_state&) = delete;
+
+  /// Cancels the state (forwarding to whatever it waits on).
+  virtual void cancel() = 0;
+
+protected:
+  ~registered_state() = default;
+
+  /// Context shutdown: destroys the waiting consumers without invoking them.
+  virtual void abandon_waiters() noexcept = 0;
+
+  /// Adds this state to the registry of @p context (idempotent).
+  void register_waiters(boost::asio::execution_context& context);
+
+  /// Removes this state from its registry (idempotent).
+  void unregister_waiters() noexcept;
+
+  bool waiters_registered() const noexcept { return registry_ != nullptr; }
+
+private:
+  friend class waiter_registry;
+  waiter_registry* registry_ = nullptr;
+  registered_state* prev_ = nullptr;
+  registered_state* next_ = nullptr;
+};
+
+/// The execution-context service that owns the list.
+class waiter_registry : public boost::asio::execution_context::service
+{
+public:
+  static boost::asio::execution_context::id id;
+
+  explicit waiter_registry(boost::asio::execution_context& context);
+  ~waiter_registry() override;
+
+private:
+  friend class registered_state;
+
+  void add(registered_state& state);
+  void remove(registered_state& state) noexcept;
+  void shutdown() override;
+
+  std::mutex mutex_;
+  registered_state* first_ = nullptr;
+  bool shut_down_ = false;
+};
+
+} // namespace detail
+} // namespace coflow
+
+#endif // COFLOW_DETAIL_WAITER_REGISTRY_HPP

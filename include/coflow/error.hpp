@@ -1,0 +1,50 @@
+//
+// coflow/error.hpp
+//
+// The exceptions that coflow raises for cancellation and for misuse of a
+// one-shot result.
+//
+
+#ifndef COFLOW_ERROR_HPP
+#define COFLOW_ERROR_HPP
+
+#include <boost/system/system_error.hpp>
+
+#include <stdexcept>
+
+namespace coflow {
+
+/// The failure of a cancelled deferred or coroutine.
+/**
+ * Thrown at the suspension point of a cancelled coroutine and delivered to the
+ * consumers of a cancelled deferred. It is a @c boost::system::system_error
+ * whose code is @c boost::asio::error::operation_aborted, so code written for
+ * Asio's own cancellation (`catch (const boost::system::system_error& e)` and
+ * a test of `e.code()`) handles it unchanged.
+ *
+ * A deferred whose final result is a @c cancelled_error is never reported as an
+ * unhandled error: whoever cancelled it already knows.
+ */
+class cancelled_error : public boost::system::system_error
+{
+public:
+  /// Constructs the error with code @c operation_aborted.
+  cancelled_error();
+};
+
+/// Raised by firing a deferred that has already been fired.
+/**
+ * `callback()` and `errback()` may be called once per deferred. After a
+ * `cancel()` has failed an unfired deferred, the producer's next call is
+ * ignored (the producer could not know), and only a further one throws.
+ */
+class already_called_error : public std::logic_error
+{
+public:
+  /// Constructs the error with a fixed message.
+  already_called_error();
+};
+
+} // namespace coflow
+
+#endif // COFLOW_ERROR_HPP

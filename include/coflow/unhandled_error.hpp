@@ -1,0 +1,44 @@
+//
+// coflow/unhandled_error.hpp
+//
+// Where errors go that nobody received: a deferred whose final result is an
+// error that no consumer and no errback saw reports it when its last handle
+// goes away, as Twisted logs "Unhandled error in Deferred".
+//
+
+#ifndef COFLOW_UNHANDLED_ERROR_HPP
+#define COFLOW_UNHANDLED_ERROR_HPP
+
+#include <exception>
+#include <functional>
+
+namespace coflow {
+
+/// The type of the unhandled-error handler.
+using unhandled_error_handler = std::function<void(std::exception_ptr)>;
+
+/// Installs the handler that receives errors nobody else received.
+/**
+ * The handler is called with the error, on the thread that released the last
+ * handle of the deferred (or that ran the failing cleanup). An exception that
+ * escapes the handler is swallowed. Passing an empty function restores the
+ * default handler, which writes one line to @c std::cerr.
+ *
+ * Thread-safe.
+ *
+ * @returns The previously installed handler (empty if it was the default).
+ */
+unhandled_error_handler set_unhandled_error_handler(unhandled_error_handler handler);
+
+namespace detail {
+
+/// Reports @p error to the installed handler, unless it is a cancelled_error.
+/**
+ * Cancellation is not reported: it was asked for. Never throws.
+ */
+void report_unhandled_error(std::exception_ptr error) noexcept;
+
+} // namespace detail
+} // namespace coflow
+
+#endif // COFLOW_UNHANDLED_ERROR_HPP

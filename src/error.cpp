@@ -1,0 +1,22 @@
+//
+// src/error.cpp
+//
+
+#include <coflow/error.hpp>
+
+#include <boost/asio/error.hpp>
+
+namespace coflow {
+
+cancelled_error::cancelled_error()
+  : boost::system::system_error(boost::asio::error::operation_aborted,
+        "coflow: cancelled")
+{
+}
+
+already_called_error::already_called_error()
+  : std::logic_error("coflow: deferred already called")
+{
+}
+
+} // namespace coflow

@@ -1,0 +1,83 @@
+//
+// src/waiter_registry.cpp
+//
+
+#include <coflow/detail/waiter_registry.hpp>
+
+namespace coflow {
+namespace detail {
+
+boost::asio::execution_context::id waiter_registry::id;
+
+waiter_registry::waiter_registry(boost::asio::execution_context& context)
+  : boost::asio::execution_context::service(context)
+{
+}
+
+waiter_registry::~waiter_registry() = default;
+
+void waiter_registry::add(registered_state& state)
+{
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (shut_down_ || state.registry_)
+    return;
+  state.registry_ = this;
+  state.prev_ = nullptr;
+  state.next_ = first_;
+  if (first_)
+    first_->prev_ = &state;
+  first_ = &state;
+}
+
+void waiter_registry::remove(registered_state& state) noexcept
+{
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (state.registry_ != this)
+    return;
+  if (state.prev_)
+    state.prev_->next_ = state.next_;
+  else
+    first_ = state.next_;
+  if (state.next_)
+    state.next_->prev_ = state.prev_;
+  state.registry_ = nullptr;
+  state.prev_ = state.next_ = nullptr;
+}
+
+void waiter_registry::shutdown()
+{
+  // One state at a time, without the lock: destroying a waiter may destroy
+  // other states, which then remove themselves.
+  for (;;)
+  {
+    registered_state* state;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      shut_down_ = true;
+      state = first_;
+      if (!state)
+        return;
+      first_ = state->next_;
+      if (first_)
+        first_->prev_ = nullptr;
+      state->registry_ = nullptr;
+      state->prev_ = state->next_ = nullptr;
+    }
+    state->abandon_waiters();
+  }
+}
+
+void registered_state::register_waiters(boost::asio::execution_context& context)
+{
+  if (!registry_)
+    boost::asio::use_service<waiter_registry>(context).add(*this);
+}
+
+void registered_state::unregister_waiters() noexcept
+{
+  if (registry_)
+    registry_->remove(*this);
+}
+
+} // namespace detail
+} // namespace coflow

@@ -1,0 +1,1109 @@
+//
+// test/deferred.cpp: coflow::deferred<T, Executor> (DESIGN.md section 3).
+//
+
+#define BOOST_TEST_MODULE deferred
+#include <boost/test/unit_test.hpp>
+
+#include <coflow/deferred.hpp>
+
+#include <coflow/unhandled_error.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+using coflow::deferred;
+
+namespace {
+
+/// Captures what reaches the unhandled-error handler while alive.
+struct unhandled_capture
+{
+  std::vector<std::string> messages;
+  coflow::unhandled_error_handler previous;
+
+  unhandled_capture()
+  {
+    previous = coflow::set_unhandled_error_handler(
+        [this](std::exception_ptr e) { messages.push_back(what(e)); });
+  }
+
+  ~unhandled_capture() { coflow::set_unhandled_error_handler(previous); }
+
+  static std::string what(std::exception_ptr e)
+  {
+    try
+    {
+      std::rethrow_exception(e);
+    }
+    catch (const std::exception& x)
+    {
+      return x.what();
+    }
+    catch (...)
+    {
+      return "?";
+    }
+  }
+};
+
+template <class E>
+bool holds(std::exception_ptr e)
+{
+  if (!e)
+    return false;
+  try
+  {
+    std::rethrow_exception(e);
+  }
+  catch (const E&)
+  {
+    return true;
+  }
+  catch (...)
+  {
+    return false;
+  }
+}
+
+/// A consumer that records what it received.
+template <class T>
+struct received
+{
+  int calls = 0;
+  std::exception_ptr error;
+  std::optional<T> value;
+
+  auto handler()
+  {
+    return [this](std::exception_ptr e, T v) {
+      ++calls;
+      error = e;
+      if (!e)
+        value = std::move(v);
+    };
+  }
+};
+
+template <>
+struct received<void>
+{
+  int calls = 0;
+  std::exception_ptr error;
+
+  auto handler()
+  {
+    return [this](std::exception_ptr e) {
+      ++calls;
+      error = e;
+    };
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(construction)
+
+BOOST_AUTO_TEST_CASE(bound_to_executor_or_context)
+{
+  asio::io_context io;
+  deferred<int> a(io);
+  deferred<int> b(io.get_executor());
+  BOOST_TEST((a.get_executor() == asio::any_io_executor(io.get_executor())));
+  BOOST_TEST((b.get_executor() == asio::any_io_executor(io.get_executor())));
+  BOOST_TEST(!a.called());
+  BOOST_TEST(static_cast<bool>(a));
+
+  auto strand = asio::make_strand(io);
+  deferred<int, decltype(strand)> s(strand);
+  BOOST_TEST((s.get_executor() == strand));
+}
+
+BOOST_AUTO_TEST_CASE(copies_share_state)
+{
+  asio::io_context io;
+  deferred<int> a(io);
+  deferred<int> b = a;
+  BOOST_TEST((a == b));
+  b.callback(3);
+  BOOST_TEST(a.called());
+  BOOST_TEST(!(a == deferred<int>(io)));
+}
+
+BOOST_AUTO_TEST_CASE(empty_handle_throws_logic_error)
+{
+  deferred<int> d;
+  BOOST_TEST(!d);
+  BOOST_CHECK_THROW(d.callback(1), std::logic_error);
+  BOOST_CHECK_THROW(d.errback(std::make_exception_ptr(std::runtime_error("x"))),
+      std::logic_error);
+  BOOST_CHECK_THROW(d.called(), std::logic_error);
+  BOOST_CHECK_THROW(d.get_executor(), std::logic_error);
+  BOOST_CHECK_THROW(d.add_callback([](int x) { return x; }), std::logic_error);
+  BOOST_CHECK_THROW(d.add_errback([](std::exception_ptr) { return 0; }),
+      std::logic_error);
+  BOOST_CHECK_THROW(d.then([](int x) { return x; }), std::logic_error);
+  BOOST_CHECK_THROW(d.pause(), std::logic_error);
+  BOOST_CHECK_THROW(d.unpause(), std::logic_error);
+  BOOST_CHECK_THROW(d.pause_count(), std::logic_error);
+  BOOST_CHECK_THROW(d.cancel(), std::logic_error);
+  BOOST_CHECK_THROW(d.async_wait([](std::exception_ptr, int) {}), std::logic_error);
+  BOOST_CHECK_THROW(d.async_wait(asio::deferred), std::logic_error);
+
+  asio::io_context io;
+  deferred<void> moved_from(io);
+  deferred<void> to = std::move(moved_from);
+  BOOST_CHECK_THROW(moved_from.callback(), std::logic_error); // NOLINT
+  BOOST_TEST(!to.called());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(firing)
+
+BOOST_AUTO_TEST_CASE(callback_twice_throws_already_called)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  d.callback(1);
+  BOOST_TEST(d.called());
+  BOOST_CHECK_THROW(d.callback(2), coflow::already_called_error);
+  BOOST_CHECK_THROW(d.errback(std::make_exception_ptr(std::runtime_error("x"))),
+      coflow::already_called_error);
+
+  received<int> r;
+  d.async_wait(r.handler());
+  io.run();
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(*r.value == 1);
+}
+
+BOOST_AUTO_TEST_CASE(errback_then_callback_throws)
+{
+  unhandled_capture capture;
+  asio::io_context io;
+  deferred<void> d(io);
+  d.add_errback([](std::exception_ptr) {});
+  d.errback(std::make_exception_ptr(std::runtime_error("boom")));
+  BOOST_CHECK_THROW(d.callback(), coflow::already_called_error);
+  BOOST_CHECK_THROW(d.errback(nullptr), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(already_called_error_is_a_logic_error)
+{
+  coflow::already_called_error e;
+  const std::logic_error& base = e;
+  BOOST_TEST(std::string(base.what()).find("already called") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(chain)
+
+BOOST_AUTO_TEST_CASE(callbacks_run_in_order_and_replace_the_result)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  std::vector<std::string> log;
+  d.add_callback([&](int x) {
+     log.push_back("a" + std::to_string(x));
+     return x + 1;
+   })
+      .add_callback([&](int x) {
+        log.push_back("b" + std::to_string(x));
+        return x * 10;
+      });
+  BOOST_TEST(log.empty());
+  d.callback(1);
+  // Chain callbacks run synchronously inside callback(), as in Twisted.
+  BOOST_TEST((log == std::vector<std::string>{"a1", "b2"}));
+
+  // Added after firing: runs at once, on the current result.
+  d.add_callback([&](int x) {
+    log.push_back("c" + std::to_string(x));
+    return x;
+  });
+  BOOST_TEST(log.back() == "c20");
+}
+
+BOOST_AUTO_TEST_CASE(throwing_callback_switches_to_error_path)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  std::vector<std::string> log;
+  d.add_callback([&](int) -> int { throw std::runtime_error("bad"); })
+      .add_callback([&](int x) {
+        log.push_back("skipped");
+        return x;
+      })
+      .add_errback([&](std::exception_ptr e) {
+        log.push_back("eb:" + unhandled_capture::what(e));
+        return 7;
+      })
+      .add_callback([&](int x) {
+        log.push_back("after:" + std::to_string(x));
+        return x;
+      });
+  d.callback(1);
+  BOOST_TEST((log == std::vector<std::string>{"eb:bad", "after:7"}));
+}
+
+BOOST_AUTO_TEST_CASE(errback_rethrow_stays_on_error_path)
+{
+  unhandled_capture capture;
+  asio::io_context io;
+  deferred<int> d(io);
+  std::vector<std::string> log;
+  d.add_errback([&](std::exception_ptr e) -> int {
+     log.push_back("first");
+     std::rethrow_exception(e);
+   })
+      .add_callbacks(
+          [&](int x) {
+            log.push_back("cb");
+            return x;
+          },
+          [&](std::exception_ptr e) -> int {
+            log.push_back("second:" + unhandled_capture::what(e));
+            throw std::runtime_error("replaced");
+          });
+  d.errback(std::make_exception_ptr(std::runtime_error("orig")));
+  BOOST_TEST((log == std::vector<std::string>{"first", "second:orig"}));
+
+  received<int> r;
+  d.async_wait(r.handler());
+  io.run();
+  BOOST_TEST(unhandled_capture::what(r.error) == "replaced");
+}
+
+BOOST_AUTO_TEST_CASE(add_both_sees_values_and_errors)
+{
+  asio::io_context io;
+  std::vector<std::string> log;
+  auto both = [&](auto&& x) -> int {
+    if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::exception_ptr>)
+    {
+      log.push_back("error");
+      return -1;
+    }
+    else
+    {
+      log.push_back("value");
+      return x;
+    }
+  };
+  deferred<int> a(io);
+  a.add_both(both);
+  a.callback(5);
+  deferred<int> b(io);
+  b.add_both(both);
+  b.errback(std::make_exception_ptr(std::runtime_error("x")));
+  BOOST_TEST((log == std::vector<std::string>{"value", "error"}));
+
+  received<int> r;
+  b.async_wait(r.handler());
+  io.run();
+  BOOST_TEST(*r.value == -1);
+}
+
+BOOST_AUTO_TEST_CASE(void_chain)
+{
+  asio::io_context io;
+  deferred<void> d(io);
+  int n = 0;
+  d.add_callback([&] { ++n; })
+      .add_callback([&]() -> void { throw std::runtime_error("x"); })
+      .add_errback([&](std::exception_ptr) { n += 10; });
+  d.callback();
+  BOOST_TEST(n == 11);
+  received<void> r;
+  d.async_wait(r.handler());
+  io.run();
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(!r.error);
+}
+
+BOOST_AUTO_TEST_CASE(chaining_waits_for_inner_deferred)
+{
+  asio::io_context io;
+  deferred<int> outer(io);
+  deferred<int> inner(io);
+  std::vector<std::string> log;
+  outer
+      .add_callback([&](int x) {
+        log.push_back("first:" + std::to_string(x));
+        return inner;
+      })
+      .add_callback([&](int x) {
+        log.push_back("second:" + std::to_string(x));
+        return x + 1;
+      });
+  received<int> r;
+  outer.async_wait(r.handler());
+
+  outer.callback(1);
+  BOOST_TEST((log == std::vector<std::string>{"first:1"}));
+  io.run();
+  io.restart();
+  BOOST_TEST(r.calls == 0); // still waiting on inner
+
+  inner.callback(41);
+  BOOST_TEST((log == std::vector<std::string>{"first:1", "second:41"}));
+  io.run();
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(*r.value == 42);
+
+  // The inner deferred's own consumers still see its result.
+  received<int> ri;
+  inner.async_wait(ri.handler());
+  io.restart();
+  io.run();
+  BOOST_TEST(*ri.value == 41);
+}
+
+BOOST_AUTO_TEST_CASE(chaining_on_fired_inner_continues_at_once)
+{
+  asio::io_context io;
+  deferred<int> outer(io);
+  deferred<int> inner(io);
+  inner.callback(5);
+  int seen = 0;
+  outer.add_callback([&](int) { return inner; }).add_callback([&](int x) {
+    seen = x;
+    return x;
+  });
+  outer.callback(0);
+  BOOST_TEST(seen == 5);
+}
+
+BOOST_AUTO_TEST_CASE(chaining_on_failing_inner_takes_error_path)
+{
+  asio::io_context io;
+  deferred<int> outer(io);
+  deferred<int> inner(io);
+  std::string seen;
+  outer.add_callback([&](int) { return inner; })
+      .add_errback([&](std::exception_ptr e) {
+        seen = unhandled_capture::what(e);
+        return 0;
+      });
+  outer.callback(0);
+  inner.errback(std::make_exception_ptr(std::runtime_error("inner failed")));
+  BOOST_TEST(seen == "inner failed");
+}
+
+BOOST_AUTO_TEST_CASE(errback_may_chain_too)
+{
+  asio::io_context io;
+  deferred<int> outer(io);
+  deferred<int> inner(io);
+  outer.add_errback([&](std::exception_ptr) { return inner; });
+  received<int> r;
+  outer.async_wait(r.handler());
+  outer.errback(std::make_exception_ptr(std::runtime_error("x")));
+  inner.callback(9);
+  io.run();
+  BOOST_TEST(*r.value == 9);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_is_forwarded_to_inner)
+{
+  asio::io_context io;
+  bool inner_cancelled = false;
+  deferred<int> outer(io);
+  deferred<int> inner(io, [&](deferred<int>&) { inner_cancelled = true; });
+  outer.add_callback([&](int) { return inner; });
+  received<int> r;
+  outer.async_wait(r.handler());
+  outer.callback(1);
+  outer.cancel();
+  BOOST_TEST(inner_cancelled);
+  BOOST_TEST(inner.called());
+  io.run();
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(holds<coflow::cancelled_error>(r.error));
+}
+
+BOOST_AUTO_TEST_CASE(returning_itself_is_an_error)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  std::string seen;
+  d.add_callback([&](int) { return d; }).add_errback([&](std::exception_ptr e) {
+    seen = unhandled_capture::what(e);
+    return 0;
+  });
+  d.callback(1);
+  BOOST_TEST(seen.find("it was added to") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(then_changes_type_and_keeps_source)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  auto s = d.then([](const int& x) { return std::to_string(x) + "!"; });
+  static_assert(std::is_same_v<decltype(s), deferred<std::string>>);
+  received<std::string> rs;
+  received<int> rd;
+  s.async_wait(rs.handler());
+  d.async_wait(rd.handler());
+  d.callback(3);
+  io.run();
+  BOOST_TEST(*rs.value == "3!");
+  BOOST_TEST(*rd.value == 3);
+}
+
+BOOST_AUTO_TEST_CASE(then_propagates_errors_and_unwraps_deferreds)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  deferred<double> inner(io);
+  auto s = d.then([&](int) { return inner; });
+  static_assert(std::is_same_v<decltype(s), deferred<double>>);
+  auto v = d.then([](int) {});
+  static_assert(std::is_same_v<decltype(v), deferred<void>>);
+  received<double> rs;
+  s.async_wait(rs.handler());
+  received<void> rv;
+  v.async_wait(rv.handler());
+  d.callback(1);
+  inner.callback(2.5);
+  io.run();
+  BOOST_TEST(*rs.value == 2.5);
+  BOOST_TEST(rv.calls == 1);
+  BOOST_TEST(!rv.error);
+
+  deferred<int> e(io);
+  auto t = e.then([](int x) { return x; });
+  received<int> rt;
+  t.async_wait(rt.handler());
+  e.add_errback([](std::exception_ptr) { return 0; });
+  e.errback(std::make_exception_ptr(std::runtime_error("E")));
+  io.restart();
+  io.run();
+  BOOST_TEST(unhandled_capture::what(rt.error) == "E");
+
+  deferred<int> f(io);
+  auto u = f.then([](int) -> int { throw std::runtime_error("in then"); });
+  received<int> ru;
+  u.async_wait(ru.handler());
+  f.callback(0);
+  io.restart();
+  io.run();
+  BOOST_TEST(unhandled_capture::what(ru.error) == "in then");
+}
+
+BOOST_AUTO_TEST_CASE(cancelling_then_target_cancels_source)
+{
+  asio::io_context io;
+  bool source_cancelled = false;
+  deferred<int> d(io, [&](deferred<int>&) { source_cancelled = true; });
+  auto s = d.then([](int x) { return x * 2; });
+  received<int> r;
+  s.async_wait(r.handler());
+  s.cancel();
+  BOOST_TEST(source_cancelled);
+  BOOST_TEST(d.called());
+  io.run();
+  BOOST_TEST(holds<coflow::cancelled_error>(r.error));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(pausing)
+
+BOOST_AUTO_TEST_CASE(result_held_until_last_unpause)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  int chain_calls = 0;
+  d.add_callback([&](int x) {
+    ++chain_calls;
+    return x;
+  });
+  received<int> r;
+  d.async_wait(r.handler());
+
+  d.pause();
+  d.pause();
+  BOOST_TEST(d.pause_count() == 2u);
+  d.callback(7); // the producer is not stopped by the pause
+  BOOST_TEST(d.called());
+  io.run();
+  io.restart();
+  BOOST_TEST(chain_calls == 0);
+  BOOST_TEST(r.calls == 0);
+
+  d.unpause(); // pause x2 / unpause x1: still held
+  io.run();
+  io.restart();
+  BOOST_TEST(chain_calls == 0);
+  BOOST_TEST(r.calls == 0);
+
+  d.unpause();
+  BOOST_TEST(chain_calls == 1); // the chain runs inside unpause()
+  BOOST_TEST(r.calls == 0);     // consumers never do
+  io.run();
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(*r.value == 7);
+}
+
+BOOST_AUTO_TEST_CASE(unpause_without_pause_throws_and_changes_nothing)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  BOOST_CHECK_THROW(d.unpause(), std::logic_error);
+  BOOST_TEST(d.pause_count() == 0u);
+  d.pause();
+  d.unpause();
+  BOOST_CHECK_THROW(d.unpause(), std::logic_error);
+  BOOST_TEST(d.pause_count() == 0u);
+  // State unchanged: the deferred still works normally.
+  received<int> r;
+  d.async_wait(r.handler());
+  d.callback(1);
+  io.run();
+  BOOST_TEST(*r.value == 1);
+}
+
+BOOST_AUTO_TEST_CASE(pause_after_firing_holds_later_consumers)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  d.callback(3);
+  d.pause();
+  received<int> r;
+  d.async_wait(r.handler());
+  io.run();
+  io.restart();
+  BOOST_TEST(r.calls == 0);
+  d.unpause();
+  io.run();
+  BOOST_TEST(r.calls == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cancelling)
+
+BOOST_AUTO_TEST_CASE(without_canceller_fails_with_cancelled_error)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  received<int> r;
+  d.async_wait(r.handler());
+  d.cancel();
+  BOOST_TEST(d.called());
+  BOOST_TEST(r.calls == 0); // never inside cancel()
+  io.run();
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(holds<coflow::cancelled_error>(r.error));
+  try
+  {
+    std::rethrow_exception(r.error);
+  }
+  catch (const boost::system::system_error& e)
+  {
+    BOOST_TEST((e.code() == asio::error::operation_aborted));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(canceller_is_called_once_with_the_deferred)
+{
+  asio::io_context io;
+  int calls = 0;
+  deferred<int> d(io, [&](deferred<int>& self) {
+    ++calls;
+    BOOST_TEST(!self.called());
+  });
+  deferred<int> copy = d;
+  d.cancel();
+  copy.cancel();
+  d.cancel();
+  BOOST_TEST(calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(canceller_may_fire_success)
+{
+  asio::io_context io;
+  deferred<std::string> d(io, [](deferred<std::string>& self) {
+    self.callback("partial result");
+  });
+  received<std::string> r;
+  d.async_wait(r.handler());
+  d.cancel();
+  io.run();
+  BOOST_TEST(!r.error);
+  BOOST_TEST(*r.value == "partial result");
+  // The canceller's firing was the one firing: nothing is ignored later.
+  BOOST_CHECK_THROW(d.callback("late"), coflow::already_called_error);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_of_fired_deferred_does_nothing)
+{
+  asio::io_context io;
+  int calls = 0;
+  deferred<int> d(io, [&](deferred<int>&) { ++calls; });
+  d.callback(4);
+  d.cancel();
+  BOOST_TEST(calls == 0);
+  received<int> r;
+  d.async_wait(r.handler());
+  io.run();
+  BOOST_TEST(*r.value == 4);
+}
+
+BOOST_AUTO_TEST_CASE(after_cancel_next_fire_ignored_then_throws)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  d.add_errback([](std::exception_ptr) { return -1; });
+  d.cancel();
+  BOOST_CHECK_NO_THROW(d.callback(1)); // the producer did not know
+  BOOST_CHECK_THROW(d.callback(2), coflow::already_called_error);
+
+  deferred<void> v(io);
+  v.add_errback([](std::exception_ptr) {});
+  v.cancel();
+  BOOST_CHECK_NO_THROW(v.errback(std::make_exception_ptr(std::runtime_error("x"))));
+  BOOST_CHECK_THROW(v.callback(), coflow::already_called_error);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_while_paused_delivers_at_once)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  received<int> r;
+  d.async_wait(r.handler());
+  d.pause();
+  d.cancel();
+  io.run();
+  io.restart();
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(holds<coflow::cancelled_error>(r.error));
+  // The later unpause balances the count without error.
+  BOOST_TEST(d.pause_count() == 1u);
+  BOOST_CHECK_NO_THROW(d.unpause());
+  io.run();
+  BOOST_TEST(r.calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_never_drops_a_produced_result)
+{
+  asio::io_context io;
+  int canceller_calls = 0;
+  deferred<int> d(io, [&](deferred<int>&) { ++canceller_calls; });
+  received<int> r;
+  d.async_wait(r.handler());
+  d.pause();
+  d.callback(11);
+  d.cancel();
+  io.run();
+  io.restart();
+  BOOST_TEST(canceller_calls == 0);
+  BOOST_TEST(r.calls == 0);
+  d.unpause();
+  io.run();
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(*r.value == 11);
+}
+
+BOOST_AUTO_TEST_CASE(canceller_firing_while_paused_is_held)
+{
+  asio::io_context io;
+  deferred<int> d(io, [](deferred<int>& self) { self.callback(5); });
+  received<int> r;
+  d.async_wait(r.handler());
+  d.pause();
+  d.cancel();
+  io.run();
+  io.restart();
+  BOOST_TEST(r.calls == 0); // a produced result, not the cancel's failure
+  d.unpause();
+  io.run();
+  BOOST_TEST(*r.value == 5);
+}
+
+BOOST_AUTO_TEST_CASE(throwing_canceller_is_reported_and_deferred_cancelled)
+{
+  unhandled_capture capture;
+  asio::io_context io;
+  deferred<int> d(io, [](deferred<int>&) { throw std::runtime_error("canceller broke"); });
+  received<int> r;
+  d.async_wait(r.handler());
+  BOOST_CHECK_NO_THROW(d.cancel());
+  io.run();
+  BOOST_TEST(holds<coflow::cancelled_error>(r.error));
+  BOOST_TEST((capture.messages == std::vector<std::string>{"canceller broke"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(consumers)
+
+BOOST_AUTO_TEST_CASE(resumed_through_executor_never_inside_callback)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  received<int> r;
+  d.async_wait(r.handler());
+  d.callback(1);
+  BOOST_TEST(r.calls == 0);
+  io.run();
+  BOOST_TEST(r.calls == 1);
+
+  // A consumer that arrives after firing is posted too.
+  received<int> late;
+  d.async_wait(late.handler());
+  BOOST_TEST(late.calls == 0);
+  io.restart();
+  io.run();
+  BOOST_TEST(late.calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(each_consumer_sees_result_at_its_place)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  received<int> first, second, third;
+  d.async_wait(first.handler());
+  d.add_callback([](int x) { return x * 10; });
+  d.async_wait(second.handler());
+  d.add_callback([](int) -> int { throw std::runtime_error("late failure"); });
+  d.async_wait(third.handler());
+  d.callback(2);
+  io.run();
+  BOOST_TEST(*first.value == 2);
+  BOOST_TEST(*second.value == 20);
+  BOOST_TEST(unhandled_capture::what(third.error) == "late failure");
+  BOOST_TEST(first.calls + second.calls + third.calls == 3);
+}
+
+BOOST_AUTO_TEST_CASE(move_only_value_goes_to_first_consumer)
+{
+  asio::io_context io;
+  deferred<std::unique_ptr<int>> d(io);
+  received<std::unique_ptr<int>> a, b;
+  d.async_wait(a.handler());
+  d.async_wait(b.handler());
+  d.callback(std::make_unique<int>(8));
+  io.run();
+  BOOST_TEST(**a.value == 8);
+  BOOST_TEST(holds<std::logic_error>(b.error));
+}
+
+BOOST_AUTO_TEST_CASE(handler_runs_on_its_associated_executor)
+{
+  asio::io_context io;
+  asio::thread_pool pool(1);
+  auto strand = asio::make_strand(pool);
+  deferred<int> d(io);
+  std::promise<bool> in_strand;
+  d.async_wait(asio::bind_executor(strand, [&](std::exception_ptr, int) {
+    in_strand.set_value(strand.running_in_this_thread());
+  }));
+  d.callback(1);
+  io.run();
+  BOOST_TEST(in_strand.get_future().get());
+  pool.join();
+}
+
+BOOST_AUTO_TEST_CASE(slot_cancels_for_every_consumer)
+{
+  for (auto type : {asio::cancellation_type::terminal,
+           asio::cancellation_type::partial, asio::cancellation_type::total,
+           asio::cancellation_type::all})
+  {
+    asio::io_context io;
+    int canceller_calls = 0;
+    deferred<int> d(io, [&](deferred<int>&) { ++canceller_calls; });
+    asio::cancellation_signal signal;
+    received<int> bound, other;
+    d.async_wait(asio::bind_cancellation_slot(signal.slot(), bound.handler()));
+    d.async_wait(other.handler());
+    signal.emit(type);
+    BOOST_TEST(canceller_calls == 1);
+    io.run();
+    BOOST_TEST(holds<coflow::cancelled_error>(bound.error));
+    BOOST_TEST(holds<coflow::cancelled_error>(other.error));
+    // The wait is over: the slot was cleared, so a later emit is harmless.
+    BOOST_TEST(!signal.slot().has_handler());
+    signal.emit(type);
+    BOOST_TEST(canceller_calls == 1);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(slot_emit_after_deferred_released_is_harmless)
+{
+  asio::io_context io;
+  asio::cancellation_signal signal;
+  {
+    deferred<int> d(io);
+    d.async_wait(asio::bind_cancellation_slot(signal.slot(), [](std::exception_ptr, int) {}));
+  } // the waiter is destroyed with the state, without being invoked
+  signal.emit(asio::cancellation_type::terminal);
+  BOOST_TEST(io.run() == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tokens)
+
+BOOST_AUTO_TEST_CASE(use_awaitable)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  int seen = 0;
+  asio::co_spawn(io,
+      [&]() -> asio::awaitable<void> {
+        // Asio's awaitable handler rethrows a leading exception_ptr.
+        seen = co_await d.async_wait(asio::use_awaitable);
+        auto [e, again] = co_await d.async_wait(asio::as_tuple(asio::use_awaitable));
+        BOOST_TEST(!e);
+        seen += again;
+      },
+      asio::detached);
+  asio::post(io, [&] { d.callback(21); });
+  io.run();
+  BOOST_TEST(seen == 42);
+}
+
+BOOST_AUTO_TEST_CASE(use_awaitable_error_is_the_exception_ptr)
+{
+  asio::io_context io;
+  deferred<void> d(io);
+  bool caught = false;
+  asio::co_spawn(io,
+      [&]() -> asio::awaitable<void> {
+        try
+        {
+          co_await d.async_wait(asio::use_awaitable);
+        }
+        catch (const std::runtime_error&)
+        {
+          caught = true;
+        }
+      },
+      asio::detached);
+  asio::post(io, [&] { d.errback(std::make_exception_ptr(std::runtime_error("x"))); });
+  io.run();
+  BOOST_TEST(caught);
+}
+
+BOOST_AUTO_TEST_CASE(awaitable_operators_cancel_the_deferred)
+{
+  using namespace asio::experimental::awaitable_operators;
+  asio::io_context io;
+  bool cancelled = false;
+  deferred<int> d(io, [&](deferred<int>&) { cancelled = true; });
+  bool timer_won = false;
+  asio::co_spawn(io,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer t(io, std::chrono::milliseconds(1));
+        auto r = co_await (d.async_wait(asio::use_awaitable)
+            || t.async_wait(asio::use_awaitable));
+        timer_won = r.index() == 1;
+      },
+      asio::detached);
+  io.run();
+  BOOST_TEST(timer_won);
+  BOOST_TEST(cancelled);
+  BOOST_TEST(d.called());
+}
+
+BOOST_AUTO_TEST_CASE(use_future)
+{
+  asio::io_context io;
+  deferred<std::string> d(io);
+  std::future<std::string> f = d.async_wait(asio::use_future);
+  d.callback("future");
+  io.run();
+  BOOST_TEST(f.get() == "future");
+
+  deferred<int> e(io);
+  std::future<int> g = e.async_wait(asio::use_future);
+  e.errback(std::make_exception_ptr(std::runtime_error("through future")));
+  io.restart();
+  io.run();
+  BOOST_CHECK_THROW(g.get(), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_CASE(asio_deferred)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  auto op = d.async_wait(asio::deferred);
+  d.callback(12);
+  received<int> r;
+  std::move(op)(r.handler()); // initiated only now: the chain is already fired
+  BOOST_TEST(r.calls == 0);
+  io.run();
+  BOOST_TEST(*r.value == 12);
+
+  deferred<int> e(io);
+  auto chained = e.async_wait(asio::deferred([](std::exception_ptr, int v) {
+    return asio::deferred.values(v + 1);
+  }));
+  int seen = 0;
+  std::move(chained)([&](int v) { seen = v; });
+  e.callback(1);
+  io.restart();
+  io.run();
+  BOOST_TEST(seen == 2);
+}
+
+BOOST_AUTO_TEST_CASE(detached)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  d.async_wait(asio::detached);
+  d.errback(std::make_exception_ptr(std::runtime_error("received by detached")));
+  unhandled_capture capture;
+  io.run();
+  d = {};
+  BOOST_TEST(capture.messages.empty()); // a consumer received it
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(unhandled)
+
+BOOST_AUTO_TEST_CASE(reported_exactly_once_when_last_handle_goes)
+{
+  unhandled_capture capture;
+  asio::io_context io;
+  {
+    deferred<int> d(io);
+    deferred<int> copy = d;
+    d.errback(std::make_exception_ptr(std::runtime_error("nobody listened")));
+    d = {};
+    BOOST_TEST(capture.messages.empty()); // a handle is left
+  }
+  BOOST_TEST((capture.messages == std::vector<std::string>{"nobody listened"}));
+}
+
+BOOST_AUTO_TEST_CASE(throwing_callback_without_errback_is_reported)
+{
+  unhandled_capture capture;
+  asio::io_context io;
+  {
+    deferred<int> d(io);
+    d.add_callback([](int) -> int { throw std::runtime_error("callback broke"); });
+    d.callback(1);
+  }
+  BOOST_TEST((capture.messages == std::vector<std::string>{"callback broke"}));
+}
+
+BOOST_AUTO_TEST_CASE(received_errors_are_not_reported)
+{
+  unhandled_capture capture;
+  asio::io_context io;
+  {
+    deferred<int> by_errback(io);
+    by_errback.add_errback([](std::exception_ptr) { return 0; });
+    by_errback.errback(std::make_exception_ptr(std::runtime_error("a")));
+
+    deferred<int> by_consumer(io);
+    by_consumer.async_wait([](std::exception_ptr, int) {});
+    by_consumer.errback(std::make_exception_ptr(std::runtime_error("b")));
+
+    deferred<int> by_then(io);
+    auto t = by_then.then([](int x) { return x; });
+    t.async_wait([](std::exception_ptr, int) {});
+    by_then.errback(std::make_exception_ptr(std::runtime_error("c")));
+
+    deferred<int> cancelled(io);
+    cancelled.cancel();
+    io.run();
+  }
+  BOOST_TEST(capture.messages.empty());
+}
+
+BOOST_AUTO_TEST_CASE(handler_is_replaceable_and_restorable)
+{
+  std::vector<int> seen;
+  auto previous = coflow::set_unhandled_error_handler(
+      [&](std::exception_ptr) { seen.push_back(1); });
+  {
+    asio::io_context io;
+    deferred<void> d(io);
+    d.errback(std::make_exception_ptr(std::runtime_error("x")));
+  }
+  auto mine = coflow::set_unhandled_error_handler(previous);
+  BOOST_TEST(seen.size() == 1u);
+  BOOST_TEST(static_cast<bool>(mine));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(lifetime)
+
+namespace {
+
+struct destruction_flag
+{
+  int* count;
+  explicit destruction_flag(int* c) : count(c) {}
+  destruction_flag(const destruction_flag&) = delete;
+  ~destruction_flag() { ++*count; }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(context_destruction_destroys_waiting_frames)
+{
+  int destroyed = 0;
+  bool resumed = false;
+  {
+    asio::io_context io;
+    deferred<int> d(io);
+    asio::co_spawn(io,
+        [&, d]() -> asio::awaitable<void> {
+          destruction_flag flag(&destroyed);
+          // The frame holds a handle of the deferred it waits on: a cycle
+          // that only the context's shutdown breaks.
+          co_await d.async_wait(asio::use_awaitable);
+          resumed = true;
+        },
+        asio::detached);
+    // co_spawn holds work for the coroutine's lifetime: run() would block.
+    io.poll();
+    BOOST_TEST(destroyed == 0);
+  }
+  BOOST_TEST(destroyed == 1);
+  BOOST_TEST(!resumed);
+}
+
+BOOST_AUTO_TEST_CASE(dropping_every_handle_destroys_waiters)
+{
+  asio::io_context io;
+  int destroyed = 0;
+  {
+    deferred<int> d(io);
+    auto flag = std::make_shared<destruction_flag>(&destroyed);
+    d.async_wait([flag](std::exception_ptr, int) {});
+  }
+  BOOST_TEST(destroyed == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
