@@ -33,6 +33,9 @@ struct deferred_access;
 template <class T, class Executor>
 class initiate_wait;
 
+template <class State, class T, class Executor, class Canceller>
+class function_canceller;
+
 template <class T>
 struct wait_signature
 {
@@ -152,7 +155,12 @@ public:
    */
   template <class Canceller>
     requires std::invocable<Canceller&, deferred&>
-  deferred(const executor_type& ex, Canceller canceller);
+  deferred(const executor_type& ex, Canceller canceller)
+    : deferred(ex)
+  {
+    state_->set_canceller(std::make_unique<detail::function_canceller<
+        state_type, T, Executor, Canceller>>(std::move(canceller)));
+  }
 
   /// Constructs an unfired deferred bound to the executor of @p context.
   template <class ExecutionContext>

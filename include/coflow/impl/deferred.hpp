@@ -233,16 +233,6 @@ deferred<T, Executor>::deferred(const executor_type& ex)
 }
 
 template <class T, class Executor>
-template <class Canceller>
-  requires std::invocable<Canceller&, deferred<T, Executor>&>
-deferred<T, Executor>::deferred(const executor_type& ex, Canceller canceller)
-  : state_(std::make_shared<state_type>(ex))
-{
-  state_->set_canceller(std::make_unique<detail::function_canceller<
-      state_type, T, Executor, Canceller>>(std::move(canceller)));
-}
-
-template <class T, class Executor>
 std::shared_ptr<typename deferred<T, Executor>::state_type>
 deferred<T, Executor>::checked_state() const
 {
