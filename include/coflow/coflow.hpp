@@ -7,8 +7,11 @@
 #ifndef COFLOW_COFLOW_HPP
 #define COFLOW_COFLOW_HPP
 
+#include <coflow/coroutine.hpp>
 #include <coflow/deferred.hpp>
 #include <coflow/error.hpp>
+#include <coflow/spawn.hpp>
+#include <coflow/this_coro.hpp>
 #include <coflow/unhandled_error.hpp>
 #include <coflow/use_deferred.hpp>
 

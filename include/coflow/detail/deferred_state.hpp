@@ -65,6 +65,10 @@ class canceller_base
 public:
   virtual ~canceller_base() = default;
   virtual void cancel(State& state) = 0;
+
+  /// True when the canceller's target will fire the state itself, later
+  /// (a coroutine unwinding): cancel() then does not fail it at once.
+  virtual bool settles_later() const noexcept { return false; }
 };
 
 /// Sits in an inner deferred's chain and resumes the outer chain with the
@@ -207,7 +211,7 @@ public:
       if (auto up = upstream_.lock())
         up->cancel();
     cancelling_ = false;
-    if (!called_)
+    if (!called_ && !(canceller_ && canceller_->settles_later()))
     {
       called_ = true;
       ignore_next_fire_ = true;
@@ -240,6 +244,13 @@ public:
     run_chain();
     if (waiters_ != 0 && !waiters_registered())
       register_waiters(boost::asio::query(executor_, boost::asio::execution::context));
+  }
+
+  /// A consumer appended now would receive the result at once.
+  bool can_deliver_now() const noexcept
+  {
+    return called_ && !waiting_inner_ && !running_ && !first_
+        && (pause_count_ == 0 || cancel_overrides_pause_);
   }
 
   bool has_value() const noexcept { return result_.index() == 1; }

@@ -106,21 +106,31 @@ public:
   {
     using T = typename State::result_type;
     auto result = state.take_outcome();
-    std::exception_ptr error;
-    if (result.index() == 1)
-      error = std::get<1>(std::move(result));
-    if constexpr (std::is_void_v<T>)
+    if constexpr (std::is_invocable_v<Handler&, outcome<T>>)
     {
+      // coflow's own waiters take the outcome as it is: no default T needed.
       boost::asio::post(state.executor(),
-          waiter_completion<Handler, std::exception_ptr>(
-              std::move(handler_), slot_, std::move(error)));
+          waiter_completion<Handler, outcome<T>>(
+              std::move(handler_), slot_, std::move(result)));
     }
     else
     {
-      T value = result.index() == 0 ? std::get<0>(std::move(result)) : T();
-      boost::asio::post(state.executor(),
-          waiter_completion<Handler, std::exception_ptr, T>(
-              std::move(handler_), slot_, std::move(error), std::move(value)));
+      std::exception_ptr error;
+      if (result.index() == 1)
+        error = std::get<1>(std::move(result));
+      if constexpr (std::is_void_v<T>)
+      {
+        boost::asio::post(state.executor(),
+            waiter_completion<Handler, std::exception_ptr>(
+                std::move(handler_), slot_, std::move(error)));
+      }
+      else
+      {
+        T value = result.index() == 0 ? std::get<0>(std::move(result)) : T();
+        boost::asio::post(state.executor(),
+            waiter_completion<Handler, std::exception_ptr, T>(
+                std::move(handler_), slot_, std::move(error), std::move(value)));
+      }
     }
   }
 

@@ -1,0 +1,194 @@
+//
+// coflow/coroutine.hpp
+//
+// coroutine<T, Executor>: the return type of coflow coroutine functions. A
+// coroutine is a deferred whose result its body produces, and whose pause(),
+// unpause() and cancel() cascade to what the body awaits, recursively.
+//
+
+#ifndef COFLOW_COROUTINE_HPP
+#define COFLOW_COROUTINE_HPP
+
+#include <coflow/deferred.hpp>
+#include <coflow/detail/coroutine_task.hpp>
+#include <coflow/this_coro.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <utility>
+
+namespace coflow {
+namespace detail {
+
+template <class T, class Executor>
+class coroutine_promise;
+
+struct coroutine_access;
+
+} // namespace detail
+
+/// A coroutine whose pause, unpause and cancel cascade.
+/**
+ * Calling a coroutine function creates its frame and returns an unstarted
+ * coroutine. It starts when a coflow coroutine awaits it (as a child, inline,
+ * on the awaiter's executor) or when spawn() starts it (posted).
+ *
+ * @par Flow control
+ * `pause()` / `unpause()` are counted. While paused, the body is not
+ * resumed: a result that its awaited operation produces is held in full until
+ * the last `unpause()`; the pause is forwarded to exactly what the body awaits
+ * (a child coroutine, a deferred), and the last unpause releases exactly that.
+ * `cancel()` forwards the cancel to what the body awaits (innermost first),
+ * then resumes the body with cancelled_error at its suspension point; every
+ * later `co_await` throws cancelled_error at once, and the result is
+ * cancelled_error whatever the body does. Neither `unpause()` nor `cancel()`
+ * runs coroutine code inside the call.
+ *
+ * @par Consumers
+ * Every deferred operation except firing: `async_wait(token)`, the callback
+ * chain, `then()`, and conversion to `deferred<T, Executor>` (a cancel of that
+ * deferred cancels the coroutine). These need a started coroutine (its
+ * executor): on an unstarted one they throw @c std::logic_error.
+ *
+ * Dropping every handle does not stop a started coroutine.
+ */
+template <class T = void, class Executor = boost::asio::any_io_executor>
+class [[nodiscard]] coroutine
+{
+public:
+  using promise_type = detail::coroutine_promise<T, Executor>;
+  using value_type = T;
+  using executor_type = Executor;
+  using wait_signature = typename detail::wait_signature<T>::type;
+
+  /// An empty handle.
+  coroutine() noexcept = default;
+
+  coroutine(const coroutine& other) noexcept : task_(other.task_)
+  {
+    if (task_)
+      task_->add_ref();
+  }
+
+  coroutine(coroutine&& other) noexcept : task_(std::exchange(other.task_, nullptr)) {}
+
+  coroutine& operator=(coroutine other) noexcept
+  {
+    std::swap(task_, other.task_);
+    return *this;
+  }
+
+  ~coroutine()
+  {
+    if (task_)
+      task_->release();
+  }
+
+  explicit operator bool() const noexcept { return task_ != nullptr; }
+
+  friend bool operator==(const coroutine& a, const coroutine& b) noexcept
+  {
+    return a.task_ == b.task_;
+  }
+
+  /// Whether the coroutine has started (spawned, or awaited as a child).
+  bool started() const { return checked().started(); }
+
+  /// Whether the coroutine has produced its result.
+  bool called() const { return checked().finished(); }
+
+  /// The executor the body runs on. @throws std::logic_error before start.
+  executor_type get_executor() const { return checked().executor(); }
+
+  /// Pauses the coroutine and, once, what it awaits.
+  void pause() const { checked().pause(); }
+
+  /// Undoes one pause(). @throws std::logic_error without a matching pause().
+  void unpause() const { checked().unpause(); }
+
+  /// The number of unbalanced pause() calls.
+  unsigned pause_count() const { return checked().pause_count(); }
+
+  /// Cancels the coroutine, innermost first. Idempotent; no effect once
+  /// finished.
+  void cancel() const { checked().cancel(); }
+
+  /// This coroutine as a deferred (the same result; its cancel() cancels
+  /// the coroutine). @throws std::logic_error before start.
+  deferred<T, Executor> as_deferred() const
+  {
+    return detail::deferred_access::make<T, Executor>(checked().shared());
+  }
+
+  /// See as_deferred().
+  operator deferred<T, Executor>() const { return as_deferred(); }
+
+  /// See deferred::async_wait.
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(wait_signature) WaitToken =
+                boost::asio::default_completion_token_t<executor_type>>
+  auto async_wait(WaitToken&& token =
+                      boost::asio::default_completion_token_t<executor_type>()) const
+  {
+    return as_deferred().async_wait(std::forward<WaitToken>(token));
+  }
+
+  /// See deferred::add_callbacks.
+  template <class Callback, class Errback>
+  const coroutine& add_callbacks(Callback cb, Errback eb) const
+  {
+    as_deferred().add_callbacks(std::move(cb), std::move(eb));
+    return *this;
+  }
+
+  /// See deferred::add_callback.
+  template <class Callback>
+  const coroutine& add_callback(Callback cb) const
+  {
+    as_deferred().add_callback(std::move(cb));
+    return *this;
+  }
+
+  /// See deferred::add_errback.
+  template <class Errback>
+  const coroutine& add_errback(Errback eb) const
+  {
+    as_deferred().add_errback(std::move(eb));
+    return *this;
+  }
+
+  /// See deferred::add_both.
+  template <class Function>
+  const coroutine& add_both(Function f) const
+  {
+    as_deferred().add_both(std::move(f));
+    return *this;
+  }
+
+  /// See deferred::then.
+  template <class Function>
+  auto then(Function f) const
+  {
+    return as_deferred().then(std::move(f));
+  }
+
+private:
+  friend struct detail::coroutine_access;
+  using task_type = detail::task<T, Executor>;
+
+  explicit coroutine(task_type* adopted) noexcept : task_(adopted) {}
+
+  task_type& checked() const
+  {
+    if (!task_)
+      throw std::logic_error("coflow: operation on an empty coroutine handle");
+    return *task_;
+  }
+
+  task_type* task_ = nullptr;
+};
+
+} // namespace coflow
+
+#include <coflow/detail/coroutine_promise.hpp>
+
+#endif // COFLOW_COROUTINE_HPP

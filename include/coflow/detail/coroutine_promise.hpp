@@ -1,0 +1,303 @@
+//
+// coflow/detail/coroutine_promise.hpp
+//
+// The promise of coroutine<T, Executor> and the awaiters of what a body can
+// await, each of which is the cascade's target while the body waits on it.
+//
+
+#ifndef COFLOW_DETAIL_COROUTINE_PROMISE_HPP
+#define COFLOW_DETAIL_COROUTINE_PROMISE_HPP
+
+#include <coflow/coroutine.hpp>
+#include <coflow/detail/deferred_waiter.hpp>
+
+#include <coroutine>
+#include <optional>
+#include <type_traits>
+
+namespace coflow {
+namespace detail {
+
+struct coroutine_access
+{
+  template <class T, class Executor>
+  static coroutine<T, Executor> adopt(task<T, Executor>* t) noexcept
+  {
+    return coroutine<T, Executor>(t);
+  }
+
+  template <class T, class Executor>
+  static task<T, Executor>& task_of(const coroutine<T, Executor>& c)
+  {
+    return c.checked();
+  }
+};
+
+/// The value of an outcome (moved out, by value), or its error thrown.
+template <class U>
+U unwrap(outcome<U>&& o)
+{
+  if (o.index() == 1)
+    std::rethrow_exception(std::get<1>(o));
+  if constexpr (std::is_void_v<U>)
+    return;
+  else
+    return std::get<0>(std::move(o));
+}
+
+/// The handler that a suspended body leaves with a deferred's chain: stores
+/// the outcome in the awaiter and resumes the body on its executor.
+template <class Receiver, class U, class Executor>
+class wakeup_handler
+{
+public:
+  using executor_type = Executor;
+
+  wakeup_handler(resume_token token, Receiver* receiver, Executor ex) noexcept
+    : token_(std::move(token)), receiver_(receiver), executor_(std::move(ex))
+  {
+  }
+
+  executor_type get_executor() const noexcept { return executor_; }
+
+  void operator()(outcome<U> result)
+  {
+    receiver_->receive(std::move(result));
+    std::move(token_).resume();
+  }
+
+private:
+  resume_token token_;
+  Receiver* receiver_;
+  Executor executor_;
+};
+
+/// Waits on a deferred's shared state as a consumer at the end of its chain.
+template <class Task, class U, class E>
+class shared_state_wait
+{
+public:
+  using state_type = deferred_state<U, E>;
+
+  shared_state_wait(Task* t, std::shared_ptr<state_type> s) noexcept
+    : task_(t), state_(std::move(s))
+  {
+  }
+
+  /// The result is there and nothing holds it: no suspension needed.
+  bool try_now()
+  {
+    if (task_->pause_count() == 0 && state_->can_deliver_now())
+    {
+      result_.emplace(state_->take_outcome());
+      return true;
+    }
+    return false;
+  }
+
+  /// Appends the consumer; the body's running reference goes with it.
+  void wait()
+  {
+    using handler = wakeup_handler<shared_state_wait, U,
+        typename Task::executor_type>;
+    state_->append(waiter_link<state_type, handler>::create(
+        handler(resume_token::adopt(task_), this, task_->executor()), {}));
+  }
+
+  void receive(outcome<U> result) { result_.emplace(std::move(result)); }
+
+  U take() { return unwrap<U>(std::move(*result_)); }
+
+  state_type& state() const noexcept { return *state_; }
+
+private:
+  Task* task_;
+  std::shared_ptr<state_type> state_;
+  std::optional<outcome<U>> result_;
+};
+
+/// co_await deferred<U, E>: pause and cancel are forwarded to the deferred.
+template <class Task, class U, class E>
+class deferred_awaiter final : public awaited_control
+{
+public:
+  deferred_awaiter(Task* t, std::shared_ptr<deferred_state<U, E>> s)
+    : task_(t), wait_(t, std::move(s))
+  {
+  }
+
+  bool await_ready() { return task_->cancel_requested() || wait_.try_now(); }
+
+  void await_suspend(std::coroutine_handle<>)
+  {
+    task_->suspend_on(this);
+    wait_.wait();
+  }
+
+  U await_resume()
+  {
+    task_->resumed();
+    task_->throw_if_cancelled();
+    return wait_.take();
+  }
+
+  void pause() override { wait_.state().pause(); }
+  void unpause() override { wait_.state().unpause(); }
+  void cancel() override { wait_.state().cancel(); }
+
+private:
+  Task* task_;
+  shared_state_wait<Task, U, E> wait_;
+};
+
+/// co_await coroutine<U, E>: an unstarted child starts inline and resumes
+/// the parent when done; a started one is waited on through its shared
+/// state. Either way pause and cancel go to the child's task.
+template <class Task, class U, class E>
+class child_awaiter final : public awaited_control
+{
+public:
+  child_awaiter(Task* parent, coroutine<U, E> child)
+    : parent_(parent),
+      child_(std::move(child)),
+      task_(&coroutine_access::task_of(child_))
+  {
+  }
+
+  bool await_ready()
+  {
+    if (parent_->cancel_requested())
+      return true;
+    if (!task_->started())
+      return false;
+    shared_.emplace(parent_, task_->shared());
+    return shared_->try_now();
+  }
+
+  void await_suspend(std::coroutine_handle<>)
+  {
+    parent_->suspend_on(this);
+    if (shared_)
+    {
+      shared_->wait();
+    }
+    else
+    {
+      task_->set_continuation(resume_token::adopt(parent_));
+      task_->start(E(parent_->executor()), false);
+    }
+  }
+
+  U await_resume()
+  {
+    parent_->resumed();
+    parent_->throw_if_cancelled();
+    if (shared_)
+      return shared_->take();
+    return unwrap<U>(task_->take_outcome());
+  }
+
+  void pause() override { task_->pause(); }
+  void unpause() override { task_->unpause(); }
+  void cancel() override { task_->cancel(); }
+
+private:
+  Task* parent_;
+  coroutine<U, E> child_;
+  task<U, E>* task_;
+  std::optional<shared_state_wait<Task, U, E>> shared_;
+};
+
+template <class Executor>
+struct ready_value
+{
+  Executor value;
+  bool await_ready() const noexcept { return true; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  Executor await_resume() { return std::move(value); }
+};
+
+template <class T, class Derived>
+class promise_return
+{
+public:
+  template <class V = T>
+    requires std::is_convertible_v<V&&, T>
+  void return_value(V&& v)
+  {
+    static_cast<Derived*>(this)->owner()->set_value(T(std::forward<V>(v)));
+  }
+};
+
+template <class Derived>
+class promise_return<void, Derived>
+{
+public:
+  void return_void() { static_cast<Derived*>(this)->owner()->set_value(void_value{}); }
+};
+
+template <class T, class Executor>
+class coroutine_promise
+  : public promise_return<T, coroutine_promise<T, Executor>>
+{
+public:
+  using task_type = task<T, Executor>;
+
+  coroutine<T, Executor> get_return_object()
+  {
+    task_ = new task_type(
+        std::coroutine_handle<coroutine_promise>::from_promise(*this));
+    return coroutine_access::adopt(task_);
+  }
+
+  std::suspend_always initial_suspend() const noexcept { return {}; }
+
+  auto final_suspend() const noexcept
+  {
+    struct final_awaiter
+    {
+      task_type* task;
+      bool await_ready() const noexcept { return false; }
+      // The frame is destroyed in here: nothing of it is touched after.
+      void await_suspend(std::coroutine_handle<>) const noexcept { task->on_body_done(); }
+      void await_resume() const noexcept {}
+    };
+    return final_awaiter{task_};
+  }
+
+  void unhandled_exception() noexcept { task_->set_error(std::current_exception()); }
+
+  task_type* owner() const noexcept { return task_; }
+
+  // --- what a body can await -------------------------------------------------
+
+  ready_value<Executor> await_transform(this_coro::executor_t) const
+  {
+    return {task_->executor()};
+  }
+
+  template <class U, class E>
+  child_awaiter<task_type, U, E> await_transform(coroutine<U, E> child) const
+  {
+    if (!child)
+      throw std::logic_error("coflow: co_await of an empty coroutine handle");
+    return {task_, std::move(child)};
+  }
+
+  template <class U, class E>
+  deferred_awaiter<task_type, U, E> await_transform(const deferred<U, E>& d) const
+  {
+    const auto& state = deferred_access::state(d);
+    if (!state)
+      throw std::logic_error("coflow: co_await of an empty deferred handle");
+    return {task_, state};
+  }
+
+private:
+  task_type* task_ = nullptr;
+};
+
+} // namespace detail
+} // namespace coflow
+
+#endif // COFLOW_DETAIL_COROUTINE_PROMISE_HPP

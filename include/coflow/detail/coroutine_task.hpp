@@ -1,0 +1,233 @@
+//
+// coflow/detail/coroutine_task.hpp
+//
+// task<T, Executor>: the typed part of a coroutine's identity: executor,
+// result, and the shared state built lazily for deferred-style consumers.
+//
+
+#ifndef COFLOW_DETAIL_COROUTINE_TASK_HPP
+#define COFLOW_DETAIL_COROUTINE_TASK_HPP
+
+#include <coflow/detail/deferred_state.hpp>
+#include <coflow/detail/task.hpp>
+
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
+
+#include <memory>
+#include <optional>
+#include <variant>
+
+namespace coflow {
+namespace detail {
+
+template <class T, class Executor>
+class task final : public task_base
+{
+public:
+  using result_type = T;
+  using executor_type = Executor;
+  using value_type = value_of<T>;
+  using shared_state_type = deferred_state<T, Executor>;
+
+  explicit task(std::coroutine_handle<> frame) noexcept { frame_ = frame; }
+
+  const Executor& executor() const
+  {
+    if (!executor_)
+      throw std::logic_error(
+          "coflow: the coroutine has not started: spawn it or await it first");
+    return *executor_;
+  }
+
+  /// Starts the body: posted (spawn) or inline through the pump (a child).
+  void start(const Executor& ex, bool posted)
+  {
+    if (started_)
+      throw std::logic_error("coflow: the coroutine has already started");
+    started_ = true;
+    executor_.emplace(ex);
+    if (posted)
+      post_resume(resume_token::make(this));
+    else
+      std::move(resume_token::make(this)).resume();
+  }
+
+  // --- results -------------------------------------------------------------
+
+  template <class V>
+  void set_value(V&& v)
+  {
+    result_.template emplace<1>(std::forward<V>(v));
+  }
+
+  void set_error(std::exception_ptr e) noexcept { result_.template emplace<2>(std::move(e)); }
+
+  /// The outcome for the (single) continuation: moved out.
+  outcome<T> take_outcome()
+  {
+    if (result_.index() == 2)
+      return outcome<T>(std::in_place_index<1>, std::get<2>(result_));
+    return outcome<T>(std::in_place_index<0>, std::move(std::get<1>(result_)));
+  }
+
+  /// The shared state through which deferred-style consumers wait; built on
+  /// first use. A cancel through it cancels the coroutine, whose unwinding
+  /// then fires it.
+  const std::shared_ptr<shared_state_type>& shared()
+  {
+    if (!shared_)
+    {
+      shared_ = std::make_shared<shared_state_type>(executor());
+      shared_->set_canceller(std::make_unique<shared_canceller>(this));
+      if (finished_)
+        shared_->settle(copy_outcome());
+    }
+    return shared_;
+  }
+
+  bool has_shared() const noexcept { return shared_ != nullptr; }
+
+  // --- completion ----------------------------------------------------------
+
+  /// The body reached its final suspend point; its frame goes now.
+  void on_body_done() noexcept
+  {
+    body_done_ = true;
+    if (cancelled_)
+    {
+      // Whatever the body did after the cancel, the result is cancelled.
+      if (result_.index() == 2)
+        report_unless_cancelled(std::get<2>(result_));
+      result_.template emplace<2>(std::make_exception_ptr(cancelled_error()));
+    }
+    destroy_frame();
+    if (pause_count_ > 0 && !cancelled_)
+    {
+      // Its own result is held from its consumers, as a body's wake-up is.
+      held_ = resume_token::adopt(this);
+      register_held();
+      return;
+    }
+    deliver();
+  }
+
+private:
+  class shared_canceller final : public canceller_base<shared_state_type>
+  {
+  public:
+    explicit shared_canceller(task* t) noexcept : task_(t) {}
+    void cancel(shared_state_type&) override
+    {
+      if (task_)
+        task_->cancel();
+    }
+    bool settles_later() const noexcept override { return task_ != nullptr; }
+    void detach() noexcept { task_ = nullptr; }
+
+  private:
+    task* task_;
+  };
+
+  static void report_unless_cancelled(const std::exception_ptr& e) noexcept
+  {
+    report_unhandled_error(e); // cancelled_error is filtered there
+  }
+
+  outcome<T> copy_outcome() const
+  {
+    if (result_.index() == 2)
+      return outcome<T>(std::in_place_index<1>, std::get<2>(result_));
+    if constexpr (std::is_copy_constructible_v<value_type>)
+      return outcome<T>(std::in_place_index<0>, std::get<1>(result_));
+    else
+      return outcome<T>(std::in_place_index<1>,
+          std::make_exception_ptr(std::logic_error(
+              "coflow: a move-only result has a single consumer")));
+  }
+
+  /// Hands the result to the consumers and the continuation, then drops the
+  /// running reference.
+  void deliver() noexcept
+  {
+    finished_ = true;
+    try
+    {
+      if (shared_)
+      {
+        if (continuation_)
+          shared_->settle(copy_outcome());
+        else
+          shared_->settle(take_outcome());
+      }
+    }
+    catch (...)
+    {
+      report_unhandled_error(std::current_exception());
+    }
+    if (continuation_)
+      std::move(continuation_).resume();
+    release();
+  }
+
+  // task_base hooks
+
+  void destroy_self() noexcept override
+  {
+    unregister_waiters();
+    destroy_frame();
+    if (shared_)
+      if (auto* c = static_cast<shared_canceller*>(shared_->canceller()))
+        c->detach();
+    delete this;
+  }
+
+  void post_resume(resume_token token) override
+  {
+    boost::asio::post(*executor_,
+        [token = std::move(token)]() mutable { std::move(token).resume(); });
+  }
+
+  boost::asio::execution_context& context() override
+  {
+    return boost::asio::query(*executor_, boost::asio::execution::context);
+  }
+
+  void on_abandoned() noexcept override
+  {
+    destroy_frame();
+    resume_token parent = std::move(continuation_);
+    parent.reset();
+  }
+
+  void resume_body() override
+  {
+    if (body_done_)
+      return deliver();
+    if (!body_entered_)
+    {
+      body_entered_ = true;
+      if (cancelled_)
+      {
+        // Cancelled before the body started: it never runs.
+        result_.template emplace<2>(std::make_exception_ptr(cancelled_error()));
+        body_done_ = true;
+        destroy_frame();
+        return deliver();
+      }
+    }
+    pump::resume(frame_);
+  }
+
+  std::optional<Executor> executor_;
+  std::variant<std::monostate, value_type, std::exception_ptr> result_;
+  std::shared_ptr<shared_state_type> shared_;
+  bool body_entered_ = false;
+  bool body_done_ = false;
+};
+
+} // namespace detail
+} // namespace coflow
+
+#endif // COFLOW_DETAIL_COROUTINE_TASK_HPP

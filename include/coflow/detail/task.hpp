@@ -1,0 +1,312 @@
+//
+// coflow/detail/task.hpp
+//
+// The identity of a running coroutine: its frame, pause count, cancel state,
+// what it awaits right now (for the cascade), whom it resumes when done, and
+// its result. A coroutine<T> handle refers to a task.
+//
+
+#ifndef COFLOW_DETAIL_TASK_HPP
+#define COFLOW_DETAIL_TASK_HPP
+
+#include <coflow/detail/deferred_state.hpp>
+#include <coflow/detail/waiter_registry.hpp>
+#include <coflow/error.hpp>
+#include <coflow/unhandled_error.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/post.hpp>
+
+#include <atomic>
+#include <cassert>
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+#include <variant>
+
+namespace coflow {
+namespace detail {
+
+/// The trampoline: every coroutine resumption runs inside a pump loop, and a
+/// transfer of control (child start, child completion, an operation that
+/// completes inside its initiation) sets `next` instead of resuming. So the
+/// stack stays flat in every build type, whatever the compiler does with
+/// symmetric transfer (the same idea as asio's awaitable_thread::pump).
+struct pump
+{
+  std::coroutine_handle<> next;
+
+  static pump*& current() noexcept
+  {
+    static thread_local pump* p = nullptr;
+    return p;
+  }
+
+  /// Resumes @p h now, or hands it to the pump already running on this
+  /// thread (the caller is then inside a suspension).
+  static void resume(std::coroutine_handle<> h)
+  {
+    if (pump* p = current())
+    {
+      assert(!p->next);
+      p->next = h;
+      return;
+    }
+    pump self;
+    current() = &self;
+    self.next = h;
+    while (self.next)
+      std::exchange(self.next, nullptr).resume();
+    current() = nullptr;
+  }
+};
+
+/// What a suspended coroutine waits on, as the cascade sees it.
+class awaited_control
+{
+public:
+  virtual void pause() = 0;
+  virtual void unpause() = 0;
+  virtual void cancel() = 0;
+
+protected:
+  ~awaited_control() = default;
+};
+
+class task_base;
+
+/// The right to resume a suspended coroutine: exactly one exists while it is
+/// suspended, held by whatever will resume it (an Asio handler, a deferred's
+/// consumer link, a child task). Destroying it unused abandons the coroutine:
+/// its frame is destroyed, and so is the token of its parent. This is how a
+/// context shutdown destroys suspended frames, as asio's awaitable_thread.
+class resume_token
+{
+public:
+  resume_token() noexcept = default;
+
+  /// A new right to run @p t: takes a reference (spawn, start).
+  static resume_token make(task_base* t) noexcept;
+
+  /// The running coroutine @p t suspends: its running reference moves into
+  /// the token (no reference count change).
+  static resume_token adopt(task_base* t) noexcept
+  {
+    resume_token token;
+    token.task_ = t;
+    return token;
+  }
+  resume_token(resume_token&& other) noexcept : task_(std::exchange(other.task_, nullptr)) {}
+  resume_token& operator=(resume_token&& other) noexcept
+  {
+    if (this != &other)
+    {
+      reset();
+      task_ = std::exchange(other.task_, nullptr);
+    }
+    return *this;
+  }
+  ~resume_token() { reset(); }
+
+  explicit operator bool() const noexcept { return task_ != nullptr; }
+
+  /// Resumes the coroutine (unless it is paused: then it is held).
+  void resume() &&;
+
+  /// Destroys the coroutine without resuming it.
+  void reset() noexcept;
+
+  /// Gives up the token; its reference becomes the running reference.
+  task_base* detach() noexcept { return std::exchange(task_, nullptr); }
+
+private:
+  task_base* task_ = nullptr;
+};
+
+/// The executor-independent part of a task: pause / cancel cascade, the
+/// frame, the continuation and the reference count.
+class task_base : public registered_state
+{
+public:
+  task_base() = default;
+
+  // --- reference counting (handles) ----------------------------------------
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept
+  {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      destroy_self();
+  }
+
+  // --- state ---------------------------------------------------------------
+  bool started() const noexcept { return started_; }
+  bool finished() const noexcept { return finished_; }
+  bool cancel_requested() const noexcept { return cancelled_; }
+  unsigned pause_count() const noexcept { return pause_count_; }
+
+  /// The result is available to a waiter right now.
+  bool ready() const noexcept { return finished_; }
+
+  // --- flow control ----------------------------------------------------------
+  void pause()
+  {
+    if (pause_count_++ == 0 && awaited_ && !cancelled_ && !paused_target_)
+    {
+      paused_target_ = awaited_;
+      paused_target_->pause();
+    }
+  }
+
+  void unpause()
+  {
+    if (pause_count_ == 0)
+      throw std::logic_error("coflow: unpause() without a matching pause()");
+    if (--pause_count_ != 0)
+      return;
+    if (awaited_control* target = std::exchange(paused_target_, nullptr))
+      target->unpause();
+    release_held();
+  }
+
+  void cancel() override
+  {
+    if (finished_ || cancelled_)
+      return;
+    cancelled_ = true;
+    // Release the pause forwarded on our behalf: nothing stays paused.
+    if (awaited_control* target = std::exchange(paused_target_, nullptr))
+      target->unpause();
+    if (awaited_)
+      awaited_->cancel();
+    // Held by a pause (a result, a start, or the end): cancel overrides it.
+    release_held();
+  }
+
+  // --- suspension protocol, used by awaiters ------------------------------------
+  /// The body suspends on @p control: it becomes the cascade's target.
+  void suspend_on(awaited_control* control)
+  {
+    awaited_ = control;
+    if (pause_count_ > 0 && !cancelled_ && !paused_target_)
+    {
+      paused_target_ = control;
+      control->pause();
+    }
+  }
+
+  /// The body resumes from its suspension point.
+  void resumed() noexcept { awaited_ = nullptr; }
+
+  /// Throws cancelled_error if a cancel was requested (sticky).
+  void throw_if_cancelled() const
+  {
+    if (cancelled_)
+      throw cancelled_error();
+  }
+
+  /// Called by a resume_token: resume the frame, or hold it while paused.
+  void wake(resume_token token)
+  {
+    if (pause_count_ > 0 && !cancelled_)
+    {
+      held_ = std::move(token);
+      register_held();
+      return;
+    }
+    (void)token.detach(); // the reference is now the running reference
+    resume_body();
+  }
+
+  std::coroutine_handle<> frame() const noexcept { return frame_; }
+  void set_frame(std::coroutine_handle<> f) noexcept { frame_ = f; }
+
+  /// The coroutine to resume when this one completes.
+  void set_continuation(resume_token parent) noexcept { continuation_ = std::move(parent); }
+
+protected:
+  ~task_base() = default;
+
+  /// Frees this object (refcount reached zero).
+  virtual void destroy_self() noexcept = 0;
+  /// Posts @p token's resumption to the executor.
+  virtual void post_resume(resume_token token) = 0;
+  /// The execution context, for the waiter registry.
+  virtual boost::asio::execution_context& context() = 0;
+  /// The frame was abandoned: complete without a result.
+  virtual void on_abandoned() noexcept = 0;
+  /// Runs the body from its suspension point (or finishes a held end).
+  virtual void resume_body() = 0;
+
+  void register_held()
+  {
+    register_waiters(context());
+  }
+
+  /// Resumes what a pause (or a pending cancel) holds: through the executor,
+  /// never inside unpause() or cancel().
+  void release_held()
+  {
+    if (held_)
+    {
+      unregister_waiters();
+      post_resume(std::move(held_));
+    }
+  }
+
+  void abandon_waiters() noexcept override
+  {
+    resume_token held = std::move(held_);
+    held.reset();
+  }
+
+  /// Destroys the frame, once.
+  void destroy_frame() noexcept
+  {
+    if (auto f = std::exchange(frame_, nullptr))
+      f.destroy();
+  }
+
+  friend class resume_token;
+
+  std::atomic<unsigned> refs_{1};
+  std::coroutine_handle<> frame_;
+  awaited_control* awaited_ = nullptr;
+  awaited_control* paused_target_ = nullptr;
+  resume_token held_;
+  resume_token continuation_;
+  unsigned pause_count_ = 0;
+  bool started_ = false;
+  bool finished_ = false;
+  bool cancelled_ = false;
+};
+
+inline resume_token resume_token::make(task_base* t) noexcept
+{
+  t->add_ref();
+  return adopt(t);
+}
+
+inline void resume_token::resume() &&
+{
+  task_base* t = task_;
+  // The reference travels on: held by a pause, or running.
+  t->wake(std::move(*this));
+}
+
+inline void resume_token::reset() noexcept
+{
+  if (task_base* t = std::exchange(task_, nullptr))
+  {
+    // Unused: the coroutine can never be resumed. Destroy its frame (and,
+    // through its continuation, its parents').
+    t->on_abandoned();
+    t->release();
+  }
+}
+
+} // namespace detail
+} // namespace coflow
+
+#endif // COFLOW_DETAIL_TASK_HPP

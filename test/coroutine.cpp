@@ -1,0 +1,555 @@
+//
+// test/coroutine.cpp: coflow::coroutine<T>, spawn and the cascade
+// (DESIGN.md section 4), for children and deferreds.
+//
+
+#define BOOST_TEST_MODULE coroutine
+#include <boost/test/unit_test.hpp>
+
+#include <coflow/coroutine.hpp>
+#include <coflow/spawn.hpp>
+
+#include <coflow/unhandled_error.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+using coflow::coroutine;
+using coflow::deferred;
+
+namespace {
+
+using event_log = std::vector<std::string>;
+
+/// Logs "<name> cleanup" when destroyed: a frame's unwinding, observable.
+struct cleanup
+{
+  event_log& log;
+  std::string name;
+  ~cleanup() { log.push_back(name + " cleanup"); }
+};
+
+template <class E>
+bool holds(std::exception_ptr e)
+{
+  if (!e)
+    return false;
+  try
+  {
+    std::rethrow_exception(e);
+  }
+  catch (const E&)
+  {
+    return true;
+  }
+  catch (...)
+  {
+    return false;
+  }
+}
+
+coroutine<int> add_one(deferred<int> d)
+{
+  co_return co_await d + 1;
+}
+
+coroutine<int> twice(deferred<int> d)
+{
+  int v = co_await add_one(d);
+  co_return v * 2;
+}
+
+coroutine<int> level(event_log& log, std::string name, int depth, deferred<int> leaf)
+{
+  cleanup c{log, name};
+  if (depth == 0)
+    co_return co_await leaf;
+  co_return co_await level(log, name + "'", depth - 1, leaf);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(starting)
+
+BOOST_AUTO_TEST_CASE(children_run_and_return)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  auto c = coflow::spawn(io, twice(d));
+  asio::post(io, [&] { d.callback(20); });
+  int result = 0;
+  c.async_wait([&](std::exception_ptr, int v) { result = v; });
+  io.run();
+  BOOST_TEST(result == 42);
+  BOOST_TEST(c.called());
+}
+
+BOOST_AUTO_TEST_CASE(spawn_posts_the_start)
+{
+  asio::io_context io;
+  bool ran = false;
+  auto body = [&]() -> coroutine<void> {
+    ran = true;
+    co_return;
+  };
+  auto c = body();
+  BOOST_TEST(!c.started());
+  auto started = coflow::spawn(io, c);
+  BOOST_TEST((started == c));
+  BOOST_TEST(c.started());
+  BOOST_TEST(!ran); // never inside spawn()
+  BOOST_CHECK_THROW((void)coflow::spawn(io, c), std::logic_error);
+  io.run();
+  BOOST_TEST(ran);
+}
+
+BOOST_AUTO_TEST_CASE(this_coro_executor)
+{
+  asio::io_context io;
+  auto body = [&]() -> coroutine<bool> {
+    auto ex = co_await coflow::this_coro::executor;
+    co_return ex == asio::any_io_executor(io.get_executor());
+  };
+  auto f = coflow::spawn(io, body(), asio::use_future);
+  io.run();
+  BOOST_TEST(f.get());
+}
+
+BOOST_AUTO_TEST_CASE(exception_before_first_suspension)
+{
+  asio::io_context io;
+  auto body = []() -> coroutine<int> {
+    throw std::runtime_error("early");
+    co_return 0;
+  };
+  coroutine<int> c;
+  BOOST_CHECK_NO_THROW(c = coflow::spawn(io, body()));
+  std::exception_ptr seen;
+  c.async_wait([&](std::exception_ptr e, int) { seen = e; });
+  io.run();
+  BOOST_TEST(holds<std::runtime_error>(seen));
+}
+
+BOOST_AUTO_TEST_CASE(deferred_operations_need_a_started_coroutine)
+{
+  auto body = []() -> coroutine<int> { co_return 1; };
+  auto c = body();
+  BOOST_CHECK_THROW(c.async_wait([](std::exception_ptr, int) {}), std::logic_error);
+  BOOST_CHECK_THROW(c.get_executor(), std::logic_error);
+  coroutine<int> empty;
+  BOOST_CHECK_THROW(empty.cancel(), std::logic_error);
+}
+
+BOOST_AUTO_TEST_CASE(dropping_handles_does_not_stop_it)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  int seen = 0;
+  auto body = [&]() -> coroutine<void> {
+    seen = co_await d;
+  };
+  (void)coflow::spawn(io, body());
+  asio::post(io, [&] { d.callback(5); });
+  io.run();
+  BOOST_TEST(seen == 5);
+}
+
+BOOST_AUTO_TEST_CASE(constant_stack_for_synchronous_awaits)
+{
+  // Fired deferreds and children that finish without suspending, a million
+  // times in one body: the trampoline keeps the stack flat at -O0 and under
+  // ASan too (this test runs in the debug b2 build and the asan preset).
+  asio::io_context io;
+  auto child = []() -> coroutine<int> { co_return 1; };
+  auto body = [&]() -> coroutine<long> {
+    long sum = 0;
+    for (int i = 0; i < 1000000; ++i)
+    {
+      deferred<int> d(io);
+      d.callback(1);
+      sum += co_await d;
+      sum += co_await child();
+    }
+    co_return sum;
+  };
+  auto f = coflow::spawn(io, body(), asio::use_future);
+  io.run();
+  BOOST_TEST(f.get() == 2000000);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(pausing)
+
+BOOST_AUTO_TEST_CASE(result_held_until_unpause)
+{
+  asio::io_context io;
+  deferred<std::string> d(io);
+  std::string seen;
+  auto body = [&]() -> coroutine<void> {
+    seen = co_await d;
+  };
+  auto c = coflow::spawn(io, body());
+  io.poll();
+  io.restart();
+  c.pause();
+  BOOST_TEST(d.pause_count() == 1u); // forwarded once
+  c.pause();
+  BOOST_TEST(d.pause_count() == 1u);
+  d.callback("intact");
+  io.poll();
+  io.restart();
+  BOOST_TEST(seen.empty());
+  c.unpause(); // x2 / x1: still held
+  io.poll();
+  io.restart();
+  BOOST_TEST(seen.empty());
+  c.unpause();
+  BOOST_TEST(seen.empty()); // never inside unpause()
+  BOOST_TEST(d.pause_count() == 0u);
+  io.run();
+  BOOST_TEST(seen == "intact");
+  BOOST_CHECK_THROW(c.unpause(), std::logic_error);
+  BOOST_TEST(c.pause_count() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(pause_cascades_to_children)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  auto c = coflow::spawn(io, twice(d));
+  io.poll();
+  io.restart();
+  c.pause();
+  BOOST_TEST(d.pause_count() == 1u); // root -> add_one -> d
+  c.unpause();
+  BOOST_TEST(d.pause_count() == 0u);
+  d.callback(1);
+  auto f = c.async_wait(asio::use_future);
+  io.run();
+  BOOST_TEST(f.get() == 4);
+}
+
+BOOST_AUTO_TEST_CASE(pause_before_start_holds_the_start)
+{
+  asio::io_context io;
+  bool ran = false;
+  auto body = [&]() -> coroutine<void> {
+    ran = true;
+    co_return;
+  };
+  auto c = body();
+  c.pause();
+  (void)coflow::spawn(io, c);
+  io.poll();
+  io.restart();
+  BOOST_TEST(!ran);
+  c.unpause();
+  BOOST_TEST(!ran);
+  io.run();
+  BOOST_TEST(ran);
+}
+
+BOOST_AUTO_TEST_CASE(own_result_held_while_paused)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  auto c = coflow::spawn(io, add_one(d));
+  int seen = 0;
+  c.async_wait([&](std::exception_ptr, int v) { seen = v; });
+  io.poll();
+  io.restart();
+  c.pause();
+  d.callback(1);
+  io.poll();
+  io.restart();
+  BOOST_TEST(seen == 0);
+  BOOST_TEST(!c.called());
+  c.unpause();
+  io.run();
+  BOOST_TEST(seen == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cancelling)
+
+BOOST_AUTO_TEST_CASE(innermost_first)
+{
+  asio::io_context io;
+  event_log log;
+  deferred<int> leaf(io, [&](deferred<int>&) { log.push_back("canceller"); });
+  auto a = coflow::spawn(io, level(log, "A", 2, leaf));
+  std::exception_ptr result;
+  a.async_wait([&](std::exception_ptr e, int) {
+    log.push_back("consumer");
+    result = e;
+  });
+  io.poll();
+  io.restart();
+  a.cancel();
+  BOOST_TEST((log == event_log{"canceller"})); // no coroutine code inside cancel()
+  io.run();
+  BOOST_TEST((log == event_log{"canceller", "A'' cleanup", "A' cleanup", "A cleanup", "consumer"}));
+  BOOST_TEST(holds<coflow::cancelled_error>(result));
+}
+
+BOOST_AUTO_TEST_CASE(third_party_cancel_of_a_child)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  auto child = coflow::spawn(io, add_one(d));
+  std::string outcome;
+  auto parent = [&]() -> coroutine<int> {
+    try
+    {
+      co_await child;
+    }
+    catch (const coflow::cancelled_error&)
+    {
+      outcome = "caught";
+    }
+    co_return 7; // carries on
+  };
+  auto p = coflow::spawn(io, parent());
+  io.poll();
+  io.restart();
+  child.cancel();
+  auto f = p.async_wait(asio::use_future);
+  io.run();
+  BOOST_TEST(outcome == "caught");
+  BOOST_TEST(f.get() == 7);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_while_paused_unwinds_at_once)
+{
+  asio::io_context io;
+  event_log log;
+  deferred<int> leaf(io);
+  auto a = coflow::spawn(io, level(log, "A", 1, leaf));
+  io.poll();
+  io.restart();
+  a.pause();
+  BOOST_TEST(leaf.pause_count() == 1u);
+  a.cancel();
+  BOOST_TEST(leaf.pause_count() == 0u); // the forwarded pause was released
+  auto f = a.async_wait(asio::use_future);
+  io.run();
+  BOOST_TEST((log == event_log{"A' cleanup", "A cleanup"}));
+  BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
+  BOOST_CHECK_NO_THROW(a.unpause()); // balances the count
+}
+
+BOOST_AUTO_TEST_CASE(sticky_and_result_always_cancelled)
+{
+  asio::io_context io;
+  deferred<int> first(io), second(io);
+  second.callback(1);
+  bool second_threw = false;
+  auto body = [&]() -> coroutine<int> {
+    try
+    {
+      co_await first;
+    }
+    catch (const coflow::cancelled_error&)
+    {
+    }
+    try
+    {
+      co_await second; // already fired: would not even suspend
+    }
+    catch (const coflow::cancelled_error&)
+    {
+      second_threw = true;
+    }
+    auto ex = co_await coflow::this_coro::executor; // exempt
+    (void)ex;
+    co_return 5; // swallowed the cancel: still cancelled
+  };
+  auto c = coflow::spawn(io, body());
+  io.poll();
+  io.restart();
+  c.cancel();
+  auto f = c.async_wait(asio::use_future);
+  io.run();
+  BOOST_TEST(second_threw);
+  BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_before_start_never_runs_the_body)
+{
+  asio::io_context io;
+  bool ran = false;
+  int destroyed = 0;
+  struct param
+  {
+    int* count;
+    explicit param(int* c) : count(c) {}
+    param(param&& o) noexcept : count(std::exchange(o.count, nullptr)) {}
+    ~param()
+    {
+      if (count)
+        ++*count;
+    }
+  };
+  auto body = [&](param) -> coroutine<void> {
+    ran = true;
+    co_return;
+  };
+  auto c = coflow::spawn(io, body(param(&destroyed)));
+  c.cancel();
+  auto f = c.async_wait(asio::use_future);
+  io.run();
+  BOOST_TEST(!ran);
+  BOOST_TEST(destroyed == 1);
+  BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
+}
+
+BOOST_AUTO_TEST_CASE(cleanup_exception_is_reported)
+{
+  asio::io_context io;
+  std::vector<std::string> reported;
+  auto previous = coflow::set_unhandled_error_handler([&](std::exception_ptr e) {
+    try
+    {
+      std::rethrow_exception(e);
+    }
+    catch (const std::exception& x)
+    {
+      reported.push_back(x.what());
+    }
+  });
+  deferred<int> d(io);
+  auto body = [&]() -> coroutine<void> {
+    try
+    {
+      co_await d;
+    }
+    catch (...)
+    {
+      throw std::runtime_error("cleanup failed");
+    }
+  };
+  auto c = coflow::spawn(io, body());
+  io.poll();
+  io.restart();
+  c.cancel();
+  auto f = c.async_wait(asio::use_future);
+  io.run();
+  coflow::set_unhandled_error_handler(previous);
+  BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
+  BOOST_TEST((reported == std::vector<std::string>{"cleanup failed"}));
+}
+
+BOOST_AUTO_TEST_CASE(self_cancel_at_next_suspension)
+{
+  asio::io_context io;
+  coroutine<void> self;
+  bool reached = false;
+  auto body = [&]() -> coroutine<void> {
+    self.cancel(); // from inside: takes effect at the next suspension point
+    reached = true;
+    co_await coflow::this_coro::executor;
+    deferred<int> d(io);
+    d.callback(1);
+    co_await d;
+  };
+  self = body();
+  (void)coflow::spawn(io, self);
+  auto f = self.async_wait(asio::use_future);
+  io.run();
+  BOOST_TEST(reached);
+  BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(interop)
+
+BOOST_AUTO_TEST_CASE(awaited_from_asio_awaitable)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  int seen = 0;
+  asio::co_spawn(io,
+      [&]() -> asio::awaitable<void> {
+        seen = co_await coflow::spawn(io, twice(d)).async_wait(asio::use_awaitable);
+      },
+      asio::detached);
+  asio::post(io, [&] { d.callback(4); });
+  io.run();
+  BOOST_TEST(seen == 10);
+}
+
+BOOST_AUTO_TEST_CASE(awaitable_operators_cancel_the_cascade)
+{
+  using namespace asio::experimental::awaitable_operators;
+  asio::io_context io;
+  event_log log;
+  deferred<int> leaf(io, [&](deferred<int>&) { log.push_back("canceller"); });
+  asio::co_spawn(io,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer t(io, std::chrono::milliseconds(1));
+        auto c = coflow::spawn(io, level(log, "C", 1, leaf));
+        auto r = co_await (c.async_wait(asio::use_awaitable) || t.async_wait(asio::use_awaitable));
+        log.push_back(r.index() == 1 ? "timer won" : "coroutine won");
+      },
+      asio::detached);
+  io.run();
+  BOOST_TEST((log == event_log{"canceller", "C' cleanup", "C cleanup", "timer won"}));
+}
+
+BOOST_AUTO_TEST_CASE(spawn_with_token)
+{
+  asio::io_context io;
+  auto f = coflow::spawn(io, []() -> coroutine<std::string> { co_return "token"; }(),
+      asio::use_future);
+  io.run();
+  BOOST_TEST(f.get() == "token");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(lifetime)
+
+BOOST_AUTO_TEST_CASE(context_destruction_destroys_suspended_frames)
+{
+  event_log log;
+  {
+    asio::io_context io;
+    deferred<int> never(io);
+    (void)coflow::spawn(io, level(log, "L", 2, never));
+    io.poll();
+    BOOST_TEST(log.empty());
+  }
+  BOOST_TEST((log == event_log{"L'' cleanup", "L' cleanup", "L cleanup"}));
+}
+
+BOOST_AUTO_TEST_CASE(context_destruction_destroys_paused_frames)
+{
+  event_log log;
+  {
+    asio::io_context io;
+    deferred<int> d(io);
+    auto c = coflow::spawn(io, level(log, "P", 0, d));
+    io.poll();
+    io.restart();
+    c.pause();
+    d.callback(1); // held by the pause
+    io.poll();
+    BOOST_TEST(log.empty());
+  }
+  BOOST_TEST((log == event_log{"P cleanup"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
