@@ -9,6 +9,8 @@
 #ifndef COFLOW_IMPL_USE_DEFERRED_HPP
 #define COFLOW_IMPL_USE_DEFERRED_HPP
 
+#include <coflow/detail/operation_outcome.hpp>
+
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/system_executor.hpp>
@@ -22,58 +24,6 @@
 
 namespace coflow {
 namespace detail {
-
-/// The value type of the deferred for the completion arguments Args.
-template <class... Args>
-struct operation_value;
-
-template <>
-struct operation_value<>
-{
-  using type = void;
-};
-
-template <class A>
-struct operation_value<A>
-{
-  using type = A;
-};
-
-template <class A, class B, class... Rest>
-struct operation_value<A, B, Rest...>
-{
-  using type = std::tuple<A, B, Rest...>;
-};
-
-template <class A>
-inline constexpr bool is_error_argument =
-    std::is_same_v<A, boost::system::error_code>
-    || std::is_same_v<A, std::exception_ptr>;
-
-template <class... Args>
-struct operation_signature
-{
-  using value = typename operation_value<Args...>::type;
-};
-
-template <class First, class... Rest>
-  requires is_error_argument<First>
-struct operation_signature<First, Rest...>
-{
-  using value = typename operation_value<Rest...>::type;
-};
-
-/// Builds the outcome of an operation that succeeded with @p args.
-template <class T, class... Args>
-outcome<T> operation_success(Args&&... args)
-{
-  if constexpr (sizeof...(Args) == 0)
-    return outcome<T>(std::in_place_index<0>);
-  else if constexpr (sizeof...(Args) == 1)
-    return outcome<T>(std::in_place_index<0>, std::forward<Args>(args)...);
-  else
-    return outcome<T>(std::in_place_index<0>, T(std::forward<Args>(args)...));
-}
 
 /// Holds the signal whose slot the operation's handler exposes; cancel()
 /// emits terminal on it. It lives in the shared state, which the handler
@@ -111,40 +61,11 @@ public:
   template <class... CallArgs>
   void operator()(CallArgs&&... args)
   {
-    complete(std::forward<CallArgs>(args)...);
+    std::shared_ptr<state_type> state = std::move(state_);
+    state->settle(operation_outcome<T>(std::forward<CallArgs>(args)...));
   }
 
 private:
-  template <class First, class... Rest>
-    requires is_error_argument<std::decay_t<First>>
-  void complete(First&& error, Rest&&... rest)
-  {
-    if constexpr (std::is_same_v<std::decay_t<First>, std::exception_ptr>)
-    {
-      if (error)
-        return settle(outcome<T>(std::in_place_index<1>, error));
-    }
-    else
-    {
-      if (error)
-        return settle(outcome<T>(std::in_place_index<1>,
-            std::make_exception_ptr(boost::system::system_error(error))));
-    }
-    settle(operation_success<T>(std::forward<Rest>(rest)...));
-  }
-
-  template <class... Values>
-  void complete(Values&&... values)
-  {
-    settle(operation_success<T>(std::forward<Values>(values)...));
-  }
-
-  void settle(outcome<T> result)
-  {
-    std::shared_ptr<state_type> state = std::move(state_);
-    state->settle(std::move(result));
-  }
-
   std::shared_ptr<state_type> state_;
   boost::asio::cancellation_slot slot_;
 };
