@@ -13,6 +13,7 @@
 #include <coflow/spawn.hpp>
 #include <coflow/this_coro.hpp>
 #include <coflow/unhandled_error.hpp>
+#include <coflow/use_coroutine.hpp>
 #include <coflow/use_deferred.hpp>
 
 #endif // COFLOW_COFLOW_HPP

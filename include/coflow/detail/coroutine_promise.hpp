@@ -10,6 +10,12 @@
 
 #include <coflow/coroutine.hpp>
 #include <coflow/detail/deferred_waiter.hpp>
+#include <coflow/detail/operation_awaiter.hpp>
+#include <coflow/use_coroutine.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 
 #include <coroutine>
 #include <optional>
@@ -208,6 +214,59 @@ private:
   std::optional<shared_state_wait<Task, U, E>> shared_;
 };
 
+/// Launches an operation made with use_coroutine.
+template <class Operation>
+struct launch_coroutine_operation
+{
+  Operation operation;
+
+  template <class Handler>
+  void operator()(Handler&& handler) &&
+  {
+    std::move(operation).launch(std::forward<Handler>(handler));
+  }
+};
+
+/// Launches an operation made with asio::deferred.
+template <class Operation>
+struct launch_deferred_operation
+{
+  Operation operation;
+
+  template <class Handler>
+  void operator()(Handler&& handler) &&
+  {
+    std::move(operation)(std::forward<Handler>(handler));
+  }
+};
+
+/// Launches an asio::awaitable with co_spawn on the coroutine's executor;
+/// co_spawn binds the handler's cancellation slot to the awaitable.
+template <class U, class E>
+struct launch_awaitable
+{
+  boost::asio::awaitable<U, E> awaitable;
+
+  template <class Handler>
+  void operator()(Handler&& handler) &&
+  {
+    E ex(handler.get_executor());
+    boost::asio::co_spawn(ex, std::move(awaitable), std::forward<Handler>(handler));
+  }
+};
+
+template <class T>
+struct awaitable_signature
+{
+  using type = void(std::exception_ptr, T);
+};
+
+template <>
+struct awaitable_signature<void>
+{
+  using type = void(std::exception_ptr);
+};
+
 template <class Executor>
 struct ready_value
 {
@@ -291,6 +350,31 @@ public:
     if (!state)
       throw std::logic_error("coflow: co_await of an empty deferred handle");
     return {task_, state};
+  }
+
+  template <class Signature, class Initiation, class... Args>
+  auto await_transform(coroutine_operation<Signature, Initiation, Args...> op) const
+  {
+    using launch = launch_coroutine_operation<
+        coroutine_operation<Signature, Initiation, Args...>>;
+    return operation_awaiter<task_type, Signature, launch>(task_, launch{std::move(op)});
+  }
+
+  template <class Signature, class Initiation, class... Args>
+  auto await_transform(
+      boost::asio::deferred_async_operation<Signature, Initiation, Args...> op) const
+  {
+    using launch = launch_deferred_operation<
+        boost::asio::deferred_async_operation<Signature, Initiation, Args...>>;
+    return operation_awaiter<task_type, Signature, launch>(task_, launch{std::move(op)});
+  }
+
+  template <class U, class E>
+  auto await_transform(boost::asio::awaitable<U, E> a) const
+  {
+    using launch = launch_awaitable<U, E>;
+    return operation_awaiter<task_type, typename awaitable_signature<U>::type, launch>(
+        task_, launch{std::move(a)});
   }
 
 private:

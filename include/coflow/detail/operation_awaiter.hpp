@@ -1,0 +1,114 @@
+//
+// coflow/detail/operation_awaiter.hpp
+//
+// Awaiting an Asio asynchronous operation (use_coroutine, asio::deferred, or
+// an asio::awaitable through co_spawn) from a coroutine body. The awaiter owns
+// the cancellation signal bound to the operation; it lives in the suspended
+// frame, which outlives the operation: the body resumes only from the
+// operation's handler.
+//
+
+#ifndef COFLOW_DETAIL_OPERATION_AWAITER_HPP
+#define COFLOW_DETAIL_OPERATION_AWAITER_HPP
+
+#include <coflow/detail/operation_outcome.hpp>
+#include <coflow/detail/task.hpp>
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/cancellation_type.hpp>
+
+#include <coroutine>
+#include <optional>
+
+namespace coflow {
+namespace detail {
+
+template <class Awaiter, class Executor>
+class operation_handler
+{
+public:
+  using executor_type = Executor;
+  using cancellation_slot_type = boost::asio::cancellation_slot;
+
+  operation_handler(resume_token token, Awaiter* awaiter, Executor ex) noexcept
+    : token_(std::move(token)), awaiter_(awaiter), executor_(std::move(ex))
+  {
+  }
+
+  executor_type get_executor() const noexcept { return executor_; }
+
+  cancellation_slot_type get_cancellation_slot() const noexcept
+  {
+    return awaiter_->slot();
+  }
+
+  template <class... Args>
+  void operator()(Args&&... args)
+  {
+    awaiter_->receive(std::forward<Args>(args)...);
+    std::move(token_).resume();
+  }
+
+private:
+  resume_token token_;
+  Awaiter* awaiter_;
+  Executor executor_;
+};
+
+/// @tparam Launch callable as `std::move(launch)(handler)`: initiates.
+template <class Task, class Signature, class Launch>
+class operation_awaiter final : public awaited_control
+{
+public:
+  using value_type = typename signature_value<Signature>::type;
+
+  operation_awaiter(Task* t, Launch launch)
+    : task_(t), launch_(std::move(launch))
+  {
+  }
+
+  bool await_ready() const noexcept { return task_->cancel_requested(); }
+
+  void await_suspend(std::coroutine_handle<>)
+  {
+    task_->suspend_on(this);
+    using handler = operation_handler<operation_awaiter,
+        typename Task::executor_type>;
+    std::move(launch_)(handler(resume_token::adopt(task_), this, task_->executor()));
+  }
+
+  value_type await_resume()
+  {
+    task_->resumed();
+    task_->throw_if_cancelled();
+    outcome<value_type> result = std::move(*result_);
+    if (result.index() == 1)
+      std::rethrow_exception(std::get<1>(result));
+    if constexpr (!std::is_void_v<value_type>)
+      return std::get<0>(std::move(result));
+  }
+
+  template <class... Args>
+  void receive(Args&&... args)
+  {
+    result_.emplace(operation_outcome<value_type>(std::forward<Args>(args)...));
+  }
+
+  boost::asio::cancellation_slot slot() noexcept { return signal_.slot(); }
+
+  // While paused, the task holds the wake-up: the operation runs on.
+  void pause() override {}
+  void unpause() override {}
+  void cancel() override { signal_.emit(boost::asio::cancellation_type::terminal); }
+
+private:
+  Task* task_;
+  Launch launch_;
+  boost::asio::cancellation_signal signal_;
+  std::optional<outcome<value_type>> result_;
+};
+
+} // namespace detail
+} // namespace coflow
+
+#endif // COFLOW_DETAIL_OPERATION_AWAITER_HPP
