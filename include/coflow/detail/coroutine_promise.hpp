@@ -58,6 +58,8 @@ class wakeup_handler
 {
 public:
   using executor_type = Executor;
+  /// Marks a handler called with the outcome itself (see waiter_link).
+  using takes_outcome = void;
 
   wakeup_handler(resume_token token, Receiver* receiver, Executor ex) noexcept
     : token_(std::move(token)), receiver_(receiver), executor_(std::move(ex))

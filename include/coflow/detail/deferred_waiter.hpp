@@ -106,7 +106,7 @@ public:
   {
     using T = typename State::result_type;
     auto result = state.take_outcome();
-    if constexpr (std::is_invocable_v<Handler&, outcome<T>>)
+    if constexpr (requires { typename Handler::takes_outcome; })
     {
       // coflow's own waiters take the outcome as it is: no default T needed.
       boost::asio::post(state.executor(),
