@@ -11,6 +11,7 @@
 #include <coflow/coroutine.hpp>
 #include <coflow/detail/deferred_waiter.hpp>
 #include <coflow/detail/operation_awaiter.hpp>
+#include <coflow/detail/recycled.hpp>
 #include <coflow/use_coroutine.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -299,7 +300,8 @@ public:
 
 template <class T, class Executor>
 class coroutine_promise
-  : public promise_return<T, coroutine_promise<T, Executor>>
+  : public promise_return<T, coroutine_promise<T, Executor>>,
+    public recycled
 {
 public:
   using task_type = task<T, Executor>;

@@ -9,6 +9,7 @@
 #define COFLOW_DETAIL_COROUTINE_TASK_HPP
 
 #include <coflow/detail/deferred_state.hpp>
+#include <coflow/detail/recycled.hpp>
 #include <coflow/detail/task.hpp>
 
 #include <boost/asio/execution/context.hpp>
@@ -23,7 +24,7 @@ namespace coflow {
 namespace detail {
 
 template <class T, class Executor>
-class task final : public task_base
+class task final : public task_base, public recycled
 {
 public:
   using result_type = T;
@@ -42,12 +43,12 @@ public:
   }
 
   /// Starts the body: posted (spawn) or inline through the pump (a child).
-  void start(const Executor& ex, bool posted)
+  void start(Executor ex, bool posted)
   {
     if (started_)
       throw std::logic_error("coflow: the coroutine has already started");
     started_ = true;
-    executor_.emplace(ex);
+    executor_.emplace(std::move(ex));
     if (posted)
       post_resume(resume_token::make(this));
     else
