@@ -30,12 +30,14 @@ public:
   using executor_type = Executor;
   using cancellation_slot_type = boost::asio::cancellation_slot;
 
-  operation_handler(resume_token token, Awaiter* awaiter, Executor ex) noexcept
-    : token_(std::move(token)), awaiter_(awaiter), executor_(std::move(ex))
+  operation_handler(resume_token token, Awaiter* awaiter) noexcept
+    : token_(std::move(token)), awaiter_(awaiter)
   {
   }
 
-  executor_type get_executor() const noexcept { return executor_; }
+  /// The coroutine's executor, read from its task (as asio's awaitable
+  /// handler reads it from its frame): nothing is copied per operation.
+  executor_type get_executor() const noexcept { return awaiter_->executor(); }
 
   cancellation_slot_type get_cancellation_slot() const noexcept
   {
@@ -52,7 +54,6 @@ public:
 private:
   resume_token token_;
   Awaiter* awaiter_;
-  Executor executor_;
 };
 
 /// @tparam Launch callable as `std::move(launch)(handler)`: initiates.
@@ -74,7 +75,7 @@ public:
     task_->suspend_on(this);
     using handler = operation_handler<operation_awaiter,
         typename Task::executor_type>;
-    std::move(launch_)(handler(resume_token::adopt(task_), this, task_->executor()));
+    std::move(launch_)(handler(resume_token::adopt(task_), this));
   }
 
   value_type await_resume()
@@ -95,6 +96,11 @@ public:
   }
 
   boost::asio::cancellation_slot slot() noexcept { return signal_.slot(); }
+
+  const typename Task::executor_type& executor() const noexcept
+  {
+    return task_->executor();
+  }
 
   // While paused, the task holds the wake-up: the operation runs on.
   void pause() override {}
