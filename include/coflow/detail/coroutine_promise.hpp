@@ -17,6 +17,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/dispatch.hpp>
 
 #include <coroutine>
 #include <optional>
@@ -62,12 +63,13 @@ public:
   /// Marks a handler called with the outcome itself (see waiter_link).
   using takes_outcome = void;
 
-  wakeup_handler(resume_token token, Receiver* receiver, Executor ex) noexcept
-    : token_(std::move(token)), receiver_(receiver), executor_(std::move(ex))
+  wakeup_handler(resume_token token, Receiver* receiver) noexcept
+    : token_(std::move(token)), receiver_(receiver)
   {
   }
 
-  executor_type get_executor() const noexcept { return executor_; }
+  /// The waiting coroutine's executor, read from its task: not copied.
+  executor_type get_executor() const noexcept { return receiver_->executor(); }
 
   void operator()(outcome<U> result)
   {
@@ -78,8 +80,33 @@ public:
 private:
   resume_token token_;
   Receiver* receiver_;
-  Executor executor_;
 };
+
+/// Equality of two executors of possibly different types.
+template <class E1, class E2>
+bool same_executor(const E1& a, const E2& b)
+{
+  if constexpr (std::is_same_v<E1, E2>)
+    return a == b;
+  else if constexpr (std::is_convertible_v<const E2&, E1>)
+    return a == E1(b);
+  else if constexpr (std::is_convertible_v<const E1&, E2>)
+    return E2(a) == b;
+  else
+    return false;
+}
+
+/// Runs @p f now when the target lives on the caller's executor, otherwise
+/// dispatches it to the target's executor: a shared object is only touched
+/// from its own executor, as Asio requires.
+template <class Executor, class Function>
+void run_on(bool local, const Executor& ex, Function&& f)
+{
+  if (local)
+    std::forward<Function>(f)();
+  else
+    boost::asio::dispatch(ex, std::forward<Function>(f));
+}
 
 /// Waits on a deferred's shared state as a consumer at the end of its chain.
 template <class Task, class U, class E>
@@ -88,10 +115,12 @@ class shared_state_wait
 public:
   using state_type = deferred_state<U, E>;
 
-  shared_state_wait(Task* t, std::shared_ptr<state_type> s) noexcept
+  explicit shared_state_wait(Task* t, std::shared_ptr<state_type> s = nullptr) noexcept
     : task_(t), state_(std::move(s))
   {
   }
+
+  void attach(std::shared_ptr<state_type> s) noexcept { state_ = std::move(s); }
 
   /// The result is there and nothing holds it: no suspension needed.
   bool try_now()
@@ -104,20 +133,24 @@ public:
     return false;
   }
 
-  /// Appends the consumer; the body's running reference goes with it.
-  void wait()
+  /// Appends the consumer that carries @p token (the body's running
+  /// reference). Runs on the state's executor.
+  void wait(resume_token token)
   {
     using handler = wakeup_handler<shared_state_wait, U,
         typename Task::executor_type>;
     state_->append(waiter_link<state_type, handler>::create(
-        handler(resume_token::adopt(task_), this, task_->executor()), {}));
+        handler(std::move(token), this), {}));
   }
 
   void receive(outcome<U> result) { result_.emplace(std::move(result)); }
 
+  const typename Task::executor_type& executor() const { return task_->executor(); }
+
   U take() { return unwrap<U>(std::move(*result_)); }
 
   state_type& state() const noexcept { return *state_; }
+  const std::shared_ptr<state_type>& shared_state() const noexcept { return state_; }
 
 private:
   Task* task_;
@@ -125,22 +158,31 @@ private:
   std::optional<outcome<U>> result_;
 };
 
-/// co_await deferred<U, E>: pause and cancel are forwarded to the deferred.
+/// co_await deferred<U, E>: pause and cancel are forwarded to the deferred,
+/// on the deferred's executor.
 template <class Task, class U, class E>
 class deferred_awaiter final : public awaited_control
 {
 public:
   deferred_awaiter(Task* t, std::shared_ptr<deferred_state<U, E>> s)
-    : task_(t), wait_(t, std::move(s))
+    : task_(t),
+      local_(same_executor(t->executor(), s->executor())),
+      wait_(t, std::move(s))
   {
   }
 
-  bool await_ready() { return task_->cancel_requested() || wait_.try_now(); }
+  bool await_ready()
+  {
+    return task_->cancel_requested() || (local_ && wait_.try_now());
+  }
 
   void await_suspend(std::coroutine_handle<>)
   {
     task_->suspend_on(this);
-    wait_.wait();
+    run_on(local_, wait_.state().executor(),
+        [this, token = resume_token::adopt(task_)]() mutable {
+          wait_.wait(std::move(token));
+        });
   }
 
   U await_resume()
@@ -150,18 +192,30 @@ public:
     return wait_.take();
   }
 
-  void pause() override { wait_.state().pause(); }
-  void unpause() override { wait_.state().unpause(); }
-  void cancel() override { wait_.state().cancel(); }
+  void pause() override { control(&deferred_state<U, E>::pause); }
+  void unpause() override { control(&deferred_state<U, E>::unpause); }
+  void cancel() override { control(&deferred_state<U, E>::cancel); }
 
 private:
+  template <class Member>
+  void control(Member member)
+  {
+    if (local_)
+      (wait_.state().*member)();
+    else
+      boost::asio::dispatch(wait_.state().executor(),
+          [s = wait_.shared_state(), member] { ((*s).*member)(); });
+  }
+
   Task* task_;
+  bool local_;
   shared_state_wait<Task, U, E> wait_;
 };
 
-/// co_await coroutine<U, E>: an unstarted child starts inline and resumes
-/// the parent when done; a started one is waited on through its shared
-/// state. Either way pause and cancel go to the child's task.
+/// co_await coroutine<U, E>: an unstarted child starts inline (on the
+/// parent's executor) and resumes the parent when done; a started one is
+/// waited on through its shared state. Either way pause and cancel go to the
+/// child's task, on the child's executor.
 template <class Task, class U, class E>
 class child_awaiter final : public awaited_control
 {
@@ -169,7 +223,8 @@ public:
   child_awaiter(Task* parent, coroutine<U, E> child)
     : parent_(parent),
       child_(std::move(child)),
-      task_(&coroutine_access::task_of(child_))
+      task_(&coroutine_access::task_of(child_)),
+      shared_(parent)
   {
   }
 
@@ -179,42 +234,71 @@ public:
       return true;
     if (!task_->started())
       return false;
-    shared_.emplace(parent_, task_->shared());
-    return shared_->try_now();
+    started_ = true;
+    local_ = same_executor(parent_->executor(), task_->executor());
+    if (!local_)
+      return false; // its state is touched only from its executor
+    shared_.attach(task_->shared());
+    return shared_.try_now();
   }
 
   void await_suspend(std::coroutine_handle<>)
   {
     parent_->suspend_on(this);
-    if (shared_)
-    {
-      shared_->wait();
-    }
-    else
+    if (!started_)
     {
       task_->set_continuation(resume_token::adopt(parent_));
       task_->start(E(parent_->executor()), false);
+      return;
     }
+    run_on(local_, task_->executor(),
+        [this, token = resume_token::adopt(parent_)]() mutable {
+          if (!local_)
+            shared_.attach(task_->shared());
+          shared_.wait(std::move(token));
+        });
   }
 
   U await_resume()
   {
     parent_->resumed();
     parent_->throw_if_cancelled();
-    if (shared_)
-      return shared_->take();
+    if (started_)
+      return shared_.take();
     return unwrap<U>(task_->take_outcome());
   }
 
-  void pause() override { task_->pause(); }
-  void unpause() override { task_->unpause(); }
-  void cancel() override { task_->cancel(); }
+  void pause() override
+  {
+    if (local_)
+      task_->pause();
+    else
+      boost::asio::dispatch(task_->executor(), [c = child_] { c.pause(); });
+  }
+
+  void unpause() override
+  {
+    if (local_)
+      task_->unpause();
+    else
+      boost::asio::dispatch(task_->executor(), [c = child_] { c.unpause(); });
+  }
+
+  void cancel() override
+  {
+    if (local_)
+      task_->cancel();
+    else
+      boost::asio::dispatch(task_->executor(), [c = child_] { c.cancel(); });
+  }
 
 private:
   Task* parent_;
   coroutine<U, E> child_;
   task<U, E>* task_;
-  std::optional<shared_state_wait<Task, U, E>> shared_;
+  bool started_ = false;
+  bool local_ = true; // an unstarted child runs on the parent's executor
+  shared_state_wait<Task, U, E> shared_;
 };
 
 /// Launches an operation made with use_coroutine.

@@ -13,6 +13,8 @@
 #include <coflow/detail/task.hpp>
 
 #include <boost/asio/execution/context.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
 
@@ -50,7 +52,13 @@ public:
     started_ = true;
     executor_.emplace(std::move(ex));
     if (posted)
+    {
+      // As co_spawn does: a spawned coroutine is outstanding work of its
+      // executor until it completes, so run() waits for it.
+      work_.emplace(boost::asio::prefer(
+          *executor_, boost::asio::execution::outstanding_work.tracked));
       post_resume(resume_token::make(this));
+    }
     else
       std::move(resume_token::make(this)).resume();
   }
@@ -169,6 +177,7 @@ private:
     }
     if (continuation_)
       std::move(continuation_).resume();
+    work_.reset();
     release();
   }
 
@@ -197,6 +206,7 @@ private:
 
   void on_abandoned() noexcept override
   {
+    work_.reset();
     destroy_frame();
     resume_token parent = std::move(continuation_);
     parent.reset();
@@ -221,7 +231,12 @@ private:
     pump::resume(frame_);
   }
 
+  using work_type = std::decay_t<decltype(boost::asio::prefer(
+      std::declval<const Executor&>(),
+      boost::asio::execution::outstanding_work.tracked))>;
+
   std::optional<Executor> executor_;
+  std::optional<work_type> work_;
   std::variant<std::monostate, value_type, std::exception_ptr> result_;
   std::shared_ptr<shared_state_type> shared_;
   bool body_entered_ = false;

@@ -1,0 +1,173 @@
+//
+// test/coroutine_executors.cpp: coroutines and deferreds on other executors
+// than the coroutine awaiting them (a strand of a thread_pool, a second
+// io_context on its own thread). The cascade is dispatched to the target's
+// executor, the resumption to the awaiter's. Run under TSan by the test
+// command.
+//
+
+#define BOOST_TEST_MODULE coroutine_executors
+#include <boost/test/unit_test.hpp>
+
+#include <coflow/coroutine.hpp>
+#include <coflow/spawn.hpp>
+#include <coflow/use_coroutine.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace asio = boost::asio;
+using coflow::coroutine;
+using coflow::deferred;
+
+namespace {
+
+/// A log written from several threads.
+class event_log
+{
+public:
+  void add(std::string s)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    events_.push_back(std::move(s));
+  }
+
+  std::vector<std::string> events() const
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return events_;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> events_;
+};
+
+struct cleanup
+{
+  event_log& log;
+  std::string name;
+  ~cleanup() { log.add(name + " cleanup"); }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(cancel_reaches_a_child_on_a_pool_strand)
+{
+  asio::io_context io;
+  asio::thread_pool pool(2);
+  auto strand = asio::make_strand(pool);
+  event_log log;
+  std::atomic<int> iterations{0};
+  coroutine<void> parent;
+
+  auto child_body = [&]() -> coroutine<int> {
+    cleanup c{log, "child"};
+    for (;;)
+    {
+      BOOST_TEST(strand.running_in_this_thread());
+      asio::steady_timer t(strand, std::chrono::milliseconds(1));
+      co_await t.async_wait(coflow::use_coroutine);
+      if (++iterations == 3)
+        asio::post(io, [&] { parent.cancel(); }); // from the parent's executor
+    }
+  };
+  auto child = coflow::spawn(strand, child_body());
+
+  auto parent_body = [&]() -> coroutine<void> {
+    cleanup c{log, "parent"};
+    co_await child; // started, on another executor
+  };
+  parent = parent_body();
+  (void)coflow::spawn(io, parent);
+  auto f = parent.async_wait(asio::use_future);
+  io.run();
+  pool.join();
+
+  BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
+  BOOST_TEST(iterations.load() >= 3);
+  BOOST_TEST((log.events() == std::vector<std::string>{"child cleanup", "parent cleanup"}));
+}
+
+BOOST_AUTO_TEST_CASE(pause_reaches_a_child_on_a_pool_strand)
+{
+  asio::io_context io;
+  asio::thread_pool pool(2);
+  auto strand = asio::make_strand(pool);
+  deferred<int, decltype(strand)> go(strand);
+  std::promise<unsigned> seen_on_strand;
+
+  auto child = coflow::spawn(strand, [&]() -> coroutine<int> {
+    co_return co_await go + 1;
+  }());
+  auto parent = coflow::spawn(io, [&]() -> coroutine<int> {
+    co_return co_await child * 10;
+  }());
+
+  asio::post(io, [&] {
+    parent.pause(); // dispatched to the child's strand
+    asio::post(strand, [&] {
+      // Ordered after the dispatched pause on the strand.
+      seen_on_strand.set_value(child.pause_count());
+      go.callback(4); // held: the child is paused
+      asio::post(io, [&] { parent.unpause(); });
+    });
+  });
+  auto f = parent.async_wait(asio::use_future);
+  io.run();
+  pool.join();
+  BOOST_TEST(seen_on_strand.get_future().get() == 1u);
+  BOOST_TEST(f.get() == 50);
+}
+
+BOOST_AUTO_TEST_CASE(child_on_a_second_io_context)
+{
+  asio::io_context io, io2;
+  auto work = asio::make_work_guard(io2);
+  std::thread other([&] { io2.run(); });
+  deferred<std::string> d(io2);
+
+  auto child = coflow::spawn(io2, [&]() -> coroutine<std::string> {
+    co_return co_await d + "!";
+  }());
+  auto parent = coflow::spawn(io, [&]() -> coroutine<std::string> {
+    std::string s = co_await child;
+    co_return s + "?";
+  }());
+  asio::post(io2, [&] { d.callback("hello"); });
+  auto f = parent.async_wait(asio::use_future);
+  io.run();
+  work.reset();
+  other.join();
+  BOOST_TEST(f.get() == "hello!?");
+}
+
+BOOST_AUTO_TEST_CASE(deferred_on_a_strand_cancelled_from_a_coroutine)
+{
+  asio::io_context io;
+  asio::thread_pool pool(2);
+  auto strand = asio::make_strand(pool);
+  std::atomic<bool> canceller_on_strand{false};
+  deferred<int, decltype(strand)> d(strand, [&](deferred<int, decltype(strand)>&) {
+    canceller_on_strand = strand.running_in_this_thread();
+  });
+  auto c = coflow::spawn(io, [&]() -> coroutine<int> { co_return co_await d; }());
+  asio::post(io, [&] { c.cancel(); });
+  auto f = c.async_wait(asio::use_future);
+  io.run();
+  pool.join();
+  BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
+  BOOST_TEST(canceller_on_strand.load());
+}
