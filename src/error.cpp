@@ -19,4 +19,13 @@ already_called_error::already_called_error()
 {
 }
 
+namespace detail {
+
+const std::exception_ptr& shared_cancelled_error() noexcept
+{
+  static const std::exception_ptr error = std::make_exception_ptr(cancelled_error());
+  return error;
+}
+
+} // namespace detail
 } // namespace coflow

@@ -109,12 +109,12 @@ BOOST_AUTO_TEST_CASE(pause_reaches_a_child_on_a_pool_strand)
   deferred<int, decltype(strand)> go(strand);
   std::promise<unsigned> seen_on_strand;
 
-  auto child = coflow::spawn(strand, [&]() -> coroutine<int> {
-    co_return co_await go + 1;
-  }());
-  auto parent = coflow::spawn(io, [&]() -> coroutine<int> {
-    co_return co_await child * 10;
-  }());
+  // Named lambdas: a coroutine lambda's captures live in the closure, which
+  // must outlive the coroutine.
+  auto child_body = [&]() -> coroutine<int> { co_return co_await go + 1; };
+  auto child = coflow::spawn(strand, child_body());
+  auto parent_body = [&]() -> coroutine<int> { co_return co_await child * 10; };
+  auto parent = coflow::spawn(io, parent_body());
 
   asio::post(io, [&] {
     parent.pause(); // dispatched to the child's strand
@@ -139,13 +139,13 @@ BOOST_AUTO_TEST_CASE(child_on_a_second_io_context)
   std::thread other([&] { io2.run(); });
   deferred<std::string> d(io2);
 
-  auto child = coflow::spawn(io2, [&]() -> coroutine<std::string> {
-    co_return co_await d + "!";
-  }());
-  auto parent = coflow::spawn(io, [&]() -> coroutine<std::string> {
+  auto child_body = [&]() -> coroutine<std::string> { co_return co_await d + "!"; };
+  auto child = coflow::spawn(io2, child_body());
+  auto parent_body = [&]() -> coroutine<std::string> {
     std::string s = co_await child;
     co_return s + "?";
-  }());
+  };
+  auto parent = coflow::spawn(io, parent_body());
   asio::post(io2, [&] { d.callback("hello"); });
   auto f = parent.async_wait(asio::use_future);
   io.run();
@@ -163,7 +163,8 @@ BOOST_AUTO_TEST_CASE(deferred_on_a_strand_cancelled_from_a_coroutine)
   deferred<int, decltype(strand)> d(strand, [&](deferred<int, decltype(strand)>&) {
     canceller_on_strand = strand.running_in_this_thread();
   });
-  auto c = coflow::spawn(io, [&]() -> coroutine<int> { co_return co_await d; }());
+  auto body = [&]() -> coroutine<int> { co_return co_await d; };
+  auto c = coflow::spawn(io, body());
   asio::post(io, [&] { c.cancel(); });
   auto f = c.async_wait(asio::use_future);
   io.run();

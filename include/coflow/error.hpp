@@ -10,6 +10,7 @@
 
 #include <boost/system/system_error.hpp>
 
+#include <exception>
 #include <stdexcept>
 
 namespace coflow {
@@ -45,6 +46,15 @@ public:
   already_called_error();
 };
 
+namespace detail {
+
+/// One cancelled_error shared by every cancellation: a cancelled chain
+/// rethrows it at each level instead of building a new exception per level.
+/// Rethrowing one exception object from several threads is allowed; nothing
+/// in coflow modifies it.
+const std::exception_ptr& shared_cancelled_error() noexcept;
+
+} // namespace detail
 } // namespace coflow
 
 #endif // COFLOW_ERROR_HPP

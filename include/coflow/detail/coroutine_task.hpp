@@ -106,10 +106,11 @@ public:
     body_done_ = true;
     if (cancelled_)
     {
-      // Whatever the body did after the cancel, the result is cancelled.
-      if (result_.index() == 2)
-        report_unless_cancelled(std::get<2>(result_));
-      result_.template emplace<2>(std::make_exception_ptr(cancelled_error()));
+      // Whatever the body did after the cancel, the result is cancelled. An
+      // error other than the cancel itself came from cleanup: reported.
+      if (result_.index() == 2 && std::get<2>(result_) != shared_cancelled_error())
+        report_unhandled_error(std::get<2>(result_));
+      result_.template emplace<2>(shared_cancelled_error());
     }
     destroy_frame();
     if (pause_count_ > 0 && !cancelled_)
@@ -138,11 +139,6 @@ private:
   private:
     task* task_;
   };
-
-  static void report_unless_cancelled(const std::exception_ptr& e) noexcept
-  {
-    report_unhandled_error(e); // cancelled_error is filtered there
-  }
 
   outcome<T> copy_outcome() const
   {
@@ -222,7 +218,7 @@ private:
       if (cancelled_)
       {
         // Cancelled before the body started: it never runs.
-        result_.template emplace<2>(std::make_exception_ptr(cancelled_error()));
+        result_.template emplace<2>(shared_cancelled_error());
         body_done_ = true;
         destroy_frame();
         return deliver();

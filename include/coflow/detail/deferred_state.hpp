@@ -217,7 +217,7 @@ public:
       ignore_next_fire_ = true;
       // The failure caused by a cancel is delivered despite a pause.
       cancel_overrides_pause_ = true;
-      result_.template emplace<2>(std::make_exception_ptr(cancelled_error()));
+      result_.template emplace<2>(shared_cancelled_error());
       run_chain();
     }
   }

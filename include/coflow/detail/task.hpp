@@ -203,7 +203,7 @@ public:
   void throw_if_cancelled() const
   {
     if (cancelled_)
-      throw cancelled_error();
+      std::rethrow_exception(shared_cancelled_error());
   }
 
   /// Called by a resume_token: resume the frame, or hold it while paused.
