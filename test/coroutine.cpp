@@ -6,6 +6,8 @@
 #define BOOST_TEST_MODULE coroutine
 #include <boost/test/unit_test.hpp>
 
+#include "test_support.hpp"
+
 #include <coflow/coroutine.hpp>
 #include <coflow/spawn.hpp>
 
@@ -24,6 +26,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::holds;
 using coflow::coroutine;
 using coflow::deferred;
 
@@ -38,25 +41,6 @@ struct cleanup
   std::string name;
   ~cleanup() { log.push_back(name + " cleanup"); }
 };
-
-template <class E>
-bool holds(std::exception_ptr e)
-{
-  if (!e)
-    return false;
-  try
-  {
-    std::rethrow_exception(e);
-  }
-  catch (const E&)
-  {
-    return true;
-  }
-  catch (...)
-  {
-    return false;
-  }
-}
 
 coroutine<int> add_one(deferred<int> d)
 {

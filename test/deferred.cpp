@@ -5,6 +5,8 @@
 #define BOOST_TEST_MODULE deferred
 #include <boost/test/unit_test.hpp>
 
+#include "test_support.hpp"
+
 #include <coflow/deferred.hpp>
 
 #include <coflow/unhandled_error.hpp>
@@ -32,6 +34,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::holds;
 using coflow::deferred;
 
 namespace {
@@ -66,25 +69,6 @@ struct unhandled_capture
     }
   }
 };
-
-template <class E>
-bool holds(std::exception_ptr e)
-{
-  if (!e)
-    return false;
-  try
-  {
-    std::rethrow_exception(e);
-  }
-  catch (const E&)
-  {
-    return true;
-  }
-  catch (...)
-  {
-    return false;
-  }
-}
 
 /// A consumer that records what it received.
 template <class T>

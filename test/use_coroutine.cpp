@@ -7,6 +7,8 @@
 #define BOOST_TEST_MODULE use_coroutine
 #include <boost/test/unit_test.hpp>
 
+#include "test_support.hpp"
+
 #include <coflow/use_coroutine.hpp>
 
 #include <coflow/coroutine.hpp>
@@ -29,6 +31,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::loopback_pair;
 using asio::ip::tcp;
 using coflow::coroutine;
 using coflow::use_coroutine;
@@ -37,22 +40,6 @@ using namespace std::chrono_literals;
 namespace {
 
 using event_log = std::vector<std::string>;
-
-struct loopback_pair
-{
-  tcp::acceptor acceptor;
-  tcp::socket client;
-  tcp::socket server;
-
-  explicit loopback_pair(asio::io_context& io)
-    : acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0)),
-      client(io),
-      server(io)
-  {
-    client.connect(acceptor.local_endpoint());
-    acceptor.accept(server);
-  }
-};
 
 /// Runs ready handlers until none is left, without blocking: the reactor
 /// sees loopback readiness and expired timers at once.

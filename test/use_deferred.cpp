@@ -5,6 +5,8 @@
 #define BOOST_TEST_MODULE use_deferred
 #include <boost/test/unit_test.hpp>
 
+#include "test_support.hpp"
+
 #include <coflow/use_deferred.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -25,31 +27,14 @@
 #include <tuple>
 
 namespace asio = boost::asio;
+using coflow_test::holds;
+using coflow_test::loopback_pair;
 using asio::ip::tcp;
 using boost::system::error_code;
 using coflow::deferred;
 using coflow::use_deferred;
 
 namespace {
-
-template <class E>
-bool holds(std::exception_ptr e)
-{
-  if (!e)
-    return false;
-  try
-  {
-    std::rethrow_exception(e);
-  }
-  catch (const E&)
-  {
-    return true;
-  }
-  catch (...)
-  {
-    return false;
-  }
-}
 
 /// Initiates an operation that completes through the executor with the
 /// given arguments. It names its I/O executor, as Asio's initiations do.
@@ -76,23 +61,6 @@ auto async_complete_with(asio::io_context& io, Token&& token, Args... args)
   return asio::async_initiate<Token, Signature>(
       initiate_complete_with{&io}, token, args...);
 }
-
-/// Two connected sockets on 127.0.0.1.
-struct loopback_pair
-{
-  tcp::acceptor acceptor;
-  tcp::socket client;
-  tcp::socket server;
-
-  explicit loopback_pair(asio::io_context& io)
-    : acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0)),
-      client(io),
-      server(io)
-  {
-    client.connect(acceptor.local_endpoint());
-    acceptor.accept(server);
-  }
-};
 
 } // namespace
 

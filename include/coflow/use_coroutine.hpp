@@ -8,6 +8,8 @@
 #ifndef COFLOW_USE_COROUTINE_HPP
 #define COFLOW_USE_COROUTINE_HPP
 
+#include <coflow/detail/default_token.hpp>
+
 #include <boost/asio/async_result.hpp>
 
 #include <tuple>
@@ -32,41 +34,10 @@ namespace coflow {
  *
  * Only a coflow coroutine body can await the returned operation object.
  */
-class use_coroutine_t
+class use_coroutine_t : public detail::default_token<use_coroutine_t>
 {
 public:
   constexpr use_coroutine_t() noexcept = default;
-
-  /// Adapts an executor so that use_coroutine is its default token.
-  template <class InnerExecutor>
-  struct executor_with_default : InnerExecutor
-  {
-    using default_completion_token_type = use_coroutine_t;
-
-    template <class InnerExecutor1>
-      requires(!std::is_same_v<InnerExecutor1, executor_with_default>
-          && std::is_convertible_v<InnerExecutor1, InnerExecutor>)
-    executor_with_default(const InnerExecutor1& ex) noexcept
-      : InnerExecutor(ex)
-    {
-    }
-  };
-
-  /// Type alias: an I/O object type with use_coroutine as its default token.
-  template <class T>
-  using as_default_on_t = typename T::template rebind_executor<
-      executor_with_default<typename T::executor_type>>::other;
-
-  /// Returns @p object with use_coroutine as its default completion token.
-  template <class T>
-  static typename std::decay_t<T>::template rebind_executor<
-      executor_with_default<typename std::decay_t<T>::executor_type>>::other
-  as_default_on(T&& object)
-  {
-    return typename std::decay_t<T>::template rebind_executor<
-        executor_with_default<typename std::decay_t<T>::executor_type>>::other(
-        std::forward<T>(object));
-  }
 };
 
 /// The completion token object. See use_coroutine_t.

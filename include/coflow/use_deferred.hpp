@@ -9,6 +9,7 @@
 #define COFLOW_USE_DEFERRED_HPP
 
 #include <coflow/deferred.hpp>
+#include <coflow/detail/default_token.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -41,42 +42,11 @@ namespace coflow {
  * is ignored. The memory the operation uses (buffers) must stay valid until
  * the operation completes, as with any Asio operation.
  */
-class use_deferred_t
+class use_deferred_t : public detail::default_token<use_deferred_t>
 {
 public:
   /// Constructs the token.
   constexpr use_deferred_t() noexcept = default;
-
-  /// Adapts an executor so that use_deferred is its default token.
-  template <class InnerExecutor>
-  struct executor_with_default : InnerExecutor
-  {
-    using default_completion_token_type = use_deferred_t;
-
-    template <class InnerExecutor1>
-      requires(!std::is_same_v<InnerExecutor1, executor_with_default>
-          && std::is_convertible_v<InnerExecutor1, InnerExecutor>)
-    executor_with_default(const InnerExecutor1& ex) noexcept
-      : InnerExecutor(ex)
-    {
-    }
-  };
-
-  /// Type alias: an I/O object type with use_deferred as its default token.
-  template <class T>
-  using as_default_on_t = typename T::template rebind_executor<
-      executor_with_default<typename T::executor_type>>::other;
-
-  /// Returns @p object with use_deferred as its default completion token.
-  template <class T>
-  static typename std::decay_t<T>::template rebind_executor<
-      executor_with_default<typename std::decay_t<T>::executor_type>>::other
-  as_default_on(T&& object)
-  {
-    return typename std::decay_t<T>::template rebind_executor<
-        executor_with_default<typename std::decay_t<T>::executor_type>>::other(
-        std::forward<T>(object));
-  }
 };
 
 /// The completion token object. See use_deferred_t.
