@@ -96,8 +96,6 @@ public:
     return shared_;
   }
 
-  bool has_shared() const noexcept { return shared_ != nullptr; }
-
   // --- completion ----------------------------------------------------------
 
   /// The body reached its final suspend point; its frame goes now.

@@ -146,9 +146,6 @@ public:
   bool cancel_requested() const noexcept { return cancelled_; }
   unsigned pause_count() const noexcept { return pause_count_; }
 
-  /// The result is available to a waiter right now.
-  bool ready() const noexcept { return finished_; }
-
   // --- flow control ----------------------------------------------------------
   void pause()
   {
@@ -218,9 +215,6 @@ public:
     (void)token.detach(); // the reference is now the running reference
     resume_body();
   }
-
-  std::coroutine_handle<> frame() const noexcept { return frame_; }
-  void set_frame(std::coroutine_handle<> f) noexcept { frame_ = f; }
 
   /// The coroutine to resume when this one completes.
   void set_continuation(resume_token parent) noexcept { continuation_ = std::move(parent); }
