@@ -73,10 +73,10 @@ void registered_state::register_waiters(boost::asio::execution_context& context)
     boost::asio::use_service<waiter_registry>(context).add(*this);
 }
 
-void registered_state::unregister_waiters() noexcept
+void registered_state::remove_from_registry() noexcept
 {
-  if (registry_)
-    registry_->remove(*this);
+  if (waiter_registry* registry = registry_)
+    registry->remove(*this);
 }
 
 } // namespace detail

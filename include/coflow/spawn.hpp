@@ -44,7 +44,7 @@ public:
   void operator()(Handler&& handler)
   {
     auto& t = coroutine_access::task_of(coroutine_);
-    t.start(executor_, true);
+    t.start_posted(executor_);
     using link = waiter_link<deferred_state<T, Executor>, std::decay_t<Handler>>;
     std::decay_t<Handler> h(std::forward<Handler>(handler));
     const auto& state = t.shared();
@@ -69,7 +69,7 @@ template <class ExecutorOrContext, class T, class Executor>
 coroutine<T, Executor> spawn(ExecutorOrContext&& ex, coroutine<T, Executor> c)
 {
   auto& t = detail::coroutine_access::task_of(c);
-  t.start(detail::executor_of<Executor>(ex), true);
+  t.start_posted(detail::executor_of<Executor>(ex));
   return c;
 }
 

@@ -11,7 +11,7 @@
 #include <coflow/coroutine.hpp>
 #include <coflow/detail/deferred_waiter.hpp>
 #include <coflow/detail/operation_awaiter.hpp>
-#include <coflow/detail/recycled.hpp>
+#include <coflow/detail/frame_block.hpp>
 #include <coflow/use_coroutine.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -246,11 +246,7 @@ public:
   {
     parent_->suspend_on(this);
     if (!started_)
-    {
-      task_->set_continuation(resume_token::adopt(parent_));
-      task_->start(E(parent_->executor()), false);
-      return;
-    }
+      return task_->start_inline(parent_->executor(), resume_token::adopt(parent_));
     run_on(local_, task_->executor(),
         [this, token = resume_token::adopt(parent_)]() mutable {
           if (!local_)
@@ -265,7 +261,7 @@ public:
     parent_->throw_if_cancelled();
     if (started_)
       return shared_.take();
-    return unwrap<U>(task_->take_outcome());
+    return task_->take_value();
   }
 
   void pause() override
@@ -384,16 +380,33 @@ public:
 
 template <class T, class Executor>
 class coroutine_promise
-  : public promise_return<T, coroutine_promise<T, Executor>>,
-    public recycled
+  : public promise_return<T, coroutine_promise<T, Executor>>
 {
 public:
   using task_type = task<T, Executor>;
 
-  coroutine<T, Executor> get_return_object()
+  // The frame shares one block with its task (see frame_block).
+  static void* operator new(std::size_t size)
   {
-    task_ = new task_type(
-        std::coroutine_handle<coroutine_promise>::from_promise(*this));
+    return frame_block::allocate_frame<task_type>(size);
+  }
+
+  static void operator delete(void* frame, std::size_t) noexcept
+  {
+    frame_block::deallocate_frame<task_type>(frame);
+  }
+
+  coroutine_promise() noexcept
+    : task_(frame_block::claim<task_type>(
+          std::coroutine_handle<coroutine_promise>::from_promise(*this)))
+  {
+  }
+
+  coroutine_promise(const coroutine_promise&) = delete;
+  coroutine_promise& operator=(const coroutine_promise&) = delete;
+
+  coroutine<T, Executor> get_return_object() noexcept
+  {
     return coroutine_access::adopt(task_);
   }
 
@@ -466,7 +479,7 @@ public:
   }
 
 private:
-  task_type* task_ = nullptr;
+  task_type* task_;
 };
 
 } // namespace detail

@@ -9,7 +9,7 @@
 #define COFLOW_DETAIL_COROUTINE_TASK_HPP
 
 #include <coflow/detail/deferred_state.hpp>
-#include <coflow/detail/recycled.hpp>
+#include <coflow/detail/frame_block.hpp>
 #include <coflow/detail/task.hpp>
 
 #include <boost/asio/execution/context.hpp>
@@ -26,7 +26,7 @@ namespace coflow {
 namespace detail {
 
 template <class T, class Executor>
-class task final : public task_base, public recycled
+class task final : public task_base
 {
 public:
   using result_type = T;
@@ -34,7 +34,10 @@ public:
   using value_type = value_of<T>;
   using shared_state_type = deferred_state<T, Executor>;
 
-  explicit task(std::coroutine_handle<> frame) noexcept { frame_ = frame; }
+  task(frame_block* block, std::coroutine_handle<> frame) noexcept : block_(block)
+  {
+    frame_ = frame;
+  }
 
   const Executor& executor() const
   {
@@ -44,23 +47,32 @@ public:
     return *executor_;
   }
 
-  /// Starts the body: posted (spawn) or inline through the pump (a child).
-  void start(Executor ex, bool posted)
+  /// Spawn: the start is posted, and the coroutine is outstanding work of
+  /// its executor until it completes (as co_spawn's), so run() waits for it.
+  void start_posted(Executor ex)
   {
-    if (started_)
-      throw std::logic_error("coflow: the coroutine has already started");
-    started_ = true;
-    executor_.emplace(std::move(ex));
-    if (posted)
-    {
-      // As co_spawn does: a spawned coroutine is outstanding work of its
-      // executor until it completes, so run() waits for it.
-      work_.emplace(boost::asio::prefer(
-          *executor_, boost::asio::execution::outstanding_work.tracked));
-      post_resume(resume_token::make(this));
-    }
+    mark_started();
+    executor_ = &own_executor_.emplace(std::move(ex));
+    work_.emplace(boost::asio::prefer(
+        *executor_, boost::asio::execution::outstanding_work.tracked));
+    add_ref(); // the running reference
+    post_resume(resume_token::adopt(this));
+  }
+
+  /// A child awaited at once: runs through the pump on its parent's
+  /// executor, which it borrows when the types match (the parent outlives
+  /// the child's run), and on the parent's running reference.
+  template <class ParentExecutor>
+  void start_inline(const ParentExecutor& parent_executor, resume_token parent)
+  {
+    mark_started();
+    if constexpr (std::is_same_v<ParentExecutor, Executor>)
+      executor_ = &parent_executor;
     else
-      std::move(resume_token::make(this)).resume();
+      executor_ = &own_executor_.emplace(parent_executor);
+    continuation_ = std::move(parent);
+    borrowed_run_ = true;
+    std::move(resume_token::adopt(this)).resume();
   }
 
   // --- results -------------------------------------------------------------
@@ -79,6 +91,16 @@ public:
     if (result_.index() == 2)
       return outcome<T>(std::in_place_index<1>, std::get<2>(result_));
     return outcome<T>(std::in_place_index<0>, std::move(std::get<1>(result_)));
+  }
+
+  /// The value for the (single) continuation, moved out, or the error
+  /// thrown.
+  T take_value()
+  {
+    if (result_.index() == 2)
+      std::rethrow_exception(std::get<2>(result_));
+    if constexpr (!std::is_void_v<T>)
+      return std::move(std::get<1>(result_));
   }
 
   /// The shared state through which deferred-style consumers wait; built on
@@ -138,6 +160,13 @@ private:
     task* task_;
   };
 
+  void mark_started()
+  {
+    if (started_)
+      throw std::logic_error("coflow: the coroutine has already started");
+    started_ = true;
+  }
+
   outcome<T> copy_outcome() const
   {
     if (result_.index() == 2)
@@ -150,8 +179,17 @@ private:
               "coflow: a move-only result has a single consumer")));
   }
 
+  /// A borrowed executor belongs to an ancestor that may go before this
+  /// task's other handles do: they get a copy of their own.
+  void keep_executor() noexcept
+  {
+    if (executor_ && !own_executor_
+        && refs_.load(std::memory_order_relaxed) > 1)
+      executor_ = &own_executor_.emplace(*executor_);
+  }
+
   /// Hands the result to the consumers and the continuation, then drops the
-  /// running reference.
+  /// running reference. Runs inside a pump: the continuation runs after it.
   void deliver() noexcept
   {
     finished_ = true;
@@ -169,10 +207,15 @@ private:
     {
       report_unhandled_error(std::current_exception());
     }
+    const bool counted = !borrowed_run_;
     if (continuation_)
+    {
+      keep_executor();
       std::move(continuation_).resume();
+    }
     work_.reset();
-    release();
+    if (counted)
+      release();
   }
 
   // task_base hooks
@@ -184,7 +227,9 @@ private:
     if (shared_)
       if (auto* c = static_cast<shared_canceller*>(shared_->canceller()))
         c->detach();
-    delete this;
+    frame_block* block = block_;
+    this->~task();
+    block->task_destroyed();
   }
 
   void post_resume(resume_token token) override
@@ -202,39 +247,34 @@ private:
   {
     work_.reset();
     destroy_frame();
+    keep_executor();
+    // Last: with a borrowed running reference, the parent's frame holds the
+    // only handle, and this task may go with it.
     resume_token parent = std::move(continuation_);
     parent.reset();
   }
 
-  void resume_body() override
+  void finish_unstarted() override
   {
-    if (body_done_)
-      return deliver();
-    if (!body_entered_)
-    {
-      body_entered_ = true;
-      if (cancelled_)
-      {
-        // Cancelled before the body started: it never runs.
-        result_.template emplace<2>(shared_cancelled_error());
-        body_done_ = true;
-        destroy_frame();
-        return deliver();
-      }
-    }
-    pump::resume(frame_);
+    // Cancelled before the body started: it never runs.
+    result_.template emplace<2>(shared_cancelled_error());
+    body_done_ = true;
+    destroy_frame();
+    deliver();
   }
+
+  void finish_held() override { deliver(); }
 
   using work_type = std::decay_t<decltype(boost::asio::prefer(
       std::declval<const Executor&>(),
       boost::asio::execution::outstanding_work.tracked))>;
 
-  std::optional<Executor> executor_;
+  frame_block* block_;
+  const Executor* executor_ = nullptr;
+  std::optional<Executor> own_executor_;
   std::optional<work_type> work_;
   std::variant<std::monostate, value_type, std::exception_ptr> result_;
   std::shared_ptr<shared_state_type> shared_;
-  bool body_entered_ = false;
-  bool body_done_ = false;
 };
 
 } // namespace detail

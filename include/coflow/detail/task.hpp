@@ -44,6 +44,27 @@ struct pump
     return p;
   }
 
+  /// Runs @p f inside a pump: resumptions it requests run after it returns,
+  /// one after the other, on this stack level.
+  template <class Function>
+  static void run(Function&& f)
+  {
+    if (current())
+    {
+      std::forward<Function>(f)();
+      return;
+    }
+    pump self;
+    current() = &self;
+    struct leave
+    {
+      ~leave() { current() = nullptr; }
+    } guard;
+    std::forward<Function>(f)();
+    while (self.next)
+      std::exchange(self.next, nullptr).resume();
+  }
+
   /// Resumes @p h now, or hands it to the pump already running on this
   /// thread (the caller is then inside a suspension).
   static void resume(std::coroutine_handle<> h)
@@ -54,12 +75,7 @@ struct pump
       p->next = h;
       return;
     }
-    pump self;
-    current() = &self;
-    self.next = h;
-    while (self.next)
-      std::exchange(self.next, nullptr).resume();
-    current() = nullptr;
+    run([h] { current()->next = h; });
   }
 };
 
@@ -82,13 +98,14 @@ class task_base;
 /// consumer link, a child task). Destroying it unused abandons the coroutine:
 /// its frame is destroyed, and so is the token of its parent. This is how a
 /// context shutdown destroys suspended frames, as asio's awaitable_thread.
+///
+/// The token carries the coroutine's running reference: counted for a
+/// spawned coroutine, borrowed for a child started inline (whose awaiting
+/// parent holds its handle until the child has finished).
 class resume_token
 {
 public:
   resume_token() noexcept = default;
-
-  /// A new right to run @p t: takes a reference (spawn, start).
-  static resume_token make(task_base* t) noexcept;
 
   /// The running coroutine @p t suspends: its running reference moves into
   /// the token (no reference count change).
@@ -108,11 +125,16 @@ public:
     }
     return *this;
   }
-  ~resume_token() { reset(); }
+  ~resume_token()
+  {
+    if (task_) // most tokens die moved-from
+      reset();
+  }
 
   explicit operator bool() const noexcept { return task_ != nullptr; }
 
-  /// Resumes the coroutine (unless it is paused: then it is held).
+  /// Resumes the coroutine (unless it is paused: then it is held), inside
+  /// a pump.
   void resume() &&;
 
   /// Destroys the coroutine without resuming it.
@@ -136,7 +158,10 @@ public:
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept
   {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+    // The only reference: nobody can copy it concurrently, so no
+    // read-modify-write is needed (the common case of an awaited child).
+    if (refs_.load(std::memory_order_acquire) == 1
+        || refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
       destroy_self();
   }
 
@@ -203,7 +228,8 @@ public:
       std::rethrow_exception(shared_cancelled_error());
   }
 
-  /// Called by a resume_token: resume the frame, or hold it while paused.
+  /// Called by a resume_token, inside a pump: resume the frame, or hold it
+  /// while paused.
   void wake(resume_token token)
   {
     if (pause_count_ > 0 && !cancelled_)
@@ -213,11 +239,18 @@ public:
       return;
     }
     (void)token.detach(); // the reference is now the running reference
-    resume_body();
+    if (!body_done_)
+    {
+      if (!body_entered_)
+      {
+        body_entered_ = true;
+        if (cancelled_)
+          return finish_unstarted();
+      }
+      return pump::resume(frame_);
+    }
+    finish_held();
   }
-
-  /// The coroutine to resume when this one completes.
-  void set_continuation(resume_token parent) noexcept { continuation_ = std::move(parent); }
 
 protected:
   ~task_base() = default;
@@ -230,8 +263,10 @@ protected:
   virtual boost::asio::execution_context& context() = 0;
   /// The frame was abandoned: complete without a result.
   virtual void on_abandoned() noexcept = 0;
-  /// Runs the body from its suspension point (or finishes a held end).
-  virtual void resume_body() = 0;
+  /// Cancelled before the body started: complete without running it.
+  virtual void finish_unstarted() = 0;
+  /// The end of the body was held by a pause: deliver it now.
+  virtual void finish_held() = 0;
 
   void register_held()
   {
@@ -274,19 +309,19 @@ protected:
   bool started_ = false;
   bool finished_ = false;
   bool cancelled_ = false;
+  bool body_entered_ = false;
+  bool body_done_ = false;
+  /// The running reference is borrowed from the awaiting parent's handle.
+  bool borrowed_run_ = false;
 };
-
-inline resume_token resume_token::make(task_base* t) noexcept
-{
-  t->add_ref();
-  return adopt(t);
-}
 
 inline void resume_token::resume() &&
 {
-  task_base* t = task_;
-  // The reference travels on: held by a pause, or running.
-  t->wake(std::move(*this));
+  pump::run([this] {
+    task_base* t = task_;
+    // The reference travels on: held by a pause, or running.
+    t->wake(std::move(*this));
+  });
 }
 
 inline void resume_token::reset() noexcept
@@ -294,9 +329,13 @@ inline void resume_token::reset() noexcept
   if (task_base* t = std::exchange(task_, nullptr))
   {
     // Unused: the coroutine can never be resumed. Destroy its frame (and,
-    // through its continuation, its parents').
+    // through its continuation, its parents'). A borrowed running reference
+    // is not released: the parent's handle, gone with the parent's frame,
+    // was it.
+    const bool counted = !t->borrowed_run_;
     t->on_abandoned();
-    t->release();
+    if (counted)
+      t->release();
   }
 }
 

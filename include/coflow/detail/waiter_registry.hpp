@@ -45,12 +45,18 @@ protected:
   void register_waiters(boost::asio::execution_context& context);
 
   /// Removes this state from its registry (idempotent).
-  void unregister_waiters() noexcept;
+  void unregister_waiters() noexcept
+  {
+    if (registry_)
+      remove_from_registry();
+  }
 
   bool waiters_registered() const noexcept { return registry_ != nullptr; }
 
 private:
   friend class waiter_registry;
+  void remove_from_registry() noexcept;
+
   waiter_registry* registry_ = nullptr;
   registered_state* prev_ = nullptr;
   registered_state* next_ = nullptr;
