@@ -171,6 +171,98 @@ BOOST_AUTO_TEST_CASE(constant_stack_for_synchronous_awaits)
   BOOST_TEST(f.get() == 2000000);
 }
 
+BOOST_AUTO_TEST_CASE(deep_recursion_of_synchronous_children)
+{
+  // Each level awaits the next before it finishes: children run nested in
+  // their parent's await_suspend only up to a bound, then through the pump,
+  // so 200 000 levels need no deep stack (debug and asan builds included).
+  asio::io_context io;
+  struct recurse
+  {
+    static coroutine<long> down(int depth)
+    {
+      if (depth == 0)
+        co_return 0;
+      co_return 1 + co_await down(depth - 1);
+    }
+  };
+  auto f = coflow::spawn(io, recurse::down(200000), asio::use_future);
+  io.run();
+  BOOST_TEST(f.get() == 200000);
+}
+
+BOOST_AUTO_TEST_CASE(a_child_finishing_inline_respects_a_pause_of_its_parent)
+{
+  // The child finishes without suspending, but pauses its parent first:
+  // the parent must not go on inside its await_suspend.
+  asio::io_context io;
+  coroutine<void> parent;
+  bool after = false;
+  auto child = [&]() -> coroutine<int> {
+    parent.pause();
+    co_return 7;
+  };
+  auto body = [&]() -> coroutine<void> {
+    int v = co_await child();
+    BOOST_TEST(v == 7);
+    after = true;
+  };
+  parent = coflow::spawn(io, body());
+  io.poll(); // the start, the child, and the hold
+  BOOST_TEST(!after);
+  parent.unpause();
+  io.restart();
+  io.run();
+  BOOST_TEST(after);
+}
+
+BOOST_AUTO_TEST_CASE(a_child_handle_outlives_its_parent)
+{
+  // A child started inline borrows its parent's executor: a handle kept
+  // after the parent is gone still has an executor and a result.
+  asio::io_context io;
+  coroutine<int> kept;
+  {
+    auto child = []() -> coroutine<int> { co_return 3; };
+    auto body = [&]() -> coroutine<int> {
+      auto c = child();
+      kept = c;
+      co_return co_await c;
+    };
+    auto f = coflow::spawn(io, body(), asio::use_future);
+    io.run();
+    BOOST_TEST(f.get() == 3);
+  }
+  BOOST_TEST(kept.called());
+  BOOST_TEST((kept.get_executor() == asio::any_io_executor(io.get_executor())));
+  int seen = 0;
+  kept.async_wait([&](std::exception_ptr, int v) { seen = v; });
+  io.restart();
+  io.run();
+  BOOST_TEST(seen == 3);
+}
+
+BOOST_AUTO_TEST_CASE(a_throwing_parameter_copy_frees_the_frame)
+{
+  // The ramp fails after the frame's allocation and before its promise.
+  struct throws_on_move
+  {
+    throws_on_move() = default;
+    throws_on_move(throws_on_move&&) { throw std::runtime_error("move"); }
+  };
+  struct make
+  {
+    static coroutine<int> with(throws_on_move) { co_return 1; }
+  };
+  BOOST_CHECK_THROW((void)make::with(throws_on_move{}), std::runtime_error);
+  // The next coroutine claims its own block, not the failed one.
+  asio::io_context io;
+  auto child = []() -> coroutine<int> { co_return 2; };
+  auto f = coflow::spawn(io, child(), asio::use_future);
+  io.run();
+  BOOST_TEST(f.get() == 2);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(pausing)
@@ -517,6 +609,29 @@ BOOST_AUTO_TEST_CASE(context_destruction_destroys_suspended_frames)
     BOOST_TEST(log.empty());
   }
   BOOST_TEST((log == event_log{"L'' cleanup", "L' cleanup", "L cleanup"}));
+}
+
+BOOST_AUTO_TEST_CASE(context_destruction_with_handles_of_inline_children)
+{
+  // Children started inline run on borrowed references; a handle to one of
+  // them, kept outside, survives the unwinding of the whole chain.
+  event_log log;
+  coroutine<int> middle;
+  {
+    asio::io_context io;
+    deferred<int> never(io);
+    auto body = [&]() -> coroutine<int> {
+      cleanup c{log, "root"};
+      middle = level(log, "M", 1, never);
+      co_return co_await middle;
+    };
+    (void)coflow::spawn(io, body());
+    io.poll();
+    BOOST_TEST(log.empty());
+  }
+  BOOST_TEST((log == event_log{"M' cleanup", "M cleanup", "root cleanup"}));
+  BOOST_TEST(middle.started());
+  BOOST_TEST(!middle.called());
 }
 
 BOOST_AUTO_TEST_CASE(context_destruction_destroys_paused_frames)

@@ -80,8 +80,8 @@ public:
 
   ~coroutine()
   {
-    if (task_)
-      task_->release();
+    if (task_ && task_->release_last())
+      task_->destroy(); // typed: no virtual call
   }
 
   explicit operator bool() const noexcept { return task_ != nullptr; }
@@ -98,7 +98,7 @@ public:
   bool called() const { return checked().finished(); }
 
   /// The executor the body runs on. @throws std::logic_error before start.
-  executor_type get_executor() const { return checked().executor(); }
+  executor_type get_executor() const { return checked().checked_executor(); }
 
   /// Pauses the coroutine and, once, what it awaits.
   void pause() const { checked().pause(); }

@@ -39,6 +39,12 @@ struct coroutine_access
   {
     return c.checked();
   }
+
+  template <class T, class Executor>
+  static task<T, Executor>* task_pointer(const coroutine<T, Executor>& c) noexcept
+  {
+    return c.task_;
+  }
 };
 
 /// The value of an outcome (moved out, by value), or its error thrown.
@@ -220,11 +226,10 @@ template <class Task, class U, class E>
 class child_awaiter final : public awaited_control
 {
 public:
-  child_awaiter(Task* parent, coroutine<U, E> child)
+  child_awaiter(Task* parent, coroutine<U, E>&& child) noexcept
     : parent_(parent),
       child_(std::move(child)),
-      task_(&coroutine_access::task_of(child_)),
-      shared_(parent)
+      task_(coroutine_access::task_pointer(child_))
   {
   }
 
@@ -234,33 +239,34 @@ public:
       return true;
     if (!task_->started())
       return false;
-    started_ = true;
     local_ = same_executor(parent_->executor(), task_->executor());
+    shared_.emplace(parent_);
     if (!local_)
       return false; // its state is touched only from its executor
-    shared_.attach(task_->shared());
-    return shared_.try_now();
+    shared_->attach(task_->shared());
+    return shared_->try_now();
   }
 
-  void await_suspend(std::coroutine_handle<>)
+  bool await_suspend(std::coroutine_handle<>)
   {
     parent_->suspend_on(this);
-    if (!started_)
+    if (!shared_)
       return task_->start_inline(parent_->executor(), resume_token::adopt(parent_));
     run_on(local_, task_->executor(),
         [this, token = resume_token::adopt(parent_)]() mutable {
           if (!local_)
-            shared_.attach(task_->shared());
-          shared_.wait(std::move(token));
+            shared_->attach(task_->shared());
+          shared_->wait(std::move(token));
         });
+    return true;
   }
 
   U await_resume()
   {
     parent_->resumed();
     parent_->throw_if_cancelled();
-    if (started_)
-      return shared_.take();
+    if (shared_)
+      return shared_->take();
     return task_->take_value();
   }
 
@@ -292,9 +298,9 @@ private:
   Task* parent_;
   coroutine<U, E> child_;
   task<U, E>* task_;
-  bool started_ = false;
   bool local_ = true; // an unstarted child runs on the parent's executor
-  shared_state_wait<Task, U, E> shared_;
+  /// Only for a child started elsewhere: waits on its shared state.
+  std::optional<shared_state_wait<Task, U, E>> shared_;
 };
 
 /// Launches an operation made with use_coroutine.
@@ -437,11 +443,17 @@ public:
   }
 
   template <class U, class E>
-  child_awaiter<task_type, U, E> await_transform(coroutine<U, E> child) const
+  child_awaiter<task_type, U, E> await_transform(coroutine<U, E>&& child) const
   {
     if (!child)
       throw std::logic_error("coflow: co_await of an empty coroutine handle");
     return {task_, std::move(child)};
+  }
+
+  template <class U, class E>
+  child_awaiter<task_type, U, E> await_transform(const coroutine<U, E>& child) const
+  {
+    return await_transform(coroutine<U, E>(child));
   }
 
   template <class U, class E>

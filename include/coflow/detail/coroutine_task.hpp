@@ -18,6 +18,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
 
+#include <cassert>
 #include <memory>
 #include <optional>
 #include <variant>
@@ -39,7 +40,15 @@ public:
     frame_ = frame;
   }
 
-  const Executor& executor() const
+  /// The executor of a started coroutine.
+  const Executor& executor() const noexcept
+  {
+    assert(executor_);
+    return *executor_;
+  }
+
+  /// The executor, for a handle that may refer to an unstarted coroutine.
+  const Executor& checked_executor() const
   {
     if (!executor_)
       throw std::logic_error(
@@ -52,27 +61,49 @@ public:
   void start_posted(Executor ex)
   {
     mark_started();
-    executor_ = &own_executor_.emplace(std::move(ex));
-    work_.emplace(boost::asio::prefer(
+    extras& x = more();
+    executor_ = &x.own_executor.emplace(std::move(ex));
+    x.work.emplace(boost::asio::prefer(
         *executor_, boost::asio::execution::outstanding_work.tracked));
     add_ref(); // the running reference
     post_resume(resume_token::adopt(this));
   }
 
-  /// A child awaited at once: runs through the pump on its parent's
-  /// executor, which it borrows when the types match (the parent outlives
-  /// the child's run), and on the parent's running reference.
+  /// A child awaited at once, on its parent's executor, which it borrows
+  /// when the types match (the parent outlives the child's run), and on the
+  /// parent's running reference. Runs nested when the pump allows it.
+  /// @returns false if the child has already finished: the parent goes on
+  /// without suspending.
   template <class ParentExecutor>
-  void start_inline(const ParentExecutor& parent_executor, resume_token parent)
+  bool start_inline(const ParentExecutor& parent_executor, resume_token parent)
   {
     mark_started();
     if constexpr (std::is_same_v<ParentExecutor, Executor>)
       executor_ = &parent_executor;
     else
-      executor_ = &own_executor_.emplace(parent_executor);
+      executor_ = &more().own_executor.emplace(parent_executor);
     continuation_ = std::move(parent);
     borrowed_run_ = true;
-    std::move(resume_token::adopt(this)).resume();
+    if (pause_count_ != 0 || cancelled_)
+    {
+      wake_slow(resume_token::adopt(this)); // held, or never run
+      return true;
+    }
+    body_entered_ = true;
+    pump* p = pump::current();
+    assert(p);
+    if (p->nesting == pump::max_nesting)
+    {
+      pump::resume(frame_);
+      return true;
+    }
+    ++p->nesting;
+    inline_parent_ = inline_parent::waiting;
+    frame_.resume();
+    --p->nesting;
+    // Finished, and the parent not paused: deliver() left it its running
+    // reference, and it goes on.
+    return std::exchange(inline_parent_, inline_parent::none) != inline_parent::goes_on;
   }
 
   // --- results -------------------------------------------------------------
@@ -80,27 +111,27 @@ public:
   template <class V>
   void set_value(V&& v)
   {
-    result_.template emplace<1>(std::forward<V>(v));
+    value_.emplace(std::forward<V>(v));
   }
 
-  void set_error(std::exception_ptr e) noexcept { result_.template emplace<2>(std::move(e)); }
+  void set_error(std::exception_ptr e) noexcept { error_ = std::move(e); }
 
   /// The outcome for the (single) continuation: moved out.
   outcome<T> take_outcome()
   {
-    if (result_.index() == 2)
-      return outcome<T>(std::in_place_index<1>, std::get<2>(result_));
-    return outcome<T>(std::in_place_index<0>, std::move(std::get<1>(result_)));
+    if (error_)
+      return outcome<T>(std::in_place_index<1>, error_);
+    return outcome<T>(std::in_place_index<0>, std::move(*value_));
   }
 
   /// The value for the (single) continuation, moved out, or the error
   /// thrown.
   T take_value()
   {
-    if (result_.index() == 2)
-      std::rethrow_exception(std::get<2>(result_));
+    if (error_)
+      std::rethrow_exception(error_);
     if constexpr (!std::is_void_v<T>)
-      return std::move(std::get<1>(result_));
+      return std::move(*value_);
   }
 
   /// The shared state through which deferred-style consumers wait; built on
@@ -108,14 +139,29 @@ public:
   /// then fires it.
   const std::shared_ptr<shared_state_type>& shared()
   {
-    if (!shared_)
+    const Executor& ex = checked_executor();
+    extras& x = more();
+    if (!x.shared)
     {
-      shared_ = std::make_shared<shared_state_type>(executor());
-      shared_->set_canceller(std::make_unique<shared_canceller>(this));
+      x.shared = std::make_shared<shared_state_type>(ex);
+      x.shared->set_canceller(std::make_unique<shared_canceller>(this));
       if (finished_)
-        shared_->settle(copy_outcome());
+        x.shared->settle(copy_outcome());
     }
-    return shared_;
+    return x.shared;
+  }
+
+  /// The last reference is gone.
+  void destroy() noexcept
+  {
+    unregister_waiters();
+    destroy_frame();
+    if (extras_ && extras_->shared)
+      if (auto* c = static_cast<shared_canceller*>(extras_->shared->canceller()))
+        c->detach();
+    frame_block* block = block_;
+    this->~task();
+    block->task_destroyed();
   }
 
   // --- completion ----------------------------------------------------------
@@ -128,9 +174,9 @@ public:
     {
       // Whatever the body did after the cancel, the result is cancelled. An
       // error other than the cancel itself came from cleanup: reported.
-      if (result_.index() == 2 && std::get<2>(result_) != shared_cancelled_error())
-        report_unhandled_error(std::get<2>(result_));
-      result_.template emplace<2>(shared_cancelled_error());
+      if (error_ && error_ != shared_cancelled_error())
+        report_unhandled_error(error_);
+      error_ = shared_cancelled_error();
     }
     destroy_frame();
     if (pause_count_ > 0 && !cancelled_)
@@ -138,6 +184,18 @@ public:
       // Its own result is held from its consumers, as a body's wake-up is.
       held_ = resume_token::adopt(this);
       register_held();
+      return;
+    }
+    if (inline_parent_ == inline_parent::waiting && !extras_
+        && refs_.load(std::memory_order_relaxed) == 1
+        && continuation_.get()->runnable())
+    {
+      // The common case, a child that nobody else sees finishing under its
+      // parent's await_suspend: the parent goes on by returning from it,
+      // with its running reference, and borrows nothing beyond this point.
+      finished_ = true;
+      (void)continuation_.detach();
+      inline_parent_ = inline_parent::goes_on;
       return;
     }
     deliver();
@@ -160,6 +218,25 @@ private:
     task* task_;
   };
 
+  using work_type = std::decay_t<decltype(boost::asio::prefer(
+      std::declval<const Executor&>(),
+      boost::asio::execution::outstanding_work.tracked))>;
+
+  /// What a child awaited at once never needs: allocated on first use.
+  struct extras
+  {
+    std::optional<Executor> own_executor;
+    std::optional<work_type> work;
+    std::shared_ptr<shared_state_type> shared;
+  };
+
+  extras& more()
+  {
+    if (!extras_)
+      extras_ = std::make_unique<extras>();
+    return *extras_;
+  }
+
   void mark_started()
   {
     if (started_)
@@ -169,10 +246,10 @@ private:
 
   outcome<T> copy_outcome() const
   {
-    if (result_.index() == 2)
-      return outcome<T>(std::in_place_index<1>, std::get<2>(result_));
+    if (error_)
+      return outcome<T>(std::in_place_index<1>, error_);
     if constexpr (std::is_copy_constructible_v<value_type>)
-      return outcome<T>(std::in_place_index<0>, std::get<1>(result_));
+      return outcome<T>(std::in_place_index<0>, *value_);
     else
       return outcome<T>(std::in_place_index<1>,
           std::make_exception_ptr(std::logic_error(
@@ -181,11 +258,11 @@ private:
 
   /// A borrowed executor belongs to an ancestor that may go before this
   /// task's other handles do: they get a copy of their own.
-  void keep_executor() noexcept
+  void keep_executor()
   {
-    if (executor_ && !own_executor_
-        && refs_.load(std::memory_order_relaxed) > 1)
-      executor_ = &own_executor_.emplace(*executor_);
+    if (executor_ && refs_.load(std::memory_order_relaxed) > 1
+        && !(extras_ && extras_->own_executor))
+      executor_ = &more().own_executor.emplace(*executor_);
   }
 
   /// Hands the result to the consumers and the continuation, then drops the
@@ -193,44 +270,45 @@ private:
   void deliver() noexcept
   {
     finished_ = true;
+    const bool counted = !borrowed_run_;
     try
     {
-      if (shared_)
+      if (extras_ && extras_->shared)
       {
         if (continuation_)
-          shared_->settle(copy_outcome());
+          extras_->shared->settle(copy_outcome());
         else
-          shared_->settle(take_outcome());
+          extras_->shared->settle(take_outcome());
       }
+      if (continuation_)
+        keep_executor();
     }
     catch (...)
     {
       report_unhandled_error(std::current_exception());
     }
-    const bool counted = !borrowed_run_;
     if (continuation_)
     {
-      keep_executor();
-      std::move(continuation_).resume();
+      if (inline_parent_ == inline_parent::waiting && continuation_.get()->runnable())
+      {
+        // The parent is in start_inline(), below on this stack: it goes on
+        // by returning from its await_suspend.
+        (void)continuation_.detach();
+        inline_parent_ = inline_parent::goes_on;
+      }
+      else
+        std::move(continuation_).resume();
     }
-    work_.reset();
     if (counted)
+    {
+      extras_->work.reset();
       release();
+    }
   }
 
   // task_base hooks
 
-  void destroy_self() noexcept override
-  {
-    unregister_waiters();
-    destroy_frame();
-    if (shared_)
-      if (auto* c = static_cast<shared_canceller*>(shared_->canceller()))
-        c->detach();
-    frame_block* block = block_;
-    this->~task();
-    block->task_destroyed();
-  }
+  void destroy_self() noexcept override { destroy(); }
 
   void post_resume(resume_token token) override
   {
@@ -245,9 +323,17 @@ private:
 
   void on_abandoned() noexcept override
   {
-    work_.reset();
+    if (extras_)
+      extras_->work.reset();
     destroy_frame();
-    keep_executor();
+    try
+    {
+      keep_executor();
+    }
+    catch (...)
+    {
+      // Out of memory: the other handles keep a borrowed executor.
+    }
     // Last: with a borrowed running reference, the parent's frame holds the
     // only handle, and this task may go with it.
     resume_token parent = std::move(continuation_);
@@ -257,7 +343,7 @@ private:
   void finish_unstarted() override
   {
     // Cancelled before the body started: it never runs.
-    result_.template emplace<2>(shared_cancelled_error());
+    error_ = shared_cancelled_error();
     body_done_ = true;
     destroy_frame();
     deliver();
@@ -265,16 +351,15 @@ private:
 
   void finish_held() override { deliver(); }
 
-  using work_type = std::decay_t<decltype(boost::asio::prefer(
-      std::declval<const Executor&>(),
-      boost::asio::execution::outstanding_work.tracked))>;
+  /// Whether the parent is inside start_inline() (the child runs nested).
+  enum class inline_parent : unsigned char { none, waiting, goes_on };
 
   frame_block* block_;
   const Executor* executor_ = nullptr;
-  std::optional<Executor> own_executor_;
-  std::optional<work_type> work_;
-  std::variant<std::monostate, value_type, std::exception_ptr> result_;
-  std::shared_ptr<shared_state_type> shared_;
+  std::unique_ptr<extras> extras_;
+  std::optional<value_type> value_;
+  std::exception_ptr error_;
+  inline_parent inline_parent_ = inline_parent::none;
 };
 
 } // namespace detail

@@ -25,6 +25,7 @@
 #include <cassert>
 #include <cstddef>
 #include <new>
+#include <type_traits>
 #include <utility>
 
 namespace coflow {
@@ -50,16 +51,19 @@ public:
   {
     auto* block = std::launder(reinterpret_cast<frame_block*>(
         static_cast<char*>(frame) - frame_offset<Task>()));
-    if (!block->claimed_)
+    if (block->alive_ & task_alive)
+    {
+      block->alive_ &= ~frame_alive; // the task frees the block
+      return;
+    }
+    if (!(block->alive_ & claimed))
     {
       // The ramp failed before the promise existed (a parameter's copy
       // threw): the block is still the newest pending one.
       assert(pending() == block);
       pending() = block->pending_next_;
     }
-    block->frame_alive_ = false;
-    if (!block->task_alive_)
-      block->free();
+    block->free();
   }
 
   /// Constructs the Task of the newest pending block (called by the
@@ -68,21 +72,21 @@ public:
   static Task* claim(Args&&... args)
   {
     static_assert(alignof(Task) <= alignof(std::max_align_t));
+    static_assert(std::is_nothrow_constructible_v<Task, frame_block*, Args&&...>);
     frame_block* block = pending();
-    assert(block && !block->claimed_);
+    assert(block && !(block->alive_ & claimed));
     pending() = block->pending_next_;
-    block->claimed_ = true;
-    Task* task = ::new (static_cast<void*>(
-        reinterpret_cast<char*>(block) + task_offset())) Task(block, std::forward<Args>(args)...);
-    block->task_alive_ = true;
-    return task;
+    block->alive_ |= claimed | task_alive;
+    return ::new (static_cast<void*>(reinterpret_cast<char*>(block) + task_offset()))
+        Task(block, std::forward<Args>(args)...);
   }
 
   /// The task living in this block has been destroyed.
   void task_destroyed() noexcept
   {
-    task_alive_ = false;
-    if (!frame_alive_)
+    if (alive_ & frame_alive)
+      alive_ &= ~task_alive; // the frame frees the block
+    else
       free();
   }
 
@@ -124,11 +128,11 @@ private:
     allocator().deallocate(reinterpret_cast<std::max_align_t*>(this), units);
   }
 
+  enum : unsigned char { frame_alive = 1, task_alive = 2, claimed = 4 };
+
   std::size_t units_;
   frame_block* pending_next_ = nullptr;
-  bool claimed_ = false;
-  bool frame_alive_ = true;
-  bool task_alive_ = false;
+  unsigned char alive_ = frame_alive;
 };
 
 } // namespace detail

@@ -34,9 +34,17 @@ namespace detail {
 /// completes inside its initiation) sets `next` instead of resuming. So the
 /// stack stays flat in every build type, whatever the compiler does with
 /// symmetric transfer (the same idea as asio's awaitable_thread::pump).
+///
+/// One exception, bounded: a child awaited at once runs nested inside its
+/// parent's await_suspend, up to `max_nesting` levels, so that a child that
+/// completes without suspending returns to its parent as a function call
+/// does, without two trips through the loop.
 struct pump
 {
+  static constexpr unsigned max_nesting = 32;
+
   std::coroutine_handle<> next;
+  unsigned nesting = 0;
 
   static pump*& current() noexcept
   {
@@ -120,7 +128,8 @@ public:
   {
     if (this != &other)
     {
-      reset();
+      if (task_)
+        reset();
       task_ = std::exchange(other.task_, nullptr);
     }
     return *this;
@@ -143,6 +152,8 @@ public:
   /// Gives up the token; its reference becomes the running reference.
   task_base* detach() noexcept { return std::exchange(task_, nullptr); }
 
+  task_base* get() const noexcept { return task_; }
+
 private:
   task_base* task_ = nullptr;
 };
@@ -158,11 +169,17 @@ public:
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept
   {
+    if (release_last())
+      destroy_self();
+  }
+
+  /// Drops a reference. @returns true if it was the last one.
+  bool release_last() noexcept
+  {
     // The only reference: nobody can copy it concurrently, so no
     // read-modify-write is needed (the common case of an awaited child).
-    if (refs_.load(std::memory_order_acquire) == 1
-        || refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
-      destroy_self();
+    return refs_.load(std::memory_order_acquire) == 1
+        || refs_.fetch_sub(1, std::memory_order_acq_rel) == 1;
   }
 
   // --- state ---------------------------------------------------------------
@@ -170,6 +187,8 @@ public:
   bool finished() const noexcept { return finished_; }
   bool cancel_requested() const noexcept { return cancelled_; }
   unsigned pause_count() const noexcept { return pause_count_; }
+  /// Whether a wake-up would resume the body now (not held by a pause).
+  bool runnable() const noexcept { return pause_count_ == 0 || cancelled_; }
 
   // --- flow control ----------------------------------------------------------
   void pause()
@@ -232,13 +251,25 @@ public:
   /// while paused.
   void wake(resume_token token)
   {
+    if (pause_count_ == 0 && body_entered_ && !body_done_)
+    {
+      // The common case: a running body resumes from a suspension.
+      (void)token.detach(); // the reference is now the running reference
+      return pump::resume(frame_);
+    }
+    wake_slow(std::move(token));
+  }
+
+protected:
+  void wake_slow(resume_token token)
+  {
     if (pause_count_ > 0 && !cancelled_)
     {
       held_ = std::move(token);
       register_held();
       return;
     }
-    (void)token.detach(); // the reference is now the running reference
+    (void)token.detach();
     if (!body_done_)
     {
       if (!body_entered_)
@@ -252,7 +283,6 @@ public:
     finish_held();
   }
 
-protected:
   ~task_base() = default;
 
   /// Frees this object (refcount reached zero).
