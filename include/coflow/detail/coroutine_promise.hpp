@@ -420,12 +420,19 @@ public:
 
   auto final_suspend() const noexcept
   {
+    // The body never suspends at its end: the frame destroys itself as it
+    // flows off, right after on_body_done() (which hands over the result
+    // and resumes nothing in place: a parent waits nested, or the pump
+    // runs it next).
     struct final_awaiter
     {
       task_type* task;
-      bool await_ready() const noexcept { return false; }
-      // The frame is destroyed in here: nothing of it is touched after.
-      void await_suspend(std::coroutine_handle<>) const noexcept { task->on_body_done(); }
+      bool await_ready() const noexcept
+      {
+        task->on_body_done();
+        return true;
+      }
+      void await_suspend(std::coroutine_handle<>) const noexcept {}
       void await_resume() const noexcept {}
     };
     return final_awaiter{task_};

@@ -166,7 +166,8 @@ public:
 
   // --- completion ----------------------------------------------------------
 
-  /// The body reached its final suspend point; its frame goes now.
+  /// The body reached its final suspend point; its frame goes right after,
+  /// by itself.
   void on_body_done() noexcept
   {
     body_done_ = true;
@@ -178,7 +179,7 @@ public:
         report_unhandled_error(error_);
       error_ = shared_cancelled_error();
     }
-    destroy_frame();
+    frame_ = nullptr;
     if (pause_count_ > 0 && !cancelled_)
     {
       // Its own result is held from its consumers, as a body's wake-up is.
