@@ -131,6 +131,57 @@ BOOST_AUTO_TEST_CASE(asio_deferred_operation_and_default_token)
   BOOST_TEST(f.get() == 3);
 }
 
+namespace {
+
+/// An operation whose initiation throws after taking the handler, or drops
+/// the handler without calling it.
+template <class Token>
+auto async_misbehave(bool throw_it, Token&& token)
+{
+  return asio::async_initiate<Token, void(boost::system::error_code)>(
+      [throw_it](auto handler) {
+        auto dropped = std::move(handler);
+        if (throw_it)
+          throw std::runtime_error("initiation failed");
+      },
+      token);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(an_initiation_that_throws_throws_in_the_body)
+{
+  asio::io_context io;
+  std::string seen;
+  auto body = [&]() -> coroutine<int> {
+    try
+    {
+      co_await async_misbehave(true, use_coroutine);
+    }
+    catch (const std::runtime_error& e)
+    {
+      seen = e.what();
+    }
+    co_return 1; // the body goes on
+  };
+  auto f = coflow::spawn(io, body(), asio::use_future);
+  io.run();
+  BOOST_TEST(seen == "initiation failed");
+  BOOST_TEST(f.get() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(an_operation_that_drops_its_handler_is_an_error)
+{
+  asio::io_context io;
+  auto body = [&]() -> coroutine<int> {
+    co_await async_misbehave(false, use_coroutine);
+    co_return 1;
+  };
+  auto f = coflow::spawn(io, body(), asio::use_future);
+  io.run();
+  BOOST_CHECK_THROW(f.get(), std::logic_error);
+}
+
 BOOST_AUTO_TEST_CASE(paused_while_the_timer_fires)
 {
   asio::io_context io;

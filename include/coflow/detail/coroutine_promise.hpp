@@ -185,10 +185,12 @@ public:
   void await_suspend(std::coroutine_handle<>)
   {
     task_->suspend_on(this);
+    suspension_guard guard(task_);
     run_on(local_, wait_.state().executor(),
         [this, token = resume_token::adopt(task_)]() mutable {
           wait_.wait(std::move(token));
         });
+    guard.done();
   }
 
   U await_resume()
@@ -252,12 +254,14 @@ public:
     parent_->suspend_on(this);
     if (!shared_)
       return task_->start_inline(parent_->executor(), resume_token::adopt(parent_));
+    suspension_guard guard(parent_);
     run_on(local_, task_->executor(),
         [this, token = resume_token::adopt(parent_)]() mutable {
           if (!local_)
             shared_->attach(task_->shared());
           shared_->wait(std::move(token));
         });
+    guard.done();
     return true;
   }
 

@@ -75,7 +75,9 @@ public:
     task_->suspend_on(this);
     using handler = operation_handler<operation_awaiter,
         typename Task::executor_type>;
+    suspension_guard guard(task_);
     std::move(launch_)(handler(resume_token::adopt(task_), this));
+    guard.done();
   }
 
   value_type await_resume()

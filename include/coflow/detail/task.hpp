@@ -343,6 +343,64 @@ protected:
   bool body_done_ = false;
   /// The running reference is borrowed from the awaiting parent's handle.
   bool borrowed_run_ = false;
+  /// Inside a suspension_guard: a dropped token does not abandon.
+  bool guarding_suspension_ = false;
+  bool token_dropped_ = false;
+
+  friend class suspension_guard;
+};
+
+/// Guards the part of an await_suspend that hands the resume token to code
+/// that may throw or drop it (an initiation, an allocation, a dispatch).
+/// There, a token destroyed unused must not abandon the coroutine: its frame
+/// is still running. An exception propagates into the body at its co_await,
+/// as the language does for a throwing await_suspend; a token dropped without
+/// one becomes std::logic_error there (done()), since nothing could ever
+/// resume the body.
+class suspension_guard
+{
+public:
+  explicit suspension_guard(task_base* t) noexcept : task_(t)
+  {
+    task_->guarding_suspension_ = true;
+  }
+
+  suspension_guard(const suspension_guard&) = delete;
+  suspension_guard& operator=(const suspension_guard&) = delete;
+
+  /// The hand-over returned normally.
+  void done()
+  {
+    task_->guarding_suspension_ = false;
+    if (std::exchange(task_->token_dropped_, false))
+    {
+      task_->resumed();
+      throw std::logic_error(
+          "coflow: the awaited operation destroyed its handler without calling it");
+    }
+  }
+
+  /// Without done(): the hand-over threw, and the body goes on with the
+  /// exception. If the handler ran before the throw, its wake-up must not
+  /// run the body a second time.
+  ~suspension_guard()
+  {
+    if (!task_->guarding_suspension_)
+      return;
+    task_->guarding_suspension_ = false;
+    task_->token_dropped_ = false;
+    if (pump* p = pump::current(); p && p->next == task_->frame_)
+      p->next = nullptr;
+    if (task_->held_)
+    {
+      task_->unregister_waiters();
+      (void)task_->held_.detach();
+    }
+    task_->resumed();
+  }
+
+private:
+  task_base* task_;
 };
 
 inline void resume_token::resume() &&
@@ -358,6 +416,13 @@ inline void resume_token::reset() noexcept
 {
   if (task_base* t = std::exchange(task_, nullptr))
   {
+    if (t->guarding_suspension_)
+    {
+      // Inside the coroutine's own await_suspend: see suspension_guard.
+      // The running reference stays with the running frame.
+      t->token_dropped_ = true;
+      return;
+    }
     // Unused: the coroutine can never be resumed. Destroy its frame (and,
     // through its continuation, its parents'). A borrowed running reference
     // is not released: the parent's handle, gone with the parent's frame,
