@@ -229,9 +229,7 @@ class child_awaiter final : public awaited_control
 {
 public:
   child_awaiter(Task* parent, coroutine<U, E>&& child) noexcept
-    : parent_(parent),
-      child_(std::move(child)),
-      task_(coroutine_access::task_pointer(child_))
+    : parent_(parent), child_(std::move(child))
   {
   }
 
@@ -239,13 +237,13 @@ public:
   {
     if (parent_->cancel_requested())
       return true;
-    if (!task_->started())
+    if (!child()->started())
       return false;
-    local_ = same_executor(parent_->executor(), task_->executor());
+    local_ = same_executor(parent_->executor(), child()->executor());
     shared_.emplace(parent_);
     if (!local_)
       return false; // its state is touched only from its executor
-    shared_->attach(task_->shared());
+    shared_->attach(child()->shared());
     return shared_->try_now();
   }
 
@@ -253,12 +251,12 @@ public:
   {
     parent_->suspend_on(this);
     if (!shared_)
-      return task_->start_inline(parent_->executor(), resume_token::adopt(parent_));
+      return child()->start_inline(parent_->executor(), parent_);
     suspension_guard guard(parent_);
-    run_on(local_, task_->executor(),
+    run_on(local_, child()->executor(),
         [this, token = resume_token::adopt(parent_)]() mutable {
           if (!local_)
-            shared_->attach(task_->shared());
+            shared_->attach(child()->shared());
           shared_->wait(std::move(token));
         });
     guard.done();
@@ -271,37 +269,38 @@ public:
     parent_->throw_if_cancelled();
     if (shared_)
       return shared_->take();
-    return task_->take_value();
+    return child()->take_value();
   }
 
   void pause() override
   {
     if (local_)
-      task_->pause();
+      child()->pause();
     else
-      boost::asio::dispatch(task_->executor(), [c = child_] { c.pause(); });
+      boost::asio::dispatch(child()->executor(), [c = child_] { c.pause(); });
   }
 
   void unpause() override
   {
     if (local_)
-      task_->unpause();
+      child()->unpause();
     else
-      boost::asio::dispatch(task_->executor(), [c = child_] { c.unpause(); });
+      boost::asio::dispatch(child()->executor(), [c = child_] { c.unpause(); });
   }
 
   void cancel() override
   {
     if (local_)
-      task_->cancel();
+      child()->cancel();
     else
-      boost::asio::dispatch(task_->executor(), [c = child_] { c.cancel(); });
+      boost::asio::dispatch(child()->executor(), [c = child_] { c.cancel(); });
   }
 
 private:
+  task<U, E>* child() const noexcept { return coroutine_access::task_pointer(child_); }
+
   Task* parent_;
   coroutine<U, E> child_;
-  task<U, E>* task_;
   bool local_ = true; // an unstarted child runs on the parent's executor
   /// Only for a child started elsewhere: waits on its shared state.
   std::optional<shared_state_wait<Task, U, E>> shared_;

@@ -35,7 +35,7 @@ public:
   using value_type = value_of<T>;
   using shared_state_type = deferred_state<T, Executor>;
 
-  task(frame_block* block, std::coroutine_handle<> frame) noexcept : block_(block)
+  explicit task(std::coroutine_handle<> frame) noexcept
   {
     frame_ = frame;
   }
@@ -75,16 +75,17 @@ public:
   /// @returns false if the child has already finished: the parent goes on
   /// without suspending.
   template <class ParentExecutor>
-  bool start_inline(const ParentExecutor& parent_executor, resume_token parent)
+  bool start_inline(const ParentExecutor& parent_executor, task_base* parent)
   {
-    mark_started();
+    assert(!started_); // the awaiter has checked
     if constexpr (std::is_same_v<ParentExecutor, Executor>)
       executor_ = &parent_executor;
     else
       executor_ = &more().own_executor.emplace(parent_executor);
-    continuation_ = std::move(parent);
+    started_ = true;
+    adopt_continuation(parent);
     borrowed_run_ = true;
-    if (pause_count_ != 0 || cancelled_)
+    if (control_ != 0) // paused or cancelled before the start
     {
       wake_slow(resume_token::adopt(this)); // held, or never run
       return true;
@@ -154,12 +155,11 @@ public:
   /// The last reference is gone.
   void destroy() noexcept
   {
-    unregister_waiters();
     destroy_frame();
-    if (extras_ && extras_->shared)
-      if (auto* c = static_cast<shared_canceller*>(extras_->shared->canceller()))
+    if (extras* x = typed_extras(); x && x->shared)
+      if (auto* c = static_cast<shared_canceller*>(x->shared->canceller()))
         c->detach();
-    frame_block* block = block_;
+    frame_block* block = frame_block::of(this);
     this->~task();
     block->task_destroyed();
   }
@@ -167,28 +167,14 @@ public:
   // --- completion ----------------------------------------------------------
 
   /// The body reached its final suspend point; its frame goes right after,
-  /// by itself.
-  void on_body_done() noexcept
+  /// by itself. (Always inlined into the final suspend: it runs at the end
+  /// of every child.)
+  [[gnu::always_inline]] void on_body_done() noexcept
   {
     body_done_ = true;
-    if (cancelled_)
-    {
-      // Whatever the body did after the cancel, the result is cancelled. An
-      // error other than the cancel itself came from cleanup: reported.
-      if (error_ && error_ != shared_cancelled_error())
-        report_unhandled_error(error_);
-      error_ = shared_cancelled_error();
-    }
     frame_ = nullptr;
-    if (pause_count_ > 0 && !cancelled_)
-    {
-      // Its own result is held from its consumers, as a body's wake-up is.
-      held_ = resume_token::adopt(this);
-      register_held();
-      return;
-    }
-    if (inline_parent_ == inline_parent::waiting && !extras_
-        && refs_.load(std::memory_order_relaxed) == 1
+    if (control_ == 0 && inline_parent_ == inline_parent::waiting
+        && !extras_ && refs_.load(std::memory_order_relaxed) == 1
         && continuation_.get()->runnable())
     {
       // The common case, a child that nobody else sees finishing under its
@@ -199,7 +185,7 @@ public:
       inline_parent_ = inline_parent::goes_on;
       return;
     }
-    deliver();
+    finish_body();
   }
 
 private:
@@ -224,19 +210,23 @@ private:
       boost::asio::execution::outstanding_work.tracked))>;
 
   /// What a child awaited at once never needs: allocated on first use.
-  struct extras
+  struct extras : task_extras
   {
+    using task_extras::task_extras;
+
     std::optional<Executor> own_executor;
     std::optional<work_type> work;
     std::shared_ptr<shared_state_type> shared;
   };
 
-  extras& more()
+  std::unique_ptr<task_extras> make_extras() override
   {
-    if (!extras_)
-      extras_ = std::make_unique<extras>();
-    return *extras_;
+    return std::make_unique<extras>(this);
   }
+
+  extras& more() { return static_cast<extras&>(more_base()); }
+
+  extras* typed_extras() const noexcept { return static_cast<extras*>(extras_.get()); }
 
   void mark_started()
   {
@@ -262,7 +252,7 @@ private:
   void keep_executor()
   {
     if (executor_ && refs_.load(std::memory_order_relaxed) > 1
-        && !(extras_ && extras_->own_executor))
+        && !(extras_ && typed_extras()->own_executor))
       executor_ = &more().own_executor.emplace(*executor_);
   }
 
@@ -274,12 +264,12 @@ private:
     const bool counted = !borrowed_run_;
     try
     {
-      if (extras_ && extras_->shared)
+      if (extras* x = typed_extras(); x && x->shared)
       {
         if (continuation_)
-          extras_->shared->settle(copy_outcome());
+          x->shared->settle(copy_outcome());
         else
-          extras_->shared->settle(take_outcome());
+          x->shared->settle(take_outcome());
       }
       if (continuation_)
         keep_executor();
@@ -302,9 +292,29 @@ private:
     }
     if (counted)
     {
-      extras_->work.reset();
+      typed_extras()->work.reset(); // a counted run is a spawned one
       release();
     }
+  }
+
+  /// on_body_done() beyond the common case.
+  void finish_body() noexcept
+  {
+    if (cancel_requested())
+    {
+      // Whatever the body did after the cancel, the result is cancelled. An
+      // error other than the cancel itself came from cleanup: reported.
+      if (error_ && error_ != shared_cancelled_error())
+        report_unhandled_error(error_);
+      error_ = shared_cancelled_error();
+    }
+    if (held_by_pause())
+    {
+      // Its own result is held from its consumers, as a body's wake-up is.
+      hold(resume_token::adopt(this));
+      return;
+    }
+    deliver();
   }
 
   // task_base hooks
@@ -324,8 +334,8 @@ private:
 
   void on_abandoned() noexcept override
   {
-    if (extras_)
-      extras_->work.reset();
+    if (extras* x = typed_extras())
+      x->work.reset();
     destroy_frame();
     try
     {
@@ -355,9 +365,7 @@ private:
   /// Whether the parent is inside start_inline() (the child runs nested).
   enum class inline_parent : unsigned char { none, waiting, goes_on };
 
-  frame_block* block_;
   const Executor* executor_ = nullptr;
-  std::unique_ptr<extras> extras_;
   std::optional<value_type> value_;
   std::exception_ptr error_;
   inline_parent inline_parent_ = inline_parent::none;

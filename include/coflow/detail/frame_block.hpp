@@ -72,13 +72,21 @@ public:
   static Task* claim(Args&&... args)
   {
     static_assert(alignof(Task) <= alignof(std::max_align_t));
-    static_assert(std::is_nothrow_constructible_v<Task, frame_block*, Args&&...>);
+    static_assert(std::is_nothrow_constructible_v<Task, Args&&...>);
     frame_block* block = pending();
     assert(block && !(block->alive_ & claimed));
     pending() = block->pending_next_;
     block->alive_ |= claimed | task_alive;
     return ::new (static_cast<void*>(reinterpret_cast<char*>(block) + task_offset()))
-        Task(block, std::forward<Args>(args)...);
+        Task(std::forward<Args>(args)...);
+  }
+
+  /// The block of a task that claim() constructed (the task sits at a fixed
+  /// offset in the block's own storage).
+  static frame_block* of(void* task) noexcept
+  {
+    return std::launder(reinterpret_cast<frame_block*>(
+        static_cast<char*>(task) - task_offset()));
   }
 
   /// The task living in this block has been destroyed.

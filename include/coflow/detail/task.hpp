@@ -21,6 +21,7 @@
 #include <cassert>
 #include <coroutine>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -155,15 +156,48 @@ public:
   task_base* get() const noexcept { return task_; }
 
 private:
+  friend class task_base;
   task_base* task_ = nullptr;
+};
+
+/// What a task needs only once it is paused, held or shared: built on first
+/// use, so a child awaited at once never pays for it. The typed task adds
+/// its own part (see task<T, Executor>::extras).
+class task_extras : public registered_state
+{
+public:
+  explicit task_extras(task_base* owner) noexcept : owner_(owner) {}
+  virtual ~task_extras() { unregister_waiters(); }
+
+  void cancel() override;
+
+  using registered_state::register_waiters;
+  using registered_state::unregister_waiters;
+
+  /// A wake-up, a start or an end held by a pause (registered with the
+  /// context's waiter registry meanwhile).
+  resume_token held;
+  /// What the pause was forwarded to, to release exactly that.
+  awaited_control* paused_target = nullptr;
+
+private:
+  void abandon_waiters() noexcept override
+  {
+    resume_token token = std::move(held);
+    token.reset(); // may destroy the task, and this with it: nothing after
+  }
+
+  task_base* owner_;
 };
 
 /// The executor-independent part of a task: pause / cancel cascade, the
 /// frame, the continuation and the reference count.
-class task_base : public registered_state
+class task_base
 {
 public:
   task_base() = default;
+  task_base(const task_base&) = delete;
+  task_base& operator=(const task_base&) = delete;
 
   // --- reference counting (handles) ----------------------------------------
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -185,40 +219,43 @@ public:
   // --- state ---------------------------------------------------------------
   bool started() const noexcept { return started_; }
   bool finished() const noexcept { return finished_; }
-  bool cancel_requested() const noexcept { return cancelled_; }
-  unsigned pause_count() const noexcept { return pause_count_; }
+  bool cancel_requested() const noexcept { return (control_ & cancel_bit) != 0; }
+  unsigned pause_count() const noexcept { return control_ & ~cancel_bit; }
+  /// Paused and not cancelled: a wake-up, a start or an end is held.
+  bool held_by_pause() const noexcept { return control_ - 1u < cancel_bit - 1u; }
   /// Whether a wake-up would resume the body now (not held by a pause).
-  bool runnable() const noexcept { return pause_count_ == 0 || cancelled_; }
+  bool runnable() const noexcept { return !held_by_pause(); }
 
   // --- flow control ----------------------------------------------------------
   void pause()
   {
-    if (pause_count_++ == 0 && awaited_ && !cancelled_ && !paused_target_)
+    if (pause_count() == cancel_bit - 1)
+      throw std::length_error("coflow: too many pause() calls");
+    task_extras& x = more_base(); // before the count: all or nothing
+    if (control_++ == 0 && awaited_ && !x.paused_target)
     {
-      paused_target_ = awaited_;
-      paused_target_->pause();
+      x.paused_target = awaited_;
+      x.paused_target->pause();
     }
   }
 
   void unpause()
   {
-    if (pause_count_ == 0)
+    if (pause_count() == 0)
       throw std::logic_error("coflow: unpause() without a matching pause()");
-    if (--pause_count_ != 0)
+    if ((--control_ & ~cancel_bit) != 0)
       return;
-    if (awaited_control* target = std::exchange(paused_target_, nullptr))
-      target->unpause();
+    release_pause_target();
     release_held();
   }
 
-  void cancel() override
+  void cancel()
   {
-    if (finished_ || cancelled_)
+    if (finished_ || cancel_requested())
       return;
-    cancelled_ = true;
+    control_ |= cancel_bit;
     // Release the pause forwarded on our behalf: nothing stays paused.
-    if (awaited_control* target = std::exchange(paused_target_, nullptr))
-      target->unpause();
+    release_pause_target();
     if (awaited_)
       awaited_->cancel();
     // Held by a pause (a result, a start, or the end): cancel overrides it.
@@ -230,9 +267,9 @@ public:
   void suspend_on(awaited_control* control)
   {
     awaited_ = control;
-    if (pause_count_ > 0 && !cancelled_ && !paused_target_)
+    if (held_by_pause() && !extras_->paused_target) // pause() built the extras
     {
-      paused_target_ = control;
+      extras_->paused_target = control;
       control->pause();
     }
   }
@@ -243,7 +280,7 @@ public:
   /// Throws cancelled_error if a cancel was requested (sticky).
   void throw_if_cancelled() const
   {
-    if (cancelled_)
+    if (cancel_requested())
       std::rethrow_exception(shared_cancelled_error());
   }
 
@@ -251,7 +288,7 @@ public:
   /// while paused.
   void wake(resume_token token)
   {
-    if (pause_count_ == 0 && body_entered_ && !body_done_)
+    if (!held_by_pause() && body_entered_ && !body_done_)
     {
       // The common case: a running body resumes from a suspension.
       (void)token.detach(); // the reference is now the running reference
@@ -263,10 +300,9 @@ public:
 protected:
   void wake_slow(resume_token token)
   {
-    if (pause_count_ > 0 && !cancelled_)
+    if (held_by_pause())
     {
-      held_ = std::move(token);
-      register_held();
+      hold(std::move(token));
       return;
     }
     (void)token.detach();
@@ -275,7 +311,7 @@ protected:
       if (!body_entered_)
       {
         body_entered_ = true;
-        if (cancelled_)
+        if (cancel_requested())
           return finish_unstarted();
       }
       return pump::resume(frame_);
@@ -285,6 +321,23 @@ protected:
 
   ~task_base() = default;
 
+  /// The parent's running reference becomes this task's continuation.
+  void adopt_continuation(task_base* parent) noexcept
+  {
+    assert(!continuation_);
+    continuation_.task_ = parent;
+  }
+
+  /// The extras of this task, built on first use.
+  task_extras& more_base()
+  {
+    if (!extras_)
+      extras_ = make_extras();
+    return *extras_;
+  }
+
+  /// Builds the (typed) extras.
+  virtual std::unique_ptr<task_extras> make_extras() = 0;
   /// Frees this object (refcount reached zero).
   virtual void destroy_self() noexcept = 0;
   /// Posts @p token's resumption to the executor.
@@ -298,26 +351,30 @@ protected:
   /// The end of the body was held by a pause: deliver it now.
   virtual void finish_held() = 0;
 
-  void register_held()
+  /// A pause holds @p token (the extras exist: pause() built them); the
+  /// context's shutdown may destroy it meanwhile.
+  void hold(resume_token token)
   {
-    register_waiters(context());
+    extras_->held = std::move(token);
+    extras_->register_waiters(context());
   }
 
   /// Resumes what a pause (or a pending cancel) holds: through the executor,
   /// never inside unpause() or cancel().
   void release_held()
   {
-    if (held_)
+    if (extras_ && extras_->held)
     {
-      unregister_waiters();
-      post_resume(std::move(held_));
+      extras_->unregister_waiters();
+      post_resume(std::move(extras_->held));
     }
   }
 
-  void abandon_waiters() noexcept override
+  void release_pause_target()
   {
-    resume_token held = std::move(held_);
-    held.reset();
+    if (extras_)
+      if (awaited_control* target = std::exchange(extras_->paused_target, nullptr))
+        target->unpause();
   }
 
   /// Destroys the frame, once.
@@ -332,13 +389,14 @@ protected:
   std::atomic<unsigned> refs_{1};
   std::coroutine_handle<> frame_;
   awaited_control* awaited_ = nullptr;
-  awaited_control* paused_target_ = nullptr;
-  resume_token held_;
   resume_token continuation_;
-  unsigned pause_count_ = 0;
+  std::unique_ptr<task_extras> extras_;
+  /// The pause count, and the cancel request in the top bit: one word, so
+  /// that the hot paths test "neither paused nor cancelled" at once.
+  static constexpr unsigned cancel_bit = 1u << 31;
+  unsigned control_ = 0;
   bool started_ = false;
   bool finished_ = false;
-  bool cancelled_ = false;
   bool body_entered_ = false;
   bool body_done_ = false;
   /// The running reference is borrowed from the awaiting parent's handle.
@@ -391,10 +449,10 @@ public:
     task_->token_dropped_ = false;
     if (pump* p = pump::current(); p && p->next == task_->frame_)
       p->next = nullptr;
-    if (task_->held_)
+    if (task_extras* x = task_->extras_.get(); x && x->held)
     {
-      task_->unregister_waiters();
-      (void)task_->held_.detach();
+      x->unregister_waiters();
+      (void)x->held.detach();
     }
     task_->resumed();
   }
@@ -402,6 +460,11 @@ public:
 private:
   task_base* task_;
 };
+
+inline void task_extras::cancel()
+{
+  owner_->cancel();
+}
 
 inline void resume_token::resume() &&
 {
