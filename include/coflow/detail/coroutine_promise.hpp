@@ -430,7 +430,7 @@ public:
     struct final_awaiter
     {
       task_type* task;
-      bool await_ready() const noexcept
+      [[gnu::always_inline]] bool await_ready() const noexcept
       {
         task->on_body_done();
         return true;

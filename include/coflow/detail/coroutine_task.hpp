@@ -91,17 +91,15 @@ public:
       return true;
     }
     body_entered_ = true;
-    pump* p = pump::current();
-    assert(p);
-    if (p->nesting == pump::max_nesting)
+    assert(pump::current());
+    if (parent->nesting() == pump::max_nesting)
     {
-      pump::resume(frame_);
+      pump::resume(frame_); // nesting_ stays 0: the pump's loop runs it
       return true;
     }
-    ++p->nesting;
+    nesting_ = static_cast<unsigned char>(parent->nesting() + 1);
     inline_parent_ = inline_parent::waiting;
     frame_.resume();
-    --p->nesting;
     // Finished, and the parent not paused: deliver() left it its running
     // reference, and it goes on.
     return std::exchange(inline_parent_, inline_parent::none) != inline_parent::goes_on;

@@ -42,10 +42,9 @@ namespace detail {
 /// does, without two trips through the loop.
 struct pump
 {
-  static constexpr unsigned max_nesting = 32;
+  static constexpr unsigned char max_nesting = 32;
 
   std::coroutine_handle<> next;
-  unsigned nesting = 0;
 
   static pump*& current() noexcept
   {
@@ -225,6 +224,8 @@ public:
   bool held_by_pause() const noexcept { return control_ - 1u < cancel_bit - 1u; }
   /// Whether a wake-up would resume the body now (not held by a pause).
   bool runnable() const noexcept { return !held_by_pause(); }
+  /// How many children run nested below this body, down to the pump.
+  unsigned char nesting() const noexcept { return nesting_; }
 
   // --- flow control ----------------------------------------------------------
   void pause()
@@ -292,6 +293,7 @@ public:
     {
       // The common case: a running body resumes from a suspension.
       (void)token.detach(); // the reference is now the running reference
+      nesting_ = 0;
       return pump::resume(frame_);
     }
     wake_slow(std::move(token));
@@ -314,6 +316,7 @@ protected:
         if (cancel_requested())
           return finish_unstarted();
       }
+      nesting_ = 0;
       return pump::resume(frame_);
     }
     finish_held();
@@ -399,6 +402,9 @@ protected:
   bool finished_ = false;
   bool body_entered_ = false;
   bool body_done_ = false;
+  /// How many children run nested below this body's frame on the stack,
+  /// down to the pump's loop (see pump::max_nesting).
+  unsigned char nesting_ = 0;
   /// The running reference is borrowed from the awaiting parent's handle.
   bool borrowed_run_ = false;
   /// Inside a suspension_guard: a dropped token does not abandon.
