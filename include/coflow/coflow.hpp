@@ -11,6 +11,7 @@
 #include <coflow/deferred.hpp>
 #include <coflow/error.hpp>
 #include <coflow/spawn.hpp>
+#include <coflow/tail_call.hpp>
 #include <coflow/this_coro.hpp>
 #include <coflow/unhandled_error.hpp>
 #include <coflow/use_coroutine.hpp>

@@ -24,6 +24,10 @@
 #include <type_traits>
 
 namespace coflow {
+
+template <class Next>
+class tail_call_t;
+
 namespace detail {
 
 struct coroutine_access
@@ -154,6 +158,8 @@ public:
   const typename Task::executor_type& executor() const { return task_->executor(); }
 
   U take() { return unwrap<U>(std::move(*result_)); }
+
+  outcome<U> take_outcome() { return std::move(*result_); }
 
   state_type& state() const noexcept { return *state_; }
   const std::shared_ptr<state_type>& shared_state() const noexcept { return state_; }
@@ -306,6 +312,175 @@ private:
   std::optional<shared_state_wait<Task, U, E>> shared_;
 };
 
+/// Stands for a tail call whose types do not match, so that the
+/// static_assert is the only error the compiler reports.
+template <class T>
+struct mismatched_tail_call
+{
+  bool await_ready() const noexcept { return true; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  T await_resume() const; // never defined: the program is ill-formed anyway
+};
+
+/// co_return co_await tail_call(next) with a coroutine<T, Executor>: an
+/// unstarted next state nobody else holds becomes the body of the running
+/// coroutine (its promise is rebound to the running task); any other one is
+/// waited on through a tail_source.
+template <class T, class Executor>
+class coroutine_tail_awaiter
+{
+public:
+  using task_type = task<T, Executor>;
+
+  coroutine_tail_awaiter(task_type* t, coroutine<T, Executor>&& next) noexcept
+    : task_(t), next_(std::move(next))
+  {
+  }
+
+  /// A tail call is a suspension point: a pending cancel stops it here.
+  bool await_ready() const noexcept { return task_->cancel_requested(); }
+
+  void await_suspend(std::coroutine_handle<>)
+  {
+    // This awaiter lives in the frame that goes: everything on the stack.
+    task_type* const t = task_;
+    task_type* const n = coroutine_access::task_pointer(next_);
+    if (n->adoptable())
+    {
+      auto next_frame = std::coroutine_handle<coroutine_promise<T, Executor>>::from_address(
+          n->give_frame().address());
+      next_frame.promise().rebind(t);
+      next_ = {}; // the next state's own identity goes; its frame stays
+      return t->swap_frame(next_frame);
+    }
+    t->end_in_tail(make_source());
+  }
+
+  /// Reached only with a cancel pending (the frame is gone otherwise).
+  T await_resume()
+  {
+    std::rethrow_exception(shared_cancelled_error());
+  }
+
+private:
+  class source final : public tail_source<T>
+  {
+  public:
+    source(task_type* t, coroutine<T, Executor> next)
+      : next_(std::move(next)), wait_(t)
+    {
+      task_type* n = coroutine_access::task_pointer(next_);
+      if (!n->started())
+        n->start_posted(t->executor()); // shared but unstarted: spawned here
+      local_ = same_executor(t->executor(), n->executor());
+    }
+
+    void wait(resume_token token) override
+    {
+      task_type* n = coroutine_access::task_pointer(next_);
+      run_on(local_, n->executor(), [this, n, token = std::move(token)]() mutable {
+        wait_.attach(n->shared());
+        wait_.wait(std::move(token));
+      });
+    }
+
+    outcome<T> take() override { return wait_.take_outcome(); }
+
+    void pause() override { control([](const coroutine<T, Executor>& c) { c.pause(); }); }
+    void unpause() override { control([](const coroutine<T, Executor>& c) { c.unpause(); }); }
+    void cancel() override { control([](const coroutine<T, Executor>& c) { c.cancel(); }); }
+
+  private:
+    template <class Function>
+    void control(Function f)
+    {
+      if (local_)
+        f(next_);
+      else
+        boost::asio::dispatch(
+            coroutine_access::task_pointer(next_)->executor(), [c = next_, f] { f(c); });
+    }
+
+    coroutine<T, Executor> next_;
+    shared_state_wait<task_type, T, Executor> wait_;
+    bool local_ = true;
+  };
+
+  std::unique_ptr<tail_source<T>> make_source()
+  {
+    return std::make_unique<source>(task_, std::move(next_));
+  }
+
+  task_type* task_;
+  coroutine<T, Executor> next_;
+};
+
+/// co_return co_await tail_call(d) with a deferred<T, E>: the running frame
+/// goes, and the deferred's result becomes the coroutine's; pause and
+/// cancel are forwarded to the deferred.
+template <class T, class Executor, class E>
+class deferred_tail_awaiter
+{
+public:
+  using task_type = task<T, Executor>;
+
+  deferred_tail_awaiter(task_type* t, std::shared_ptr<deferred_state<T, E>> s) noexcept
+    : task_(t), state_(std::move(s))
+  {
+  }
+
+  bool await_ready() const noexcept { return task_->cancel_requested(); }
+
+  void await_suspend(std::coroutine_handle<>)
+  {
+    task_->end_in_tail(std::make_unique<source>(task_, std::move(state_)));
+  }
+
+  T await_resume()
+  {
+    std::rethrow_exception(shared_cancelled_error());
+  }
+
+private:
+  class source final : public tail_source<T>
+  {
+  public:
+    source(task_type* t, std::shared_ptr<deferred_state<T, E>> s)
+      : local_(same_executor(t->executor(), s->executor())), wait_(t, std::move(s))
+    {
+    }
+
+    void wait(resume_token token) override
+    {
+      run_on(local_, wait_.state().executor(),
+          [this, token = std::move(token)]() mutable { wait_.wait(std::move(token)); });
+    }
+
+    outcome<T> take() override { return wait_.take_outcome(); }
+
+    void pause() override { control(&deferred_state<T, E>::pause); }
+    void unpause() override { control(&deferred_state<T, E>::unpause); }
+    void cancel() override { control(&deferred_state<T, E>::cancel); }
+
+  private:
+    template <class Member>
+    void control(Member member)
+    {
+      if (local_)
+        (wait_.state().*member)();
+      else
+        boost::asio::dispatch(wait_.state().executor(),
+            [s = wait_.shared_state(), member] { ((*s).*member)(); });
+    }
+
+    bool local_;
+    shared_state_wait<task_type, T, E> wait_;
+  };
+
+  task_type* task_;
+  std::shared_ptr<deferred_state<T, E>> state_;
+};
+
 /// Launches an operation made with use_coroutine.
 template <class Operation>
 struct launch_coroutine_operation
@@ -445,6 +620,9 @@ public:
 
   task_type* owner() const noexcept { return task_; }
 
+  /// A tail call made this frame the body of @p t.
+  void rebind(task_type* t) noexcept { task_ = t; }
+
   // --- what a body can await -------------------------------------------------
 
   ready_value<Executor> await_transform(this_coro::executor_t) const
@@ -464,6 +642,42 @@ public:
   child_awaiter<task_type, U, E> await_transform(const coroutine<U, E>& child) const
   {
     return await_transform(coroutine<U, E>(child));
+  }
+
+  template <class U, class E>
+  auto await_transform(tail_call_t<coroutine<U, E>> call) const
+  {
+    static_assert(std::is_same_v<U, T>,
+        "coflow::tail_call: the next state must be a coroutine of the same result "
+        "type T as the coroutine that makes the tail call");
+    static_assert(std::is_same_v<E, Executor>,
+        "coflow::tail_call: the next state must be a coroutine of the same executor "
+        "type as the coroutine that makes the tail call");
+    if constexpr (std::is_same_v<U, T> && std::is_same_v<E, Executor>)
+    {
+      if (!call.next())
+        throw std::logic_error("coflow: tail_call of an empty coroutine handle");
+      return coroutine_tail_awaiter<T, Executor>(task_, std::move(call.next()));
+    }
+    else
+      return mismatched_tail_call<T>{}; // only the static_assert speaks
+  }
+
+  template <class U, class E>
+  auto await_transform(tail_call_t<deferred<U, E>> call) const
+  {
+    static_assert(std::is_same_v<U, T>,
+        "coflow::tail_call: the deferred must produce the same result type T as the "
+        "coroutine that makes the tail call");
+    if constexpr (std::is_same_v<U, T>)
+    {
+      const auto& state = deferred_access::state(call.next());
+      if (!state)
+        throw std::logic_error("coflow: tail_call of an empty deferred handle");
+      return deferred_tail_awaiter<T, Executor, E>(task_, state);
+    }
+    else
+      return mismatched_tail_call<T>{}; // only the static_assert speaks
   }
 
   template <class U, class E>

@@ -26,6 +26,21 @@
 namespace coflow {
 namespace detail {
 
+/// What a coroutine waits on after a tail call to a started coroutine or a
+/// deferred: the cascade's target until it delivers the coroutine's result.
+template <class T>
+class tail_source : public awaited_control
+{
+public:
+  virtual ~tail_source() = default;
+
+  /// Waits for the result; @p token resumes the task when it is there.
+  virtual void wait(resume_token token) = 0;
+
+  /// The result, once the token has been resumed.
+  virtual outcome<T> take() = 0;
+};
+
 template <class T, class Executor>
 class task final : public task_base
 {
@@ -162,6 +177,52 @@ public:
     block->task_destroyed();
   }
 
+  // --- tail calls ----------------------------------------------------------
+
+  /// Whether @p next can become this coroutine's body: unstarted, and held
+  /// by nobody but the tail call.
+  bool adoptable() const noexcept
+  {
+    return !started_ && refs_.load(std::memory_order_acquire) == 1;
+  }
+
+  /// Hands this unstarted task's frame over (see tail_call_awaiter).
+  std::coroutine_handle<> give_frame() noexcept
+  {
+    started_ = true;
+    return std::exchange(frame_, nullptr);
+  }
+
+  /// The running body ends in a tail call to @p next_frame (already bound to
+  /// this task): the running frame is destroyed first, its locals' cleanup
+  /// runs, then the next state starts through the pump, unless a pause holds
+  /// it. Runs inside the running frame's await_suspend: nothing of that
+  /// frame is touched after its destruction.
+  void swap_frame(std::coroutine_handle<> next_frame) noexcept
+  {
+    resumed();
+    std::exchange(frame_, next_frame).destroy();
+    if (held_by_pause())
+    {
+      body_entered_ = false; // so a cancel meanwhile never runs it
+      return hold_start();
+    }
+    nesting_ = 0;
+    pump::resume(frame_);
+  }
+
+  /// The running body ends in a tail call to a started coroutine or a
+  /// deferred: the frame goes, and @p source delivers the result.
+  void end_in_tail(std::unique_ptr<tail_source<T>> source) noexcept
+  {
+    tail_source<T>& s = *source;
+    more().tail = std::move(source);
+    suspend_on(&s); // pause and cancel now go to the next state
+    std::exchange(frame_, nullptr).destroy();
+    body_done_ = true;
+    s.wait(resume_token::adopt(this));
+  }
+
   // --- completion ----------------------------------------------------------
 
   /// The body reached its final suspend point; its frame goes right after,
@@ -215,6 +276,8 @@ private:
     std::optional<Executor> own_executor;
     std::optional<work_type> work;
     std::shared_ptr<shared_state_type> shared;
+    /// After a tail call to a started coroutine or a deferred.
+    std::unique_ptr<tail_source<T>> tail;
   };
 
   std::unique_ptr<task_extras> make_extras() override
@@ -358,7 +421,23 @@ private:
     deliver();
   }
 
-  void finish_held() override { deliver(); }
+  void finish_held() override
+  {
+    if (extras* x = typed_extras(); x && x->tail)
+    {
+      // The result of a tail call's target: it is this coroutine's.
+      outcome<T> result = x->tail->take();
+      resumed();
+      x->tail.reset();
+      if (result.index() == 1)
+        error_ = std::get<1>(std::move(result));
+      else
+        value_.emplace(std::get<0>(std::move(result)));
+      if (cancel_requested())
+        error_ = shared_cancelled_error(); // whatever the target delivered
+    }
+    deliver();
+  }
 
   /// Whether the parent is inside start_inline() (the child runs nested).
   enum class inline_parent : unsigned char { none, waiting, goes_on };

@@ -354,6 +354,13 @@ protected:
   /// The end of the body was held by a pause: deliver it now.
   virtual void finish_held() = 0;
 
+  /// A pause holds the start of the body now in frame_ (a tail call's next
+  /// state): the running reference goes into the held token.
+  void hold_start()
+  {
+    hold(resume_token::adopt(this));
+  }
+
   /// A pause holds @p token (the extras exist: pause() built them); the
   /// context's shutdown may destroy it meanwhile.
   void hold(resume_token token)

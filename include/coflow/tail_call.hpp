@@ -1,0 +1,71 @@
+//
+// coflow/tail_call.hpp
+//
+// tail_call: `co_return co_await coflow::tail_call(next);` replaces the
+// running coroutine's frame with the next state's, so a state machine can
+// hop forever in constant memory and stack.
+//
+
+#ifndef COFLOW_TAIL_CALL_HPP
+#define COFLOW_TAIL_CALL_HPP
+
+#include <coflow/coroutine.hpp>
+#include <coflow/deferred.hpp>
+
+#include <utility>
+
+namespace coflow {
+
+/// What `co_await coflow::tail_call(x)` awaits inside a coroutine body:
+/// a coroutine<T, Executor> or a deferred<T, E> to hand the coroutine over
+/// to. Only a coflow coroutine body can await it.
+template <class Next>
+class [[nodiscard]] tail_call_t
+{
+public:
+  explicit tail_call_t(Next next) noexcept(std::is_nothrow_move_constructible_v<Next>)
+    : next_(std::move(next))
+  {
+  }
+
+  /// The next state.
+  Next& next() noexcept { return next_; }
+
+private:
+  Next next_;
+};
+
+/// Ends the running coroutine by handing it over to @p next.
+/**
+ * Use as `co_return co_await coflow::tail_call(next);` in a coroutine<T,
+ * Executor> body, where @p next produces the same T.
+ *
+ * - An unstarted coroutine nobody else holds: the running frame is
+ *   destroyed (its locals' destructors run) before @p next's first
+ *   statement, and @p next's frame becomes the body of the same coroutine:
+ *   same handle, consumers, pause count and cancel state. No stack and no
+ *   memory grow, however many hops.
+ * - A started coroutine (or one whose handle is shared), or a deferred: the
+ *   running frame is destroyed and the coroutine's result becomes @p next's;
+ *   pause and cancel still reach @p next.
+ *
+ * A tail call is a suspension point: with a cancel pending, @p next is
+ * dropped unstarted and the body unwinds with cancelled_error. While the
+ * coroutine is paused, the next state does not start.
+ */
+template <class T, class Executor>
+tail_call_t<coroutine<T, Executor>> tail_call(coroutine<T, Executor> next) noexcept
+{
+  return tail_call_t<coroutine<T, Executor>>(std::move(next));
+}
+
+/// See tail_call(coroutine): the coroutine's result becomes @p next's.
+template <class T, class Executor>
+tail_call_t<deferred<T, Executor>> tail_call(deferred<T, Executor> next) noexcept
+{
+  return tail_call_t<deferred<T, Executor>>(std::move(next));
+}
+
+} // namespace coflow
+
+#endif // COFLOW_TAIL_CALL_HPP

@@ -1,0 +1,23 @@
+//
+// Must not compile: a tail call hands a coroutine<int> over to a
+// coroutine<long> (the build checks that the compiler rejects it, with
+// tail_call's own message).
+//
+
+#include <coflow/coroutine.hpp>
+#include <coflow/tail_call.hpp>
+
+coflow::coroutine<long> next_state()
+{
+  co_return 1L;
+}
+
+coflow::coroutine<int> state()
+{
+  co_return co_await coflow::tail_call(next_state());
+}
+
+int main()
+{
+  (void)state();
+}
