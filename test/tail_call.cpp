@@ -15,7 +15,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 
-#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -40,16 +39,6 @@ struct noisy
   ~noisy() { log.push_back(name + " gone"); }
 };
 
-/// Counts the frames alive, and the most alive at once.
-struct frame_count
-{
-  static inline long live = 0;
-  static inline long peak = 0;
-  frame_count() { peak = std::max(peak, ++live); }
-  frame_count(const frame_count&) = delete;
-  ~frame_count() { --live; }
-};
-
 coroutine<int> second(event_log& log, int x)
 {
   log.push_back("second starts");
@@ -61,18 +50,6 @@ coroutine<int> first(event_log& log, int x)
   noisy local{log, "first's local"};
   log.push_back("first starts");
   co_return co_await tail_call(second(log, x + 1));
-}
-
-/// n hops, each awaiting a fired deferred first, then the result.
-coroutine<long> hops(asio::io_context& io, long n, long acc)
-{
-  frame_count alive;
-  deferred<int> fired(io);
-  fired.callback(1);
-  acc += co_await fired;
-  if (n == 0)
-    co_return acc;
-  co_return co_await tail_call(hops(io, n - 1, acc));
 }
 
 /// n hops, then waits on @p last (a deferred the test controls).
@@ -95,11 +72,6 @@ constexpr bool rss_is_meaningful = true;
 #else
 constexpr bool rss_is_meaningful = true;
 #endif
-
-std::size_t bytes_in_use()
-{
-  return mallinfo2().uordblks;
-}
 
 long peak_rss_kib()
 {
@@ -394,36 +366,6 @@ BOOST_AUTO_TEST_CASE(a_million_tail_calls_to_started_coroutines)
   BOOST_TEST_MESSAGE("peak RSS per live hop: " << per_hop << " bytes");
   if (rss_is_meaningful)
     BOOST_TEST(per_hop < 2048); // a small constant per live hop
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-BOOST_AUTO_TEST_SUITE(memory_and_stack)
-
-BOOST_AUTO_TEST_CASE(ten_million_hops_in_constant_memory)
-{
-  // Every state awaits a fired deferred, then hands over. Frames alive at
-  // once: the running one and the next (2). Bytes in use and peak RSS stay
-  // flat between 10^5 and 10^7 hops; the stack stays flat too (this runs in
-  // the debug and asan builds).
-  asio::io_context io;
-  frame_count::peak = 0;
-
-  auto f = coflow::spawn(io, hops(io, 100000, 0), asio::use_future);
-  io.run();
-  BOOST_TEST(f.get() == 100001);
-  const std::size_t bytes_after_small = bytes_in_use();
-  const long rss_after_small = peak_rss_kib();
-
-  io.restart();
-  auto g = coflow::spawn(io, hops(io, 10000000, 0), asio::use_future);
-  io.run();
-  BOOST_TEST(g.get() == 10000001);
-  BOOST_TEST(frame_count::peak <= 2);
-  BOOST_TEST(frame_count::live == 0);
-  BOOST_TEST(bytes_in_use() <= bytes_after_small + 1024);
-  if (rss_is_meaningful)
-    BOOST_TEST(peak_rss_kib() - rss_after_small < 1024); // under 1 MiB
 }
 
 BOOST_AUTO_TEST_SUITE_END()
