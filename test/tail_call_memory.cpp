@@ -36,7 +36,7 @@ namespace {
 std::atomic<long> malloc_calls{0};
 std::atomic<long> malloc_bytes{0};
 
-void count(std::size_t n) noexcept
+[[maybe_unused]] void count(std::size_t n) noexcept
 {
   malloc_calls.fetch_add(1, std::memory_order_relaxed);
   malloc_bytes.fetch_add(static_cast<long>(n), std::memory_order_relaxed);
@@ -136,7 +136,7 @@ BOOST_AUTO_TEST_CASE(ten_million_hops_in_constant_memory_and_stack)
   auto warm = coflow::spawn(io, hops(100000, 0), asio::use_future);
   io.run();
   BOOST_TEST(warm.get() == 100001);
-  const long rss_after_warm_up = peak_rss_kib();
+  [[maybe_unused]] const long rss_after_warm_up = peak_rss_kib();
   const long calls_before = malloc_calls.load();
   const long bytes_before = malloc_bytes.load();
 
