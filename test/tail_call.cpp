@@ -15,8 +15,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -26,6 +24,7 @@ using coflow::coroutine;
 using coflow::deferred;
 using coflow::tail_call;
 using coflow_test::holds;
+using coflow_test::peak_rss_kib;
 
 namespace {
 
@@ -60,24 +59,22 @@ coroutine<int> hops_then_wait(long n, deferred<int> last)
   co_return co_await tail_call(hops_then_wait(n - 1, last));
 }
 
-// Sanitizers keep freed memory in quarantine: RSS says nothing there.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool rss_is_meaningful = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool rss_is_meaningful = false;
-#else
-constexpr bool rss_is_meaningful = true;
-#endif
-#else
-constexpr bool rss_is_meaningful = true;
-#endif
-
-long peak_rss_kib()
+/// Spawns @p start and cancels it once it waits: the cancel must reach the
+/// canceller of what the tail call handed it over to, and the result must
+/// be cancelled_error.
+template <class Start>
+void check_cancel_goes_through(asio::io_context& io, Start start, const bool& cancelled_the_wait)
 {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
+  io.restart();
+  auto c = coflow::spawn(io, start());
+  io.poll();
+  io.restart();
+  std::exception_ptr error;
+  c.async_wait([&](std::exception_ptr x, int) { error = x; });
+  c.cancel();
+  io.run();
+  BOOST_TEST(cancelled_the_wait);
+  BOOST_TEST(holds<coflow::cancelled_error>(error));
 }
 
 } // namespace
@@ -166,17 +163,8 @@ BOOST_AUTO_TEST_CASE(pause_and_cancel_reach_the_state_after_one_and_1000_hops)
     BOOST_TEST(seen == 5);
     BOOST_TEST(!cancelled_the_wait);
 
-    asio::io_context io2;
-    deferred<int> never(io2, [&](deferred<int>&) { cancelled_the_wait = true; });
-    auto d = coflow::spawn(io2, hops_then_wait(n, never));
-    io2.poll();
-    io2.restart();
-    std::exception_ptr error;
-    d.async_wait([&](std::exception_ptr e, int) { error = e; });
-    d.cancel();
-    io2.run();
-    BOOST_TEST(cancelled_the_wait);
-    BOOST_TEST(holds<coflow::cancelled_error>(error));
+    deferred<int> never(io, [&](deferred<int>&) { cancelled_the_wait = true; });
+    check_cancel_goes_through(io, [&] { return hops_then_wait(n, never); }, cancelled_the_wait);
   }
 }
 
@@ -282,16 +270,7 @@ BOOST_AUTO_TEST_CASE(tail_call_to_a_started_coroutine)
   io.run();
   BOOST_TEST(seen == 9);
 
-  io.restart();
-  auto e = coflow::spawn(io, body(never));
-  io.poll();
-  io.restart();
-  std::exception_ptr error;
-  e.async_wait([&](std::exception_ptr x, int) { error = x; });
-  e.cancel();
-  io.run();
-  BOOST_TEST(cancelled_the_wait);
-  BOOST_TEST(holds<coflow::cancelled_error>(error));
+  check_cancel_goes_through(io, [&] { return body(never); }, cancelled_the_wait);
 }
 
 BOOST_AUTO_TEST_CASE(tail_call_to_a_shared_unstarted_coroutine)
@@ -330,16 +309,7 @@ BOOST_AUTO_TEST_CASE(tail_call_to_a_deferred)
   io.run();
   BOOST_TEST(seen == 3);
 
-  io.restart();
-  auto e = coflow::spawn(io, body(never));
-  io.poll();
-  io.restart();
-  std::exception_ptr error;
-  e.async_wait([&](std::exception_ptr x, int) { error = x; });
-  e.cancel();
-  io.run();
-  BOOST_TEST(cancelled_the_wait);
-  BOOST_TEST(holds<coflow::cancelled_error>(error));
+  check_cancel_goes_through(io, [&] { return body(never); }, cancelled_the_wait);
 }
 
 BOOST_AUTO_TEST_CASE(a_million_tail_calls_to_started_coroutines)
@@ -364,7 +334,7 @@ BOOST_AUTO_TEST_CASE(a_million_tail_calls_to_started_coroutines)
   BOOST_TEST(f.get() == 0);
   const long per_hop = (peak_rss_kib() - before) * 1024 / 1000000;
   BOOST_TEST_MESSAGE("peak RSS per live hop: " << per_hop << " bytes");
-  if (rss_is_meaningful)
+  if (coflow_test::memory_figures_are_meaningful)
     BOOST_TEST(per_hop < 2048); // a small constant per live hop
 }
 

@@ -8,9 +8,35 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <sys/resource.h>
+
 #include <exception>
 
+// Sanitizers own malloc and keep freed memory in quarantine: memory figures
+// (RSS, malloc counts) say nothing in those builds.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define COFLOW_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define COFLOW_TEST_SANITIZED 1
+#endif
+#endif
+
 namespace coflow_test {
+
+#if defined(COFLOW_TEST_SANITIZED)
+inline constexpr bool memory_figures_are_meaningful = false;
+#else
+inline constexpr bool memory_figures_are_meaningful = true;
+#endif
+
+/// The process's peak resident set size, in KiB.
+inline long peak_rss_kib()
+{
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
 
 /// Whether @p e holds an exception of type E (or derived).
 template <class E>

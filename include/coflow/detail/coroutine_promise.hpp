@@ -164,6 +164,17 @@ public:
   state_type& state() const noexcept { return *state_; }
   const std::shared_ptr<state_type>& shared_state() const noexcept { return state_; }
 
+  /// Applies @p member (pause, unpause or cancel) to the state: now when it
+  /// is @p local, otherwise on its executor.
+  template <class Member>
+  void control(bool local, Member member)
+  {
+    if (local)
+      ((*state_).*member)();
+    else
+      boost::asio::dispatch(state_->executor(), [s = state_, member] { ((*s).*member)(); });
+  }
+
 private:
   Task* task_;
   std::shared_ptr<state_type> state_;
@@ -206,20 +217,11 @@ public:
     return wait_.take();
   }
 
-  void pause() override { control(&deferred_state<U, E>::pause); }
-  void unpause() override { control(&deferred_state<U, E>::unpause); }
-  void cancel() override { control(&deferred_state<U, E>::cancel); }
+  void pause() override { wait_.control(local_, &deferred_state<U, E>::pause); }
+  void unpause() override { wait_.control(local_, &deferred_state<U, E>::unpause); }
+  void cancel() override { wait_.control(local_, &deferred_state<U, E>::cancel); }
 
 private:
-  template <class Member>
-  void control(Member member)
-  {
-    if (local_)
-      (wait_.state().*member)();
-    else
-      boost::asio::dispatch(wait_.state().executor(),
-          [s = wait_.shared_state(), member] { ((*s).*member)(); });
-  }
 
   Task* task_;
   bool local_;
@@ -458,20 +460,11 @@ private:
 
     outcome<T> take() override { return wait_.take_outcome(); }
 
-    void pause() override { control(&deferred_state<T, E>::pause); }
-    void unpause() override { control(&deferred_state<T, E>::unpause); }
-    void cancel() override { control(&deferred_state<T, E>::cancel); }
+    void pause() override { wait_.control(local_, &deferred_state<T, E>::pause); }
+    void unpause() override { wait_.control(local_, &deferred_state<T, E>::unpause); }
+    void cancel() override { wait_.control(local_, &deferred_state<T, E>::cancel); }
 
   private:
-    template <class Member>
-    void control(Member member)
-    {
-      if (local_)
-        (wait_.state().*member)();
-      else
-        boost::asio::dispatch(wait_.state().executor(),
-            [s = wait_.shared_state(), member] { ((*s).*member)(); });
-    }
 
     bool local_;
     shared_state_wait<task_type, T, E> wait_;
