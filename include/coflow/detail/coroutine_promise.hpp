@@ -248,6 +248,10 @@ public:
     if (!child()->started())
       return false;
     local_ = same_executor(parent_->executor(), child()->executor());
+    if (local_ && child()->waits_on(parent_))
+      throw std::logic_error(child() == static_cast<const task_base*>(parent_)
+              ? "coflow: a coroutine awaits itself"
+              : "coflow: a cycle of coroutines awaiting each other");
     shared_.emplace(parent_);
     if (!local_)
       return false; // its state is touched only from its executor
@@ -278,6 +282,11 @@ public:
     if (shared_)
       return shared_->take();
     return child()->take_value();
+  }
+
+  const task_base* awaited_task() const noexcept override
+  {
+    return local_ ? child() : nullptr; // another executor's task is not read
   }
 
   void pause() override
@@ -340,7 +349,16 @@ public:
   }
 
   /// A tail call is a suspension point: a pending cancel stops it here.
-  bool await_ready() const noexcept { return task_->cancel_requested(); }
+  bool await_ready() const
+  {
+    const task_type* n = coroutine_access::task_pointer(next_);
+    if (n->started() && same_executor(task_->executor(), n->executor())
+        && n->waits_on(task_))
+      throw std::logic_error(n == task_
+              ? "coflow: a coroutine tail-calls itself"
+              : "coflow: a tail call to a coroutine that awaits the caller");
+    return task_->cancel_requested();
+  }
 
   void await_suspend(std::coroutine_handle<>)
   {
@@ -387,6 +405,11 @@ private:
     }
 
     outcome<T> take() override { return wait_.take_outcome(); }
+
+    const task_base* awaited_task() const noexcept override
+    {
+      return local_ ? coroutine_access::task_pointer(next_) : nullptr;
+    }
 
     void pause() override { control([](const coroutine<T, Executor>& c) { c.pause(); }); }
     void unpause() override { control([](const coroutine<T, Executor>& c) { c.unpause(); }); }

@@ -87,6 +87,8 @@ struct pump
   }
 };
 
+class task_base;
+
 /// What a suspended coroutine waits on, as the cascade sees it.
 class awaited_control
 {
@@ -95,11 +97,12 @@ public:
   virtual void unpause() = 0;
   virtual void cancel() = 0;
 
+  /// The coroutine waited on, if it is one (to find cycles of awaits).
+  virtual const task_base* awaited_task() const noexcept { return nullptr; }
+
 protected:
   ~awaited_control() = default;
 };
-
-class task_base;
 
 /// The right to resume a suspended coroutine: exactly one exists while it is
 /// suspended, held by whatever will resume it (an Asio handler, a deferred's
@@ -277,6 +280,21 @@ public:
 
   /// The body resumes from its suspension point.
   void resumed() noexcept { awaited_ = nullptr; }
+
+  /// Whether waiting on @p waiter's completion here would close a cycle:
+  /// @p waiter is this task, or what this task waits on waits on it, and so
+  /// on. Only follows tasks of the caller's executor (no other is read).
+  bool waits_on(const task_base* waiter) const noexcept
+  {
+    const task_base* t = this;
+    for (int hops = 0; t && hops < 100000; ++hops)
+    {
+      if (t == waiter)
+        return true;
+      t = t->awaited_ ? t->awaited_->awaited_task() : nullptr;
+    }
+    return false;
+  }
 
   /// Throws cancelled_error if a cancel was requested (sticky).
   void throw_if_cancelled() const

@@ -1,0 +1,257 @@
+//
+// test/misuse.cpp: every row of doc/misuse.md: misuse gets a clear error,
+// never undefined behaviour.
+//
+
+#define BOOST_TEST_MODULE misuse
+#include <boost/test/unit_test.hpp>
+
+#include "test_support.hpp"
+
+#include <coflow/coroutine.hpp>
+#include <coflow/deferred.hpp>
+#include <coflow/error.hpp>
+#include <coflow/spawn.hpp>
+#include <coflow/tail_call.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace asio = boost::asio;
+using coflow::coroutine;
+using coflow::deferred;
+using coflow::tail_call;
+
+namespace {
+
+/// Whether @p e holds an exception of type E whose what() is @p message.
+template <class E>
+bool holds_message(std::exception_ptr e, const std::string& message)
+{
+  try
+  {
+    if (e)
+      std::rethrow_exception(e);
+  }
+  catch (const E& x)
+  {
+    return x.what() == message;
+  }
+  catch (...)
+  {
+  }
+  return false;
+}
+
+/// Runs @p body as a spawned coroutine and returns the error it completes
+/// with (nullptr for a value).
+template <class Body>
+std::exception_ptr error_of(Body body)
+{
+  asio::io_context io;
+  std::exception_ptr error;
+  auto c = coflow::spawn(io, body());
+  c.async_wait([&](std::exception_ptr e, auto...) { error = e; });
+  io.run();
+  return error;
+}
+
+template <class F>
+std::exception_ptr thrown_by(F f)
+{
+  try
+  {
+    f();
+  }
+  catch (...)
+  {
+    return std::current_exception();
+  }
+  return nullptr;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(firing_a_deferred_twice)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  d.callback(1);
+  BOOST_TEST(holds_message<coflow::already_called_error>(
+      thrown_by([&] { d.callback(2); }), "coflow: deferred already called"));
+}
+
+BOOST_AUTO_TEST_CASE(unpause_without_pause)
+{
+  asio::io_context io;
+  deferred<int> d(io);
+  BOOST_TEST(holds_message<std::logic_error>(
+      thrown_by([&] { d.unpause(); }), "coflow: unpause() without a matching pause()"));
+  auto body = []() -> coroutine<int> { co_return 1; };
+  auto c = coflow::spawn(io, body());
+  BOOST_TEST(holds_message<std::logic_error>(
+      thrown_by([&] { c.unpause(); }), "coflow: unpause() without a matching pause()"));
+  io.run();
+}
+
+BOOST_AUTO_TEST_CASE(spawning_a_started_coroutine)
+{
+  asio::io_context io;
+  auto body = []() -> coroutine<int> { co_return 1; };
+  auto c = coflow::spawn(io, body());
+  BOOST_TEST(holds_message<std::logic_error>(
+      thrown_by([&] { (void)coflow::spawn(io, c); }), "coflow: the coroutine has already started"));
+  BOOST_TEST(holds_message<std::logic_error>(
+      thrown_by([&] { coflow::spawn(io, c, [](std::exception_ptr, int) {}); }),
+      "coflow: the coroutine has already started"));
+  io.run();
+}
+
+BOOST_AUTO_TEST_CASE(awaiting_an_empty_or_moved_from_handle)
+{
+  auto empty_coroutine = error_of([]() -> coroutine<int> {
+    auto c = []() -> coroutine<int> { co_return 1; }();
+    auto moved = std::move(c);
+    (void)moved;
+    co_return co_await c; // moved-from
+  });
+  BOOST_TEST(holds_message<std::logic_error>(
+      empty_coroutine, "coflow: co_await of an empty coroutine handle"));
+
+  auto empty_deferred = error_of([]() -> coroutine<int> {
+    deferred<int> d;
+    co_return co_await d;
+  });
+  BOOST_TEST(holds_message<std::logic_error>(
+      empty_deferred, "coflow: co_await of an empty deferred handle"));
+}
+
+BOOST_AUTO_TEST_CASE(operations_on_an_empty_handle)
+{
+  coroutine<int> empty;
+  BOOST_TEST(holds_message<std::logic_error>(
+      thrown_by([&] { empty.pause(); }), "coflow: operation on an empty coroutine handle"));
+  asio::io_context io;
+  BOOST_TEST(holds_message<std::logic_error>(
+      thrown_by([&] { (void)coflow::spawn(io, empty); }),
+      "coflow: operation on an empty coroutine handle"));
+  deferred<int> d;
+  BOOST_TEST(holds_message<std::logic_error>(
+      thrown_by([&] { d.callback(1); }), "coflow: operation on an empty deferred handle"));
+}
+
+BOOST_AUTO_TEST_CASE(waiting_on_a_coroutine_before_it_starts)
+{
+  // There is no result accessor that could be read early; a consumer needs
+  // the coroutine's executor, which it has once started.
+  auto body = []() -> coroutine<int> { co_return 1; };
+  auto c = body();
+  BOOST_TEST(holds_message<std::logic_error>(
+      thrown_by([&] { c.async_wait([](std::exception_ptr, int) {}); }),
+      "coflow: the coroutine has not started: spawn it or await it first"));
+  BOOST_TEST(!c.called()); // the one "result" query: never throws
+}
+
+BOOST_AUTO_TEST_CASE(a_coroutine_awaiting_itself)
+{
+  asio::io_context io;
+  coroutine<int> self;
+  auto body = [&]() -> coroutine<int> { co_return co_await self; };
+  self = coflow::spawn(io, body());
+  std::exception_ptr error;
+  self.async_wait([&](std::exception_ptr e, int) { error = e; });
+  io.run();
+  BOOST_TEST(holds_message<std::logic_error>(error, "coflow: a coroutine awaits itself"));
+}
+
+BOOST_AUTO_TEST_CASE(a_cycle_of_awaits)
+{
+  // a awaits b (a child, running inline), b awaits a: a cycle.
+  asio::io_context io;
+  coroutine<int> a;
+  auto b_body = [&]() -> coroutine<int> { co_return co_await a; };
+  auto a_body = [&]() -> coroutine<int> { co_return co_await b_body(); };
+  a = coflow::spawn(io, a_body());
+  std::exception_ptr error;
+  a.async_wait([&](std::exception_ptr e, int) { error = e; });
+  io.run();
+  // b's co_await throws; b fails with it, and a with b's error.
+  BOOST_TEST(holds_message<std::logic_error>(
+      error, "coflow: a cycle of coroutines awaiting each other"));
+}
+
+BOOST_AUTO_TEST_CASE(a_coroutine_tail_calling_itself)
+{
+  asio::io_context io;
+  coroutine<int> self;
+  auto body = [&]() -> coroutine<int> { co_return co_await tail_call(self); };
+  self = coflow::spawn(io, body());
+  std::exception_ptr error;
+  self.async_wait([&](std::exception_ptr e, int) { error = e; });
+  io.run();
+  BOOST_TEST(holds_message<std::logic_error>(error, "coflow: a coroutine tail-calls itself"));
+}
+
+BOOST_AUTO_TEST_CASE(tail_call_of_an_already_awaited_coroutine)
+{
+  // Not an error for a copyable result: every consumer receives it.
+  asio::io_context io;
+  deferred<int> d(io);
+  auto shared = [](deferred<int> x) -> coroutine<int> { co_return co_await x; };
+  auto target = coflow::spawn(io, shared(d));
+  auto awaiting = [&]() -> coroutine<int> { co_return co_await target; };
+  auto tail_calling = [&]() -> coroutine<int> { co_return co_await tail_call(target); };
+  auto f1 = coflow::spawn(io, awaiting(), asio::use_future);
+  auto f2 = coflow::spawn(io, tail_calling(), asio::use_future);
+  io.poll();
+  d.callback(8);
+  io.restart();
+  io.run();
+  BOOST_TEST(f1.get() == 8);
+  BOOST_TEST(f2.get() == 8);
+}
+
+BOOST_AUTO_TEST_CASE(a_move_only_result_consumed_twice)
+{
+  asio::io_context io;
+  auto body = []() -> coroutine<std::unique_ptr<int>> { co_return std::make_unique<int>(4); };
+  auto c = coflow::spawn(io, body());
+  std::unique_ptr<int> first;
+  std::exception_ptr second;
+  c.async_wait([&](std::exception_ptr, std::unique_ptr<int> v) { first = std::move(v); });
+  c.async_wait([&](std::exception_ptr e, std::unique_ptr<int>) { second = e; });
+  io.run();
+  BOOST_TEST(first != nullptr);
+  BOOST_TEST(holds_message<std::logic_error>(
+      second, "coflow: the move-only result was taken by an earlier consumer"));
+}
+
+BOOST_AUTO_TEST_CASE(destroying_the_context_while_coroutines_are_suspended)
+{
+  // Not an error: the frames are destroyed, their destructors run, their
+  // consumers are destroyed without being invoked.
+  bool frame_destroyed = false;
+  bool consumer_invoked = false;
+  {
+    asio::io_context io;
+    deferred<int> never(io);
+    struct flag
+    {
+      bool& set;
+      ~flag() { set = true; }
+    };
+    auto body = [&]() -> coroutine<int> {
+      flag f{frame_destroyed};
+      co_return co_await never;
+    };
+    auto c = coflow::spawn(io, body());
+    c.async_wait([&](std::exception_ptr, int) { consumer_invoked = true; });
+    io.poll();
+  }
+  BOOST_TEST(frame_destroyed);
+  BOOST_TEST(!consumer_invoked);
+}
