@@ -17,7 +17,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
-#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 
 #include <coroutine>
 #include <optional>
@@ -107,15 +107,18 @@ bool same_executor(const E1& a, const E2& b)
 }
 
 /// Runs @p f now when the target lives on the caller's executor, otherwise
-/// dispatches it to the target's executor: a shared object is only touched
-/// from its own executor, as Asio requires.
+/// posts it to the target's executor: a shared object is only touched from
+/// its own executor, as Asio requires. Posted, never dispatched: a dispatch
+/// may run inline (when the calling thread happens to run the target's
+/// strand too) and overtake what was posted before it, so that an unpause
+/// could reach a child before the pause it balances.
 template <class Executor, class Function>
 void run_on(bool local, const Executor& ex, Function&& f)
 {
   if (local)
     std::forward<Function>(f)();
   else
-    boost::asio::dispatch(ex, std::forward<Function>(f));
+    boost::asio::post(ex, std::forward<Function>(f));
 }
 
 /// Waits on a deferred's shared state as a consumer at the end of its chain.
@@ -172,7 +175,7 @@ public:
     if (local)
       ((*state_).*member)();
     else
-      boost::asio::dispatch(state_->executor(), [s = state_, member] { ((*s).*member)(); });
+      boost::asio::post(state_->executor(), [s = state_, member] { ((*s).*member)(); });
   }
 
 private:
@@ -294,7 +297,7 @@ public:
     if (local_)
       child()->pause();
     else
-      boost::asio::dispatch(child()->executor(), [c = child_] { c.pause(); });
+      boost::asio::post(child()->executor(), [c = child_] { c.pause(); });
   }
 
   void unpause() override
@@ -302,7 +305,7 @@ public:
     if (local_)
       child()->unpause();
     else
-      boost::asio::dispatch(child()->executor(), [c = child_] { c.unpause(); });
+      boost::asio::post(child()->executor(), [c = child_] { c.unpause(); });
   }
 
   void cancel() override
@@ -310,7 +313,7 @@ public:
     if (local_)
       child()->cancel();
     else
-      boost::asio::dispatch(child()->executor(), [c = child_] { c.cancel(); });
+      boost::asio::post(child()->executor(), [c = child_] { c.cancel(); });
   }
 
 private:
@@ -422,7 +425,7 @@ private:
       if (local_)
         f(next_);
       else
-        boost::asio::dispatch(
+        boost::asio::post(
             coroutine_access::task_pointer(next_)->executor(), [c = next_, f] { f(c); });
     }
 

@@ -1,0 +1,395 @@
+//
+// test/stress/chaos.cpp: random trees of coroutines under random pause,
+// unpause and cancel, on a 2-thread pool with strands and on a
+// single-threaded io_context.
+//
+// Usage: chaos [--long] [--seed N]
+//   default: a short run for CI; --long: many more rounds (figures printed).
+//
+// Each round spawns roots whose bodies are random trees (depth up to 8) of:
+// child coroutines, deferreds with and without cancellers (fired later from
+// their executor), timers through use_coroutine, asio::awaitables, tail
+// calls, and children spawned on another strand and awaited. A driver
+// applies random pause / unpause / cancel to the roots and to the children
+// of other strands, from their strands, at random moments. After every round:
+//   - every root completed exactly once (value, error or cancelled_error),
+//     and its consumer got exactly one delivery;
+//   - a root cancelled before it finished delivered cancelled_error;
+//   - every frame was destroyed exactly once, and each after its children
+//     (innermost first);
+//   - the round finished: a watchdog fails the test (with the seed) if not.
+//
+
+#include <coflow/coflow.hpp>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+using coflow::coroutine;
+using coflow::deferred;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::uint64_t seed = 1;
+long violations = 0;
+
+void violated(const char* what)
+{
+  std::fprintf(stderr, "chaos: invariant violated (seed %llu): %s\n",
+      static_cast<unsigned long long>(seed), what);
+  ++violations;
+}
+
+// --- frames: counted, and their cleanup order checked --------------------------
+
+std::atomic<long> live_frames{0};
+std::atomic<long> frames_made{0};
+std::atomic<long> cleanup_clock{0};
+std::atomic<long> order_violations{0};
+
+/// One per node frame. Knows its parent's record: a parent's cleanup must
+/// come after the cleanup of every child it awaited.
+struct node_record
+{
+  std::atomic<long> cleaned_at{0};
+  std::shared_ptr<node_record> parent;
+  bool awaited_by_parent = true;
+};
+
+struct frame_guard
+{
+  std::shared_ptr<node_record> record;
+
+  explicit frame_guard(std::shared_ptr<node_record> r) : record(std::move(r))
+  {
+    ++live_frames;
+    ++frames_made;
+  }
+  frame_guard(const frame_guard&) = delete;
+  ~frame_guard()
+  {
+    record->cleaned_at = ++cleanup_clock;
+    // The parent awaits this child: it cannot have been cleaned up yet.
+    if (record->awaited_by_parent && record->parent && record->parent->cleaned_at != 0)
+      ++order_violations;
+    --live_frames;
+  }
+};
+
+// --- the trees ----------------------------------------------------------------------
+
+struct round_context
+{
+  std::vector<asio::any_io_executor> executors; // strands, or one io_context
+  std::mutex mutex;
+  std::vector<coroutine<int>> remote_children; // controlled by the driver too
+  std::atomic<long> coroutines_made{0};
+  std::atomic<long>* control_applied = nullptr;
+};
+
+void drive(coroutine<int> c, std::uint64_t key, int actions, std::atomic<long>& applied,
+    std::shared_ptr<std::atomic<bool>> cancelled_first);
+
+std::uint64_t mix(std::uint64_t x)
+{
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+coroutine<int> node(round_context& rc, std::uint64_t key, int depth,
+    std::shared_ptr<node_record> record);
+
+asio::awaitable<int> asio_leaf(std::chrono::microseconds delay)
+{
+  asio::steady_timer t(co_await asio::this_coro::executor, delay);
+  co_await t.async_wait(asio::use_awaitable);
+  co_return 1;
+}
+
+coroutine<int> node(round_context& rc, std::uint64_t key, int depth,
+    std::shared_ptr<node_record> record)
+{
+  frame_guard guard(record);
+  ++rc.coroutines_made;
+  auto ex = co_await coflow::this_coro::executor;
+  const std::uint64_t r = mix(key);
+  const auto delay = std::chrono::microseconds(r % 200);
+  const int kind = depth >= 8 ? 2 : static_cast<int>((r >> 8) % 7);
+  auto child_record = [&](bool awaited) {
+    auto c = std::make_shared<node_record>();
+    c->parent = record;
+    c->awaited_by_parent = awaited;
+    return c;
+  };
+  switch (kind)
+  {
+  case 0: // a child, inline
+    co_return 1 + co_await node(rc, key * 31 + 1, depth + 1, child_record(true));
+  case 1: // a deferred, fired later from its executor, maybe with a canceller
+  {
+    deferred<int> d = (r >> 16) & 1 ? deferred<int>(ex, [](deferred<int>&) {})
+                                    : deferred<int>(ex);
+    auto timer = std::make_shared<asio::steady_timer>(ex, delay);
+    timer->async_wait([d, timer](boost::system::error_code) mutable {
+      if (!d.called())
+        d.callback(1);
+    });
+    co_return co_await d;
+  }
+  case 2: // a timer through use_coroutine
+  {
+    asio::steady_timer t(ex, delay);
+    co_await t.async_wait(coflow::use_coroutine);
+    co_return 1;
+  }
+  case 3: // an asio::awaitable
+    co_return co_await asio_leaf(delay);
+  case 4: // a tail call: the next state takes this node's place
+    co_return co_await coflow::tail_call(node(rc, key * 31 + 2, depth + 1, child_record(false)));
+  case 5: // a child spawned on another executor, awaited
+  {
+    auto other = rc.executors[(r >> 24) % rc.executors.size()];
+    auto c = coflow::spawn(other, node(rc, key * 31 + 3, depth + 1, child_record(true)));
+    {
+      std::lock_guard<std::mutex> lock(rc.mutex);
+      rc.remote_children.push_back(c);
+    }
+    asio::post(other, [c, r, &rc] { drive(c, r, static_cast<int>(r % 4), *rc.control_applied, nullptr); });
+    co_return co_await c;
+  }
+  default: // two children in a row
+  {
+    int a = co_await node(rc, key * 31 + 4, depth + 1, child_record(true));
+    int b = co_await node(rc, key * 31 + 5, depth + 1, child_record(true));
+    co_return a + b;
+  }
+  }
+}
+
+// --- the driver ---------------------------------------------------------------------
+
+/// Random pause / unpause / cancel of @p c, on its executor, at random
+/// moments, one after the other; ends balanced (every pause undone).
+struct driver : std::enable_shared_from_this<driver>
+{
+  coroutine<int> c;
+  std::uint64_t key;
+  int actions;
+  std::atomic<long>& applied;
+  std::shared_ptr<std::atomic<bool>> cancelled_first;
+  asio::steady_timer timer;
+  unsigned pauses = 0;
+  int step = 0;
+
+  driver(coroutine<int> co, std::uint64_t k, int n, std::atomic<long>& a,
+      std::shared_ptr<std::atomic<bool>> first)
+    : c(std::move(co)), key(k), actions(n), applied(a), cancelled_first(std::move(first)),
+      timer(c.get_executor())
+  {
+  }
+
+  void next()
+  {
+    const std::uint64_t r = mix(key + static_cast<std::uint64_t>(step));
+    timer.expires_after(std::chrono::microseconds(r % 300));
+    timer.async_wait([self = shared_from_this(), r](boost::system::error_code) { self->act(r); });
+  }
+
+  void act(std::uint64_t r)
+  {
+    ++applied;
+    if (step++ == actions)
+    {
+      while (pauses > 0)
+        c.unpause(), --pauses;
+      return;
+    }
+    switch (r % 5)
+    {
+    case 0:
+    case 1:
+      c.pause();
+      ++pauses;
+      break;
+    case 2:
+    case 3:
+      if (pauses > 0)
+        c.unpause(), --pauses;
+      break;
+    default:
+      if (cancelled_first && !c.called())
+        cancelled_first->store(true);
+      c.cancel();
+      break;
+    }
+    next();
+  }
+};
+
+void drive(coroutine<int> c, std::uint64_t key, int actions, std::atomic<long>& applied,
+    std::shared_ptr<std::atomic<bool>> cancelled_first)
+{
+  std::make_shared<driver>(std::move(c), key, actions, applied, std::move(cancelled_first))->next();
+}
+
+// --- rounds ---------------------------------------------------------------------
+
+struct totals
+{
+  long rounds = 0;
+  long roots = 0;
+  std::atomic<long> control_applied{0};
+  long coroutines = 0;
+};
+
+/// One round: @p roots trees on @p executors; returns when all delivered.
+void run_round(std::vector<asio::any_io_executor> executors, int roots, std::uint64_t round_key,
+    totals& t, asio::io_context* single)
+{
+  round_context rc;
+  rc.executors = std::move(executors);
+  rc.control_applied = &t.control_applied;
+  std::mutex mutex;
+  std::condition_variable done;
+  int delivered = 0;
+  struct root_result
+  {
+    std::atomic<int> deliveries{0};
+    std::atomic<bool> value{false};
+    std::shared_ptr<std::atomic<bool>> cancelled_first = std::make_shared<std::atomic<bool>>(false);
+  };
+  std::vector<std::unique_ptr<root_result>> results;
+  for (int i = 0; i < roots; ++i)
+    results.push_back(std::make_unique<root_result>());
+
+  for (int i = 0; i < roots; ++i)
+  {
+    const std::uint64_t key = mix(round_key * 1000003 + static_cast<std::uint64_t>(i));
+    auto ex = rc.executors[key % rc.executors.size()];
+    auto record = std::make_shared<node_record>();
+    auto c = coflow::spawn(ex, node(rc, key, 0, record));
+    root_result* res = results[static_cast<std::size_t>(i)].get();
+    c.async_wait([res, &mutex, &done, &delivered, roots](std::exception_ptr e, int) {
+      res->value = !e;
+      if (++res->deliveries == 1)
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (++delivered == roots)
+          done.notify_all();
+      }
+    });
+    asio::post(ex, [c, key, &t, cancelled_first = res->cancelled_first] {
+      drive(c, key ^ 0x5555, static_cast<int>(key % 6), t.control_applied, cancelled_first);
+    });
+  }
+
+  // The remote children are driven too, once they exist.
+  if (single)
+  {
+    single->restart();
+    single->run();
+  }
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    if (!done.wait_for(lock, 120s, [&] { return delivered == roots; }))
+    {
+      std::fprintf(stderr, "chaos: round did not finish in 120 s (seed %llu)\n",
+          static_cast<unsigned long long>(seed));
+      std::abort(); // the watchdog: a hang is a failure, with its seed
+    }
+  }
+
+  for (auto& r : results)
+  {
+    if (r->deliveries != 1)
+      violated("a root's consumer got exactly one delivery");
+    if (r->cancelled_first->load() && r->value)
+      violated("a root cancelled before it finished delivered no value");
+  }
+  t.coroutines += rc.coroutines_made;
+  ++t.rounds;
+  t.roots += roots;
+}
+
+long peak_rss_kib()
+{
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+} // namespace
+
+int main(int argc, char* argv[])
+{
+  bool long_mode = false;
+  seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  for (int i = 1; i < argc; ++i)
+  {
+    if (std::strcmp(argv[i], "--long") == 0)
+      long_mode = true;
+    else if (std::strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+      seed = std::strtoull(argv[++i], nullptr, 10);
+  }
+  std::printf("chaos: seed %llu (replay with --seed %llu)%s\n",
+      static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed),
+      long_mode ? ", long mode" : "");
+  std::fflush(stdout);
+
+  const int rounds = long_mode ? 20000 : 400;
+  totals t;
+  asio::thread_pool pool(2);
+  for (int round = 0; round < rounds; ++round)
+  {
+    const std::uint64_t key = mix(seed + static_cast<std::uint64_t>(round));
+    if (round % 2 == 0)
+    {
+      // Two threads, coroutines bound to strands.
+      std::vector<asio::any_io_executor> strands;
+      for (int s = 0; s < 4; ++s)
+        strands.emplace_back(asio::make_strand(pool.get_executor()));
+      run_round(strands, 20, key, t, nullptr);
+    }
+    else
+    {
+      asio::io_context io;
+      run_round({io.get_executor()}, 20, key, t, &io);
+    }
+    if (live_frames != 0)
+      violated("every frame destroyed at the end of a round");
+  }
+  pool.join();
+
+  if (frames_made != cleanup_clock)
+    violated("every cleanup ran exactly once");
+  if (order_violations != 0)
+    violated("cleanup innermost first");
+  std::printf("chaos: %ld rounds, %ld roots, %ld coroutines, %ld control operations, "
+              "%ld violations, peak RSS %ld KiB\n",
+      t.rounds, t.roots, t.coroutines, t.control_applied.load(), violations, peak_rss_kib());
+  return violations == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
