@@ -44,11 +44,14 @@ public:
   void operator()(Handler&& handler)
   {
     auto& t = coroutine_access::task_of(coroutine_);
-    t.start_posted(executor_);
+    // The consumer is attached before the start is posted: on a
+    // multi-threaded executor the body may run (and finish) at once.
+    t.prepare_posted_start(executor_);
     using link = waiter_link<deferred_state<T, Executor>, std::decay_t<Handler>>;
     std::decay_t<Handler> h(std::forward<Handler>(handler));
     const auto& state = t.shared();
     state->append(link::create(std::move(h), state));
+    t.post_start();
   }
 
 private:

@@ -291,9 +291,11 @@ void run_round(std::vector<asio::any_io_executor> executors, int roots, std::uin
     const std::uint64_t key = mix(round_key * 1000003 + static_cast<std::uint64_t>(i));
     auto ex = rc.executors[key % rc.executors.size()];
     auto record = std::make_shared<node_record>();
-    auto c = coflow::spawn(ex, node(rc, key, 0, record));
+    auto c = node(rc, key, 0, record);
     root_result* res = results[static_cast<std::size_t>(i)].get();
-    c.async_wait([res, &mutex, &done, &delivered, roots](std::exception_ptr e, int) {
+    // The consumer comes with the spawn: attached before the start is
+    // posted, never from this thread while a pool thread runs the body.
+    coflow::spawn(ex, c, [res, &mutex, &done, &delivered, roots](std::exception_ptr e, int) {
       res->value = !e;
       if (++res->deliveries == 1)
       {

@@ -75,11 +75,23 @@ public:
   /// its executor until it completes (as co_spawn's), so run() waits for it.
   void start_posted(Executor ex)
   {
+    prepare_posted_start(std::move(ex));
+    post_start();
+  }
+
+  /// start_posted() in two steps, so that a consumer can be attached in
+  /// between: once the start is posted, another thread may run the body.
+  void prepare_posted_start(Executor ex)
+  {
     mark_started();
     extras& x = more();
     executor_ = &x.own_executor.emplace(std::move(ex));
     x.work.emplace(boost::asio::prefer(
         *executor_, boost::asio::execution::outstanding_work.tracked));
+  }
+
+  void post_start()
+  {
     add_ref(); // the running reference
     post_resume(resume_token::adopt(this));
   }
