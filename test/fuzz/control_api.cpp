@@ -2,12 +2,16 @@
 // test/fuzz/control_api.cpp: a libFuzzer target over coflow's control API.
 //
 // The input bytes are decoded into a sequence of operations on a small set
-// of deferreds and coroutines (create, spawn, fire, errback, pause, unpause,
-// cancel, drop a handle, run one handler); the coroutines await deferreds,
-// children, tail calls and Asio operations. At the end everything is
-// released and run to completion, and the invariants are checked:
+// of deferreds and coroutines (create a deferred, fire, errback, create a
+// coroutine that awaits a deferred, or awaits or tail-calls a coroutine of the
+// set, spawn, add a consumer, pause, unpause, cancel, drop a handle, run one
+// handler); the bodies await deferreds, inline children, tail calls and Asio
+// operations. At the end everything is released and run to completion, and
+// the invariants are checked:
 //   - every consumer got exactly one delivery;
-//   - a coroutine delivered a value only if it was not cancelled first;
+//   - a coroutine delivered a value only if it was not cancelled first, and
+//     that value is the one computed from the values the deferreds were given
+//     (nothing lost or mixed up while paused);
 //   - every frame was destroyed exactly once (live frames back to 0), and
 //     every cleanup ran exactly once;
 //   - run() returned.
@@ -30,6 +34,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -69,7 +75,10 @@ coroutine<int> leaf(deferred<int> d)
   co_return co_await d + 1;
 }
 
-coroutine<int> body(int kind, deferred<int> d, asio::io_context& io)
+/// What a body adds to the value it awaits; see expected_value().
+constexpr int deferred_body_adds[4] = {0, 1, 1, 0};
+
+coroutine<int> on_deferred(int kind, deferred<int> d, asio::io_context& io)
 {
   frame_guard g;
   switch (kind % 4)
@@ -86,21 +95,65 @@ coroutine<int> body(int kind, deferred<int> d, asio::io_context& io)
   }
 }
 
+/// Awaits, or tail-calls, a coroutine of the set: the set is a tree of
+/// coroutines that share children (an unstarted one starts as a child).
+coroutine<int> on_coroutine(bool tail, coroutine<int> c)
+{
+  frame_guard g;
+  if (tail)
+    co_return co_await coflow::tail_call(c);
+  co_return co_await c + 1;
+}
+
 struct fuzz_state
 {
   asio::io_context io;
-  std::vector<deferred<int>> deferreds;
+  struct deferred_entry
+  {
+    deferred<int> d;
+    std::optional<int> value; // what callback() gave it, if it did
+  };
+  std::vector<deferred_entry> deferreds;
   struct entry
   {
     coroutine<int> handle;
-    bool spawned = false;
+    int on_deferred = -1;  // the index of what it awaits:
+    int on_coroutine = -1; // a deferred or a coroutine of the set
+    int adds = 0;
     unsigned pauses = 0;
-    bool cancelled = false;
-    std::shared_ptr<int> deliveries = std::make_shared<int>(0);
-    std::shared_ptr<bool> got_value = std::make_shared<bool>(false);
+    bool cancelled = false; // cancel() before it completed
   };
   std::vector<entry> coroutines;
-  std::vector<std::shared_ptr<int>> consumers; // deliveries, per consumer
+  struct consumer
+  {
+    std::size_t coroutine;
+    int deliveries = 0;
+    std::optional<int> value;
+  };
+  std::vector<std::unique_ptr<consumer>> consumers;
+
+  /// The value entry @p i must deliver if it delivers one; none if what it
+  /// depends on was never given a value (errback, cancel).
+  std::optional<int> expected_value(std::size_t i) const
+  {
+    const entry& e = coroutines[i];
+    std::optional<int> v = e.on_deferred >= 0
+        ? deferreds[static_cast<std::size_t>(e.on_deferred)].value
+        : expected_value(static_cast<std::size_t>(e.on_coroutine));
+    if (v)
+      *v += e.adds;
+    return v;
+  }
+
+  void attach_consumer(std::size_t i)
+  {
+    auto* c = consumers.emplace_back(std::make_unique<consumer>(consumer{i, 0, std::nullopt})).get();
+    coroutines[i].handle.async_wait([c](std::exception_ptr e, int v) {
+      ++c->deliveries;
+      if (!e)
+        c->value = v;
+    });
+  }
 };
 
 void run(const std::uint8_t* data, std::size_t size)
@@ -110,13 +163,19 @@ void run(const std::uint8_t* data, std::size_t size)
 
   for (std::size_t i = 0; i < size;)
   {
-    const unsigned op = byte(i) % 10;
+    const unsigned op = byte(i) % 12;
     const unsigned arg = byte(i);
-    auto pick_deferred = [&]() -> deferred<int>* {
+    auto pick_deferred = [&]() -> fuzz_state::deferred_entry* {
       return s->deferreds.empty() ? nullptr : &s->deferreds[arg % s->deferreds.size()];
     };
+    auto pick_index = [&]() -> std::optional<std::size_t> {
+      if (s->coroutines.empty())
+        return std::nullopt;
+      return arg % s->coroutines.size();
+    };
     auto pick_coroutine = [&]() -> fuzz_state::entry* {
-      return s->coroutines.empty() ? nullptr : &s->coroutines[arg % s->coroutines.size()];
+      auto i = pick_index();
+      return i ? &s->coroutines[*i] : nullptr;
     };
     switch (op)
     {
@@ -124,48 +183,61 @@ void run(const std::uint8_t* data, std::size_t size)
       if (s->deferreds.size() < 8)
       {
         if (arg & 1)
-          s->deferreds.emplace_back(s->io, [](deferred<int>&) {});
+          s->deferreds.push_back({deferred<int>(s->io, [](deferred<int>&) {}), std::nullopt});
         else
-          s->deferreds.emplace_back(s->io);
+          s->deferreds.push_back({deferred<int>(s->io), std::nullopt});
       }
       break;
     case 1: // fire
-      if (auto* d = pick_deferred(); d && !d->called())
-        d->callback(static_cast<int>(arg));
-      break;
-    case 2: // errback
-      if (auto* d = pick_deferred(); d && !d->called())
-        d->errback(std::make_exception_ptr(std::runtime_error("fuzz")));
-      break;
-    case 3: // create a coroutine on a deferred
-      if (auto* d = pick_deferred(); d && s->coroutines.size() < 8)
-        s->coroutines.push_back({body(static_cast<int>(arg / 8), *d, s->io)});
-      break;
-    case 4: // spawn, with one consumer
-      if (auto* c = pick_coroutine(); c && c->handle && !c->spawned)
+      if (auto* d = pick_deferred(); d && !d->d.called())
       {
-        (void)coflow::spawn(s->io, c->handle);
-        c->spawned = true;
-        auto deliveries = c->deliveries;
-        auto got_value = c->got_value;
-        s->consumers.push_back(deliveries);
-        c->handle.async_wait([deliveries, got_value](std::exception_ptr e, int) {
-          ++*deliveries;
-          *got_value = !e;
-        });
+        d->d.callback(static_cast<int>(arg));
+        d->value = static_cast<int>(arg);
       }
       break;
-    case 5: // pause
+    case 2: // errback
+      if (auto* d = pick_deferred(); d && !d->d.called())
+        d->d.errback(std::make_exception_ptr(std::runtime_error("fuzz")));
+      break;
+    case 3: // create a coroutine that awaits a deferred
+      if (s->deferreds.size() > 0 && s->coroutines.size() < 10)
+      {
+        const std::size_t d = arg % s->deferreds.size();
+        const int kind = static_cast<int>(arg / 16 % 4);
+        s->coroutines.push_back({on_deferred(kind, s->deferreds[d].d, s->io),
+            static_cast<int>(d), -1, deferred_body_adds[kind]});
+      }
+      break;
+    case 4: // create a coroutine that awaits, or tail-calls, one of the set
+      if (auto c = pick_index(); c && s->coroutines[*c].handle && s->coroutines.size() < 10)
+      {
+        const bool tail = arg & 0x80;
+        s->coroutines.push_back({on_coroutine(tail, s->coroutines[*c].handle), -1,
+            static_cast<int>(*c), tail ? 0 : 1});
+      }
+      break;
+    case 5: // spawn, with one consumer
+      if (auto c = pick_index(); c && s->coroutines[*c].handle && !s->coroutines[*c].handle.started())
+      {
+        (void)coflow::spawn(s->io, s->coroutines[*c].handle);
+        s->attach_consumer(*c);
+      }
+      break;
+    case 6: // one more consumer of a started coroutine
+      if (auto c = pick_index(); c && s->coroutines[*c].handle && s->coroutines[*c].handle.started())
+        s->attach_consumer(*c);
+      break;
+    case 7: // pause
       if (auto* c = pick_coroutine(); c && c->handle)
         c->handle.pause(), ++c->pauses;
       else if (auto* d = pick_deferred())
-        d->pause();
+        d->d.pause();
       break;
-    case 6: // unpause
+    case 8: // unpause
       if (auto* c = pick_coroutine(); c && c->handle && c->pauses > 0)
         c->handle.unpause(), --c->pauses;
       break;
-    case 7: // cancel
+    case 9: // cancel
       if (auto* c = pick_coroutine(); c && c->handle)
       {
         if (!c->handle.called())
@@ -173,9 +245,9 @@ void run(const std::uint8_t* data, std::size_t size)
         c->handle.cancel();
       }
       else if (auto* d = pick_deferred())
-        d->cancel();
+        d->d.cancel();
       break;
-    case 8: // drop a handle (a spawned coroutine goes on)
+    case 10: // drop a handle (a spawned coroutine, or an awaited one, goes on)
       if (auto* c = pick_coroutine(); c && c->handle && (arg & 1))
       {
         while (c->pauses > 0)
@@ -202,22 +274,28 @@ void run(const std::uint8_t* data, std::size_t size)
     }
   for (auto& d : s->deferreds)
   {
-    while (d.pause_count() > 0)
-      d.unpause();
-    if (!d.called())
-      d.callback(0);
+    while (d.d.pause_count() > 0)
+      d.d.unpause();
+    if (!d.d.called())
+    {
+      d.d.callback(0);
+      d.value = 0;
+    }
   }
   s->io.restart();
   s->io.run();
 
-  for (auto& c : s->coroutines)
-    if (c.spawned && c.handle)
+  for (auto& consumer : s->consumers)
+  {
+    check(consumer->deliveries == 1, "every consumer got exactly one delivery");
+    const auto& c = s->coroutines[consumer->coroutine];
+    if (consumer->value)
     {
-      check(*c.deliveries == 1, "a spawned coroutine delivered exactly once");
-      check(!(c.cancelled && *c.got_value), "a cancelled coroutine delivered no value");
+      check(!c.cancelled, "a coroutine cancelled before it completed delivered no value");
+      check(consumer->value == s->expected_value(consumer->coroutine),
+          "a delivered value is the one the coroutine computed");
     }
-  for (auto& deliveries : s->consumers)
-    check(*deliveries == 1, "every consumer got exactly one delivery");
+  }
 
   s.reset(); // the context goes: unspawned and abandoned frames with it
   check(live_frames == 0, "every frame destroyed");
