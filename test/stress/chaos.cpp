@@ -13,8 +13,11 @@
 // applies random pause / unpause / cancel to the roots and to the children
 // of other strands, from their strands, at random moments. After every round:
 //   - every root completed exactly once (value, error or cancelled_error),
-//     and its consumer got exactly one delivery;
+//     and each of its two consumers got exactly one delivery, the same one;
 //   - a root cancelled before it finished delivered cancelled_error;
+//   - a root of a tree that nobody cancelled delivered a value, and the
+//     value its tree computes: so every value produced while part of the
+//     tree was paused (counted) was delivered, unless the tree was cancelled;
 //   - every frame was destroyed exactly once, and each after its children
 //     (innermost first);
 //   - the round finished: a watchdog fails the test (with the seed) if not.
@@ -69,13 +72,38 @@ std::atomic<long> frames_made{0};
 std::atomic<long> cleanup_clock{0};
 std::atomic<long> order_violations{0};
 
+std::atomic<long> values_produced_while_paused{0};
+
+/// One per root: what its drivers did to the tree.
+struct tree_state
+{
+  std::atomic<bool> cancelled{false}; // a cancel reached a coroutine of it before it completed
+  std::atomic<long> produced_while_paused{0};
+};
+
 /// One per node frame. Knows its parent's record: a parent's cleanup must
-/// come after the cleanup of every child it awaited.
+/// come after the cleanup of every child it awaited, and a pause of an
+/// ancestor (a tail-caller included) holds this node's results.
 struct node_record
 {
   std::atomic<long> cleaned_at{0};
+  std::atomic<int> pauses{0}; // applied by a driver to this node's coroutine
   std::shared_ptr<node_record> parent;
+  std::shared_ptr<tree_state> tree;
   bool awaited_by_parent = true;
+
+  /// Counts a value produced (a deferred fired, an awaitable finished) while
+  /// this node or an ancestor is paused.
+  void produced() const
+  {
+    for (const node_record* r = this; r; r = r->parent.get())
+      if (r->pauses.load() > 0)
+      {
+        ++tree->produced_while_paused;
+        ++values_produced_while_paused;
+        return;
+      }
+  }
 };
 
 struct frame_guard
@@ -110,7 +138,7 @@ struct round_context
 };
 
 void drive(coroutine<int> c, std::uint64_t key, int actions, std::atomic<long>& applied,
-    std::shared_ptr<std::atomic<bool>> cancelled_first);
+    std::shared_ptr<node_record> target, std::shared_ptr<std::atomic<bool>> cancelled_first);
 
 std::uint64_t mix(std::uint64_t x)
 {
@@ -123,10 +151,34 @@ std::uint64_t mix(std::uint64_t x)
 coroutine<int> node(round_context& rc, std::uint64_t key, int depth,
     std::shared_ptr<node_record> record);
 
-asio::awaitable<int> asio_leaf(std::chrono::microseconds delay)
+int node_kind(std::uint64_t key, int depth)
+{
+  return depth >= 8 ? 2 : static_cast<int>((mix(key) >> 8) % 7);
+}
+
+/// The value node(key, depth) computes when nothing cancels it.
+int expected_value(std::uint64_t key, int depth)
+{
+  switch (node_kind(key, depth))
+  {
+  case 0:
+    return 1 + expected_value(key * 31 + 1, depth + 1);
+  case 4:
+    return expected_value(key * 31 + 2, depth + 1);
+  case 5:
+    return expected_value(key * 31 + 3, depth + 1);
+  case 6:
+    return expected_value(key * 31 + 4, depth + 1) + expected_value(key * 31 + 5, depth + 1);
+  default:
+    return 1;
+  }
+}
+
+asio::awaitable<int> asio_leaf(std::chrono::microseconds delay, std::shared_ptr<node_record> record)
 {
   asio::steady_timer t(co_await asio::this_coro::executor, delay);
   co_await t.async_wait(asio::use_awaitable);
+  record->produced();
   co_return 1;
 }
 
@@ -138,10 +190,11 @@ coroutine<int> node(round_context& rc, std::uint64_t key, int depth,
   auto ex = co_await coflow::this_coro::executor;
   const std::uint64_t r = mix(key);
   const auto delay = std::chrono::microseconds(r % 200);
-  const int kind = depth >= 8 ? 2 : static_cast<int>((r >> 8) % 7);
+  const int kind = node_kind(key, depth);
   auto child_record = [&](bool awaited) {
     auto c = std::make_shared<node_record>();
     c->parent = record;
+    c->tree = record->tree;
     c->awaited_by_parent = awaited;
     return c;
   };
@@ -154,9 +207,12 @@ coroutine<int> node(round_context& rc, std::uint64_t key, int depth,
     deferred<int> d = (r >> 16) & 1 ? deferred<int>(ex, [](deferred<int>&) {})
                                     : deferred<int>(ex);
     auto timer = std::make_shared<asio::steady_timer>(ex, delay);
-    timer->async_wait([d, timer](boost::system::error_code) mutable {
+    timer->async_wait([d, timer, record](boost::system::error_code) mutable {
       if (!d.called())
+      {
+        record->produced();
         d.callback(1);
+      }
     });
     co_return co_await d;
   }
@@ -167,18 +223,21 @@ coroutine<int> node(round_context& rc, std::uint64_t key, int depth,
     co_return 1;
   }
   case 3: // an asio::awaitable
-    co_return co_await asio_leaf(delay);
+    co_return co_await asio_leaf(delay, record);
   case 4: // a tail call: the next state takes this node's place
     co_return co_await coflow::tail_call(node(rc, key * 31 + 2, depth + 1, child_record(false)));
   case 5: // a child spawned on another executor, awaited
   {
     auto other = rc.executors[(r >> 24) % rc.executors.size()];
-    auto c = coflow::spawn(other, node(rc, key * 31 + 3, depth + 1, child_record(true)));
+    auto remote_record = child_record(true);
+    auto c = coflow::spawn(other, node(rc, key * 31 + 3, depth + 1, remote_record));
     {
       std::lock_guard<std::mutex> lock(rc.mutex);
       rc.remote_children.push_back(c);
     }
-    asio::post(other, [c, r, &rc] { drive(c, r, static_cast<int>(r % 4), *rc.control_applied, nullptr); });
+    asio::post(other, [c, r, &rc, remote_record] {
+      drive(c, r, static_cast<int>(r % 4), *rc.control_applied, remote_record, nullptr);
+    });
     co_return co_await c;
   }
   default: // two children in a row
@@ -200,16 +259,29 @@ struct driver : std::enable_shared_from_this<driver>
   std::uint64_t key;
   int actions;
   std::atomic<long>& applied;
+  std::shared_ptr<node_record> target;
   std::shared_ptr<std::atomic<bool>> cancelled_first;
   asio::steady_timer timer;
-  unsigned pauses = 0;
   int step = 0;
 
   driver(coroutine<int> co, std::uint64_t k, int n, std::atomic<long>& a,
-      std::shared_ptr<std::atomic<bool>> first)
-    : c(std::move(co)), key(k), actions(n), applied(a), cancelled_first(std::move(first)),
-      timer(c.get_executor())
+      std::shared_ptr<node_record> t, std::shared_ptr<std::atomic<bool>> first)
+    : c(std::move(co)), key(k), actions(n), applied(a), target(std::move(t)),
+      cancelled_first(std::move(first)), timer(c.get_executor())
   {
+  }
+
+  void pause()
+  {
+    // Counted first: a value produced from now on is produced while paused.
+    ++target->pauses;
+    c.pause();
+  }
+
+  void unpause()
+  {
+    c.unpause();
+    --target->pauses;
   }
 
   void next()
@@ -224,25 +296,28 @@ struct driver : std::enable_shared_from_this<driver>
     ++applied;
     if (step++ == actions)
     {
-      while (pauses > 0)
-        c.unpause(), --pauses;
+      while (target->pauses > 0)
+        unpause();
       return;
     }
     switch (r % 5)
     {
     case 0:
     case 1:
-      c.pause();
-      ++pauses;
+      pause();
       break;
     case 2:
     case 3:
-      if (pauses > 0)
-        c.unpause(), --pauses;
+      if (target->pauses > 0)
+        unpause();
       break;
     default:
-      if (cancelled_first && !c.called())
-        cancelled_first->store(true);
+      if (!c.called())
+      {
+        target->tree->cancelled = true;
+        if (cancelled_first)
+          cancelled_first->store(true);
+      }
       c.cancel();
       break;
     }
@@ -251,9 +326,10 @@ struct driver : std::enable_shared_from_this<driver>
 };
 
 void drive(coroutine<int> c, std::uint64_t key, int actions, std::atomic<long>& applied,
-    std::shared_ptr<std::atomic<bool>> cancelled_first)
+    std::shared_ptr<node_record> target, std::shared_ptr<std::atomic<bool>> cancelled_first)
 {
-  std::make_shared<driver>(std::move(c), key, actions, applied, std::move(cancelled_first))->next();
+  std::make_shared<driver>(std::move(c), key, actions, applied, std::move(target),
+      std::move(cancelled_first))->next();
 }
 
 // --- rounds ---------------------------------------------------------------------
@@ -264,6 +340,7 @@ struct totals
   long roots = 0;
   std::atomic<long> control_applied{0};
   long coroutines = 0;
+  long paused_trees_delivered = 0; // values produced while paused, then delivered
 };
 
 /// One round: @p roots trees on @p executors; returns when all delivered.
@@ -279,7 +356,11 @@ void run_round(std::vector<asio::any_io_executor> executors, int roots, std::uin
   struct root_result
   {
     std::atomic<int> deliveries{0};
-    std::atomic<bool> value{false};
+    std::atomic<int> value{-1}; // -1: an error
+    std::atomic<int> second_deliveries{0};
+    std::atomic<int> second_value{-1};
+    int expected = 0;
+    std::shared_ptr<tree_state> tree = std::make_shared<tree_state>();
     std::shared_ptr<std::atomic<bool>> cancelled_first = std::make_shared<std::atomic<bool>>(false);
   };
   std::vector<std::unique_ptr<root_result>> results;
@@ -290,22 +371,33 @@ void run_round(std::vector<asio::any_io_executor> executors, int roots, std::uin
   {
     const std::uint64_t key = mix(round_key * 1000003 + static_cast<std::uint64_t>(i));
     auto ex = rc.executors[key % rc.executors.size()];
-    auto record = std::make_shared<node_record>();
-    auto c = node(rc, key, 0, record);
     root_result* res = results[static_cast<std::size_t>(i)].get();
-    // The consumer comes with the spawn: attached before the start is
-    // posted, never from this thread while a pool thread runs the body.
-    coflow::spawn(ex, c, [res, &mutex, &done, &delivered, roots](std::exception_ptr e, int) {
-      res->value = !e;
+    res->expected = expected_value(key, 0);
+    auto record = std::make_shared<node_record>();
+    record->tree = res->tree;
+    auto c = node(rc, key, 0, record);
+    // The first consumer comes with the spawn: attached before the start is
+    // posted, never from this thread while a pool thread runs the body. The
+    // second is attached from the coroutine's executor, as a user would.
+    auto count_delivery = [&mutex, &done, &delivered, roots] {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (++delivered == 2 * roots)
+        done.notify_all();
+    };
+    coflow::spawn(ex, c, [res, count_delivery](std::exception_ptr e, int v) {
+      res->value = e ? -1 : v;
       if (++res->deliveries == 1)
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (++delivered == roots)
-          done.notify_all();
-      }
+        count_delivery();
     });
-    asio::post(ex, [c, key, &t, cancelled_first = res->cancelled_first] {
-      drive(c, key ^ 0x5555, static_cast<int>(key % 6), t.control_applied, cancelled_first);
+    asio::post(ex, [c, res, count_delivery] {
+      c.async_wait([res, count_delivery](std::exception_ptr e, int v) {
+        res->second_value = e ? -1 : v;
+        if (++res->second_deliveries == 1)
+          count_delivery();
+      });
+    });
+    asio::post(ex, [c, key, &t, record, cancelled_first = res->cancelled_first] {
+      drive(c, key ^ 0x5555, static_cast<int>(key % 6), t.control_applied, record, cancelled_first);
     });
   }
 
@@ -317,7 +409,7 @@ void run_round(std::vector<asio::any_io_executor> executors, int roots, std::uin
   }
   {
     std::unique_lock<std::mutex> lock(mutex);
-    if (!done.wait_for(lock, 120s, [&] { return delivered == roots; }))
+    if (!done.wait_for(lock, 120s, [&] { return delivered == 2 * roots; }))
     {
       std::fprintf(stderr, "chaos: round did not finish in 120 s (seed %llu)\n",
           static_cast<unsigned long long>(seed));
@@ -327,10 +419,19 @@ void run_round(std::vector<asio::any_io_executor> executors, int roots, std::uin
 
   for (auto& r : results)
   {
-    if (r->deliveries != 1)
-      violated("a root's consumer got exactly one delivery");
-    if (r->cancelled_first->load() && r->value)
+    if (r->deliveries != 1 || r->second_deliveries != 1)
+      violated("each consumer of a root got exactly one delivery");
+    if (r->value != r->second_value)
+      violated("both consumers of a root got the same result");
+    if (r->cancelled_first->load() && r->value != -1)
       violated("a root cancelled before it finished delivered no value");
+    if (r->value != -1 && r->value != r->expected)
+      violated("a root delivered the value its tree computes");
+    if (!r->tree->cancelled && r->value == -1)
+      violated("a tree that nobody cancelled delivered its value, "
+               "values produced while paused included");
+    if (r->tree->produced_while_paused > 0 && !r->tree->cancelled)
+      ++t.paused_trees_delivered;
   }
   t.coroutines += rc.coroutines_made;
   ++t.rounds;
@@ -362,7 +463,7 @@ int main(int argc, char* argv[])
       long_mode ? ", long mode" : "");
   std::fflush(stdout);
 
-  const int rounds = long_mode ? 20000 : 400;
+  const int rounds = long_mode ? 100000 : 2000;
   totals t;
   asio::thread_pool pool(2);
   for (int round = 0; round < rounds; ++round)
@@ -391,7 +492,9 @@ int main(int argc, char* argv[])
   if (order_violations != 0)
     violated("cleanup innermost first");
   std::printf("chaos: %ld rounds, %ld roots, %ld coroutines, %ld control operations, "
-              "%ld violations, peak RSS %ld KiB\n",
-      t.rounds, t.roots, t.coroutines, t.control_applied.load(), violations, peak_rss_kib());
+              "%ld values produced while paused (%ld uncancelled trees with one delivered "
+              "them all), %ld violations, peak RSS %ld KiB\n",
+      t.rounds, t.roots, t.coroutines, t.control_applied.load(),
+      values_produced_while_paused.load(), t.paused_trees_delivered, violations, peak_rss_kib());
   return violations == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
