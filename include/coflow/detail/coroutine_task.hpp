@@ -191,11 +191,14 @@ public:
 
   // --- tail calls ----------------------------------------------------------
 
-  /// Whether @p next can become this coroutine's body: unstarted, and held
-  /// by nobody but the tail call.
+  /// Whether this task's frame can become the tail-calling coroutine's body:
+  /// unstarted, held by nobody but the tail call, and neither paused nor
+  /// cancelled (adopting would replace its own control state with the
+  /// caller's, and lose that pause or cancel).
   bool adoptable() const noexcept
   {
-    return !started_ && refs_.load(std::memory_order_acquire) == 1;
+    return !started_ && this->pause_count() == 0 && !this->cancel_requested()
+        && refs_.load(std::memory_order_acquire) == 1;
   }
 
   /// Hands this unstarted task's frame over (see tail_call_awaiter).
