@@ -20,6 +20,9 @@
 //     tree was paused (counted) was delivered, unless the tree was cancelled;
 //   - every frame was destroyed exactly once, and each after its children
 //     (innermost first);
+//   - every state that holds the round's executor (spawned coroutines,
+//     shared states, deferreds, timers, pending handlers) was released: the
+//     round's executors are wrapped in one that counts its copies;
 //   - the round finished: a watchdog fails the test (with the seed) if not.
 //
 
@@ -125,6 +128,90 @@ struct frame_guard
     --live_frames;
   }
 };
+
+// --- states: every object that holds a round's executor, counted ---------------------
+
+std::mutex executor_copies_mutex;
+std::condition_variable executor_copies_gone;
+std::atomic<long> executor_copies{0};
+
+/// Wraps a round's executor and counts its live copies. Every state that
+/// keeps the executor holds one: spawned coroutines' tasks and shared
+/// states, deferreds, timers, pending handlers and their work. After a
+/// round, once its handles are dropped, the count must come back to 0.
+template <class Inner>
+class counted_executor
+{
+public:
+  explicit counted_executor(Inner inner) noexcept : inner_(std::move(inner)) { ++executor_copies; }
+  counted_executor(const counted_executor& other) noexcept : inner_(other.inner_) { ++executor_copies; }
+  counted_executor(counted_executor&& other) noexcept : inner_(std::move(other.inner_)) { ++executor_copies; }
+  counted_executor& operator=(const counted_executor&) noexcept = default;
+  counted_executor& operator=(counted_executor&&) noexcept = default;
+  ~counted_executor()
+  {
+    if (--executor_copies == 0)
+    {
+      std::lock_guard<std::mutex> lock(executor_copies_mutex);
+      executor_copies_gone.notify_all();
+    }
+  }
+
+  template <class Property>
+    requires asio::can_query<const Inner&, Property>::value
+  decltype(auto) query(const Property& p) const
+  {
+    return asio::query(inner_, p);
+  }
+
+  template <class Property>
+    requires asio::can_require<const Inner&, Property>::value
+  auto require(const Property& p) const
+  {
+    return counted_executor<std::decay_t<decltype(asio::require(inner_, p))>>(asio::require(inner_, p));
+  }
+
+  template <class Property>
+    requires asio::can_prefer<const Inner&, Property>::value
+  auto prefer(const Property& p) const
+  {
+    return counted_executor<std::decay_t<decltype(asio::prefer(inner_, p))>>(asio::prefer(inner_, p));
+  }
+
+  template <class F>
+  void execute(F&& f) const
+  {
+    inner_.execute(std::forward<F>(f));
+  }
+
+  friend bool operator==(const counted_executor& a, const counted_executor& b) noexcept
+  {
+    return a.inner_ == b.inner_;
+  }
+
+private:
+  Inner inner_;
+};
+
+template <class Inner>
+asio::any_io_executor counted(Inner inner)
+{
+  return asio::any_io_executor(counted_executor<Inner>(std::move(inner)));
+}
+
+/// Waits until every executor copy of the finished round is gone: the
+/// drivers and the pool threads release theirs as they end. A state that is
+/// never released fails the test, with its seed, after a generous limit (as
+/// the watchdog does: the later rounds could not be checked).
+void check_states_released()
+{
+  std::unique_lock<std::mutex> lock(executor_copies_mutex);
+  if (!executor_copies_gone.wait_for(lock, 120s, [] { return executor_copies.load() == 0; }))
+  {
+    violated("every state that holds a round's executor released at the end of the round");
+    std::abort();
+  }
+}
 
 // --- the trees ----------------------------------------------------------------------
 
@@ -474,14 +561,15 @@ int main(int argc, char* argv[])
       // Two threads, coroutines bound to strands.
       std::vector<asio::any_io_executor> strands;
       for (int s = 0; s < 4; ++s)
-        strands.emplace_back(asio::make_strand(pool.get_executor()));
-      run_round(strands, 20, key, t, nullptr);
+        strands.push_back(counted(asio::make_strand(pool.get_executor())));
+      run_round(std::move(strands), 20, key, t, nullptr);
     }
     else
     {
       asio::io_context io;
-      run_round({io.get_executor()}, 20, key, t, &io);
+      run_round({counted(io.get_executor())}, 20, key, t, &io);
     }
+    check_states_released();
     if (live_frames != 0)
       violated("every frame destroyed at the end of a round");
   }
