@@ -290,62 +290,66 @@ BOOST_AUTO_TEST_CASE(tail_call_to_a_shared_unstarted_coroutine)
   BOOST_TEST(other.called());
 }
 
+/// A spawned coroutine that tail-calls second(log, 5) after applying
+/// @p prepare to it, and what its consumer saw.
+struct tail_call_to_a_prepared_state
+{
+  asio::io_context io;
+  event_log log;
+  int deliveries = 0;
+  std::exception_ptr error;
+  coroutine<int> c;
+
+  // A function, not a lambda: its parameters live in the frame.
+  template <class Prepare>
+  static coroutine<int> body(event_log& log, Prepare prepare)
+  {
+    auto next = second(log, 5);
+    prepare(next);
+    co_return co_await tail_call(std::move(next));
+  }
+
+  template <class Prepare>
+  explicit tail_call_to_a_prepared_state(Prepare prepare)
+  {
+    c = coflow::spawn(io, body(log, prepare));
+    c.async_wait([this](std::exception_ptr e, int) {
+      ++deliveries;
+      error = e;
+    });
+  }
+};
+
 BOOST_AUTO_TEST_CASE(a_next_state_cancelled_before_the_tail_call_never_runs)
 {
   // The next state's own cancel is kept: it is not adopted into the running
   // coroutine (whose state would replace it), it completes cancelled.
-  asio::io_context io;
-  event_log log;
-  auto body = [&]() -> coroutine<int> {
-    auto next = second(log, 5);
-    next.cancel();
-    co_return co_await tail_call(std::move(next));
-  };
-  std::exception_ptr seen;
-  int deliveries = 0;
-  auto c = coflow::spawn(io, body());
-  c.async_wait([&](std::exception_ptr e, int) {
-    ++deliveries;
-    seen = e;
-  });
-  io.run();
-  BOOST_TEST(deliveries == 1);
-  BOOST_TEST(holds<coflow::cancelled_error>(seen));
-  BOOST_TEST(log.empty());
+  tail_call_to_a_prepared_state t([](const coroutine<int>& next) { next.cancel(); });
+  t.io.run();
+  BOOST_TEST(t.deliveries == 1);
+  BOOST_TEST(holds<coflow::cancelled_error>(t.error));
+  BOOST_TEST(t.log.empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_next_state_paused_before_the_tail_call_stays_paused)
 {
   // Its own pause is kept too: it does not start, and a cancel of the
   // running coroutine reaches it (it completes without running).
-  asio::io_context io;
-  event_log log;
-  auto body = [&]() -> coroutine<int> {
-    auto next = second(log, 5);
-    next.pause();
-    co_return co_await tail_call(std::move(next));
-  };
-  std::exception_ptr seen;
-  int deliveries = 0;
-  auto c = coflow::spawn(io, body());
-  c.async_wait([&](std::exception_ptr e, int) {
-    ++deliveries;
-    seen = e;
-  });
-  io.poll(); // not run(): the spawned coroutine keeps the context busy
-  BOOST_TEST(!c.called());
-  BOOST_TEST(log.empty());
-  c.pause(); // forwarded to the next state, and back: the counts stay balanced
-  c.unpause();
-  io.restart();
-  io.poll();
-  BOOST_TEST(!c.called());
-  c.cancel();
-  io.restart();
-  io.run();
-  BOOST_TEST(deliveries == 1);
-  BOOST_TEST(holds<coflow::cancelled_error>(seen));
-  BOOST_TEST(log.empty());
+  tail_call_to_a_prepared_state t([](const coroutine<int>& next) { next.pause(); });
+  t.io.poll(); // not run(): the spawned coroutine keeps the context busy
+  BOOST_TEST(!t.c.called());
+  BOOST_TEST(t.log.empty());
+  t.c.pause(); // forwarded to the next state, and back: the counts stay balanced
+  t.c.unpause();
+  t.io.restart();
+  t.io.poll();
+  BOOST_TEST(!t.c.called());
+  t.c.cancel();
+  t.io.restart();
+  t.io.run();
+  BOOST_TEST(t.deliveries == 1);
+  BOOST_TEST(holds<coflow::cancelled_error>(t.error));
+  BOOST_TEST(t.log.empty());
 }
 
 BOOST_AUTO_TEST_CASE(tail_call_to_a_deferred)
