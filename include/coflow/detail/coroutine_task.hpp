@@ -246,7 +246,7 @@ public:
   [[gnu::always_inline]] void on_body_done() noexcept
   {
     body_done_ = true;
-    frame_ = nullptr;
+    std::coroutine_handle<> frame = std::exchange(frame_, nullptr);
     if (control_ == 0 && inline_parent_ == inline_parent::waiting
         && !extras_ && refs_.load(std::memory_order_relaxed) == 1
         && continuation_.get()->runnable())
@@ -259,7 +259,7 @@ public:
       inline_parent_ = inline_parent::goes_on;
       return;
     }
-    finish_body();
+    finish_body(frame);
   }
 
 private:
@@ -334,7 +334,9 @@ private:
 
   /// Hands the result to the consumers and the continuation, then drops the
   /// running reference. Runs inside a pump: the continuation runs after it.
-  void deliver() noexcept
+  /// Hands the result over. @p ending_frame: the body's frame, which flows
+  /// off after this returns (null when it is gone already).
+  void deliver(void* ending_frame = nullptr) noexcept
   {
     finished_ = true;
     const bool counted = !borrowed_run_;
@@ -354,6 +356,17 @@ private:
     {
       report_unhandled_error(std::current_exception());
     }
+    if (ending_frame)
+    {
+      // Until the frame has freed its part of the block, it keeps a
+      // reference: once the parent goes on, or the running reference goes,
+      // another thread may drop the last handle, and the task must not be
+      // destroyed (and the block freed) under the frame. A counted run hands
+      // its running reference over; a borrowed one takes one.
+      if (!counted)
+        add_ref();
+      frame_block::release_after_frame<task>(ending_frame, this);
+    }
     if (continuation_)
     {
       if (inline_parent_ == inline_parent::waiting && continuation_.get()->runnable())
@@ -369,12 +382,13 @@ private:
     if (counted)
     {
       typed_extras()->work.reset(); // a counted run is a spawned one
-      release();
+      if (!ending_frame)
+        release();
     }
   }
 
-  /// on_body_done() beyond the common case.
-  void finish_body() noexcept
+  /// on_body_done() beyond the common case; @p frame flows off after it.
+  void finish_body(std::coroutine_handle<> frame) noexcept
   {
     if (cancel_requested())
     {
@@ -390,7 +404,7 @@ private:
       hold(resume_token::adopt(this));
       return;
     }
-    deliver();
+    deliver(frame.address());
   }
 
   // task_base hooks

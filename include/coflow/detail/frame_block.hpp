@@ -65,16 +65,33 @@ public:
   {
     auto* block = std::launder(reinterpret_cast<frame_block*>(
         static_cast<char*>(frame) - frame_offset<Task>()));
-    if (--block->alive_ != 0)
-      return; // the task frees the block
-    if (!block->claimed_)
+    Task* kept_alive = static_cast<Task*>(std::exchange(block->frame_keeps_, nullptr));
+    if (--block->alive_ == 0)
     {
-      // The ramp failed before the promise existed (a parameter's copy
-      // threw): the block is still the newest pending one.
-      assert(pending() == block);
-      pending() = block->pending_next_;
+      if (!block->claimed_)
+      {
+        // The ramp failed before the promise existed (a parameter's copy
+        // threw): the block is still the newest pending one.
+        assert(pending() == block);
+        pending() = block->pending_next_;
+      }
+      block->free();
     }
-    block->free();
+    // else the task frees the block
+    if (kept_alive)
+      kept_alive->release(); // after the block is done with: see release_after_frame
+  }
+
+  /// The frame at @p frame holds a reference to @p task (the task it is the
+  /// body of, in this block or, after a tail call, in another), released once
+  /// the frame has freed its part of the block. Until then no other thread
+  /// can destroy the task, so the block's count is never touched by two
+  /// threads at once.
+  template <class Task>
+  static void release_after_frame(void* frame, Task* task) noexcept
+  {
+    std::launder(reinterpret_cast<frame_block*>(static_cast<char*>(frame) - frame_offset<Task>()))
+        ->frame_keeps_ = task;
   }
 
   /// Constructs the Task of the newest pending block (called by the
@@ -189,6 +206,9 @@ private:
 
   std::size_t units_;
   frame_block* pending_next_ = nullptr;
+  /// The task whose reference the frame holds until it is gone (a void*:
+  /// the block knows no task type).
+  void* frame_keeps_ = nullptr;
   /// How many of the frame and the task live (the task once claimed).
   unsigned char alive_ = 1;
   bool claimed_ = false;
