@@ -9,9 +9,10 @@
 // Each round spawns roots whose bodies are random trees (depth up to 8) of:
 // child coroutines, deferreds with and without cancellers (fired later from
 // their executor), timers through use_coroutine, asio::awaitables, tail
-// calls, and children spawned on another strand and awaited. A driver
-// applies random pause / unpause / cancel to the roots and to the children
-// of other strands, from their strands, at random moments. After every round:
+// calls, and children spawned on another strand and awaited. A driver per
+// root and per remote child, on a strand of its own choice (often another),
+// posts random pause / unpause / cancel to it at random moments. After every
+// round:
 //   - every root completed exactly once (value, error or cancelled_error),
 //     and each of its two consumers got exactly one delivery, the same one;
 //   - a root cancelled before it finished delivered cancelled_error;
@@ -218,14 +219,13 @@ void check_states_released()
 struct round_context
 {
   std::vector<asio::any_io_executor> executors; // strands, or one io_context
-  std::mutex mutex;
-  std::vector<coroutine<int>> remote_children; // controlled by the driver too
   std::atomic<long> coroutines_made{0};
   std::atomic<long>* control_applied = nullptr;
 };
 
-void drive(coroutine<int> c, std::uint64_t key, int actions, std::atomic<long>& applied,
-    std::shared_ptr<node_record> target, std::shared_ptr<std::atomic<bool>> cancelled_first);
+void drive(coroutine<int> c, asio::any_io_executor home, std::uint64_t key, int actions,
+    std::atomic<long>& applied, std::shared_ptr<node_record> target,
+    std::shared_ptr<std::atomic<bool>> cancelled_first);
 
 std::uint64_t mix(std::uint64_t x)
 {
@@ -318,12 +318,11 @@ coroutine<int> node(round_context& rc, std::uint64_t key, int depth,
     auto other = rc.executors[(r >> 24) % rc.executors.size()];
     auto remote_record = child_record(true);
     auto c = coflow::spawn(other, node(rc, key * 31 + 3, depth + 1, remote_record));
-    {
-      std::lock_guard<std::mutex> lock(rc.mutex);
-      rc.remote_children.push_back(c);
-    }
-    asio::post(other, [c, r, &rc, remote_record] {
-      drive(c, r, static_cast<int>(r % 4), *rc.control_applied, remote_record, nullptr);
+    auto home = rc.executors[(r >> 32) % rc.executors.size()];
+    // Not &rc: the round may be over when this runs (a cancelled parent
+    // does not wait for the driver of its child).
+    asio::post(home, [c, home, r, applied = rc.control_applied, remote_record] {
+      drive(c, home, r, static_cast<int>(r % 4), *applied, remote_record, nullptr);
     });
     co_return co_await c;
   }
@@ -338,37 +337,31 @@ coroutine<int> node(round_context& rc, std::uint64_t key, int depth,
 
 // --- the driver ---------------------------------------------------------------------
 
-/// Random pause / unpause / cancel of @p c, on its executor, at random
-/// moments, one after the other; ends balanced (every pause undone).
+/// Random pause / unpause / cancel of @p c at random moments, one after the
+/// other. The driver's timer runs on its own executor (often another strand
+/// than the coroutine's); each operation is posted to the coroutine's
+/// executor, as a user on another strand must do. Ends balanced (every pause
+/// undone).
 struct driver : std::enable_shared_from_this<driver>
 {
+  enum class op { pause, unpause, cancel };
+
   coroutine<int> c;
   std::uint64_t key;
   int actions;
   std::atomic<long>& applied;
   std::shared_ptr<node_record> target;
   std::shared_ptr<std::atomic<bool>> cancelled_first;
-  asio::steady_timer timer;
+  asio::steady_timer timer; // on the driver's executor
+  unsigned issued_pauses = 0; // read on the driver's executor only
   int step = 0;
 
-  driver(coroutine<int> co, std::uint64_t k, int n, std::atomic<long>& a,
-      std::shared_ptr<node_record> t, std::shared_ptr<std::atomic<bool>> first)
+  driver(coroutine<int> co, asio::any_io_executor home, std::uint64_t k, int n,
+      std::atomic<long>& a, std::shared_ptr<node_record> t,
+      std::shared_ptr<std::atomic<bool>> first)
     : c(std::move(co)), key(k), actions(n), applied(a), target(std::move(t)),
-      cancelled_first(std::move(first)), timer(c.get_executor())
+      cancelled_first(std::move(first)), timer(std::move(home))
   {
-  }
-
-  void pause()
-  {
-    // Counted first: a value produced from now on is produced while paused.
-    ++target->pauses;
-    c.pause();
-  }
-
-  void unpause()
-  {
-    c.unpause();
-    --target->pauses;
   }
 
   void next()
@@ -378,27 +371,58 @@ struct driver : std::enable_shared_from_this<driver>
     timer.async_wait([self = shared_from_this(), r](boost::system::error_code) { self->act(r); });
   }
 
+  /// On the driver's executor: decides the next operation.
   void act(std::uint64_t r)
   {
-    ++applied;
     if (step++ == actions)
     {
-      while (target->pauses > 0)
-        unpause();
+      for (; issued_pauses > 0; --issued_pauses)
+        post(op::unpause);
       return;
     }
     switch (r % 5)
     {
     case 0:
     case 1:
-      pause();
+      ++issued_pauses;
+      post(op::pause);
       break;
     case 2:
     case 3:
-      if (target->pauses > 0)
-        unpause();
+      if (issued_pauses > 0)
+      {
+        --issued_pauses;
+        post(op::unpause);
+      }
       break;
     default:
+      post(op::cancel);
+      break;
+    }
+    next();
+  }
+
+  /// Posted operations from one strand run in the order they were posted.
+  void post(op o)
+  {
+    asio::post(c.get_executor(), [self = shared_from_this(), o] { self->apply(o); });
+  }
+
+  /// On the coroutine's executor.
+  void apply(op o)
+  {
+    ++applied;
+    switch (o)
+    {
+    case op::pause:
+      ++target->pauses; // counted first: a value produced from now on is produced while paused
+      c.pause();
+      break;
+    case op::unpause:
+      c.unpause();
+      --target->pauses;
+      break;
+    case op::cancel:
       if (!c.called())
       {
         target->tree->cancelled = true;
@@ -408,15 +432,15 @@ struct driver : std::enable_shared_from_this<driver>
       c.cancel();
       break;
     }
-    next();
   }
 };
 
-void drive(coroutine<int> c, std::uint64_t key, int actions, std::atomic<long>& applied,
-    std::shared_ptr<node_record> target, std::shared_ptr<std::atomic<bool>> cancelled_first)
+void drive(coroutine<int> c, asio::any_io_executor home, std::uint64_t key, int actions,
+    std::atomic<long>& applied, std::shared_ptr<node_record> target,
+    std::shared_ptr<std::atomic<bool>> cancelled_first)
 {
-  std::make_shared<driver>(std::move(c), key, actions, applied, std::move(target),
-      std::move(cancelled_first))->next();
+  std::make_shared<driver>(std::move(c), std::move(home), key, actions, applied,
+      std::move(target), std::move(cancelled_first))->next();
 }
 
 // --- rounds ---------------------------------------------------------------------
@@ -483,8 +507,10 @@ void run_round(std::vector<asio::any_io_executor> executors, int roots, std::uin
           count_delivery();
       });
     });
-    asio::post(ex, [c, key, &t, record, cancelled_first = res->cancelled_first] {
-      drive(c, key ^ 0x5555, static_cast<int>(key % 6), t.control_applied, record, cancelled_first);
+    auto home = rc.executors[(key >> 40) % rc.executors.size()];
+    asio::post(home, [c, home, key, &t, record, cancelled_first = res->cancelled_first] {
+      drive(c, home, key ^ 0x5555, static_cast<int>(key % 6), t.control_applied, record,
+          cancelled_first);
     });
   }
 
