@@ -15,7 +15,8 @@
 // round:
 //   - every root completed exactly once (value, error or cancelled_error),
 //     and each of its two consumers got exactly one delivery, the same one;
-//   - a root cancelled before it finished delivered cancelled_error;
+//   - a root cancelled before it finished delivered cancelled_error, and no
+//     root delivered another error;
 //   - a root of a tree that nobody cancelled delivered a value, and the
 //     value its tree computes: so every value produced while part of the
 //     tree was paused (counted) was delivered, unless the tree was cancelled;
@@ -445,6 +446,28 @@ void drive(coroutine<int> c, asio::any_io_executor home, std::uint64_t key, int 
 
 // --- rounds ---------------------------------------------------------------------
 
+constexpr int cancelled = -1;
+constexpr int other_error = -2;
+
+/// A root's result as one number: its value (never negative), or a code.
+int result_code(std::exception_ptr e, int v)
+{
+  if (!e)
+    return v;
+  try
+  {
+    std::rethrow_exception(e);
+  }
+  catch (const coflow::cancelled_error&)
+  {
+    return cancelled;
+  }
+  catch (...)
+  {
+    return other_error;
+  }
+}
+
 struct totals
 {
   long rounds = 0;
@@ -467,7 +490,7 @@ void run_round(std::vector<asio::any_io_executor> executors, int roots, std::uin
   struct root_result
   {
     std::atomic<int> deliveries{0};
-    std::atomic<int> value{-1}; // -1: an error
+    std::atomic<int> value{-1}; // or one of the codes of result_code()
     std::atomic<int> second_deliveries{0};
     std::atomic<int> second_value{-1};
     int expected = 0;
@@ -496,13 +519,13 @@ void run_round(std::vector<asio::any_io_executor> executors, int roots, std::uin
         done.notify_all();
     };
     coflow::spawn(ex, c, [res, count_delivery](std::exception_ptr e, int v) {
-      res->value = e ? -1 : v;
+      res->value = result_code(e, v);
       if (++res->deliveries == 1)
         count_delivery();
     });
     asio::post(ex, [c, res, count_delivery] {
       c.async_wait([res, count_delivery](std::exception_ptr e, int v) {
-        res->second_value = e ? -1 : v;
+        res->second_value = result_code(e, v);
         if (++res->second_deliveries == 1)
           count_delivery();
       });
@@ -536,11 +559,13 @@ void run_round(std::vector<asio::any_io_executor> executors, int roots, std::uin
       violated("each consumer of a root got exactly one delivery");
     if (r->value != r->second_value)
       violated("both consumers of a root got the same result");
-    if (r->cancelled_first->load() && r->value != -1)
-      violated("a root cancelled before it finished delivered no value");
-    if (r->value != -1 && r->value != r->expected)
+    if (r->value == other_error)
+      violated("a root's only error is cancelled_error (nothing here fails otherwise)");
+    if (r->cancelled_first->load() && r->value != cancelled)
+      violated("a root cancelled before it finished delivered cancelled_error");
+    if (r->value >= 0 && r->value != r->expected)
       violated("a root delivered the value its tree computes");
-    if (!r->tree->cancelled && r->value == -1)
+    if (!r->tree->cancelled && r->value < 0)
       violated("a tree that nobody cancelled delivered its value, "
                "values produced while paused included");
     if (r->tree->produced_while_paused > 0 && !r->tree->cancelled)
