@@ -172,3 +172,44 @@ BOOST_AUTO_TEST_CASE(deferred_on_a_strand_cancelled_from_a_coroutine)
   BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
   BOOST_TEST(canceller_on_strand.load());
 }
+
+BOOST_AUTO_TEST_CASE(last_handle_dropped_on_another_thread_as_the_body_ends)
+{
+  // This thread drops the last handle as the body ends on a pool thread,
+  // with nothing ordering the two (the body's signal is a relaxed store):
+  // the task may die here while the pool thread frees the frame's part of
+  // the block. The two must never touch the block at once: TSan reports it
+  // in the tsan stage, and a double free or a leak of the block would show
+  // under ASan or valgrind. Every frame must be destroyed once.
+  struct frame_count
+  {
+    std::atomic<int>& destroyed;
+    ~frame_count() { ++destroyed; }
+  };
+  struct bodies
+  {
+    static coroutine<int> signal_then_end(std::atomic<bool>& ending, std::atomic<int>& destroyed)
+    {
+      frame_count counted{destroyed};
+      ending.store(true, std::memory_order_relaxed);
+      co_return 1;
+    }
+  };
+  constexpr int rounds = 2000;
+  std::atomic<int> destroyed{0};
+  asio::thread_pool pool(1);
+  for (int i = 0; i < rounds; ++i)
+  {
+    std::atomic<bool> ending{false};
+    auto c = coflow::spawn(pool.get_executor(), bodies::signal_then_end(ending, destroyed));
+    while (!ending.load(std::memory_order_relaxed))
+      std::this_thread::yield();
+    c = {};
+    // The next round's flag may reuse this one's storage: wait until the
+    // body is surely done with it (its frame is destroyed).
+    while (destroyed.load() != i + 1)
+      std::this_thread::yield();
+  }
+  pool.join();
+  BOOST_TEST(destroyed.load() == rounds);
+}
