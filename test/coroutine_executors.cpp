@@ -1,7 +1,7 @@
 //
 // test/coroutine_executors.cpp: coroutines and deferreds on other executors
 // than the coroutine awaiting them (a strand of a thread_pool, a second
-// io_context on its own thread). The cascade is dispatched to the target's
+// io_context on its own thread). The cascade is posted to the target's
 // executor, the resumption to the awaiter's. Run under TSan by the test
 // command.
 //
