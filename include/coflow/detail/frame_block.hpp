@@ -5,7 +5,9 @@
 // (its task) in front of the compiler's frame. The two die apart: the frame
 // is destroyed when the body ends (or is abandoned, or replaced by a tail
 // call) while handles may still read the task's result; the block is freed
-// when both are gone. Blocks are recycled through Asio's per-thread cache
+// when both are gone. The count of the two is not atomic: a frame that
+// outlives its body's delivery holds a reference to the task until it has
+// done with the block, so the task never dies on another thread meanwhile. Blocks are recycled through Asio's per-thread cache
 // (recycling_allocator), as Asio's own awaitable frames are, so a loop of
 // child calls does not reach malloc.
 //
