@@ -246,7 +246,6 @@ public:
   [[gnu::always_inline]] void on_body_done() noexcept
   {
     body_done_ = true;
-    std::coroutine_handle<> frame = std::exchange(frame_, nullptr);
     if (control_ == 0 && inline_parent_ == inline_parent::waiting
         && !extras_ && refs_.load(std::memory_order_relaxed) == 1
         && continuation_.get()->runnable())
@@ -254,12 +253,13 @@ public:
       // The common case, a child that nobody else sees finishing under its
       // parent's await_suspend: the parent goes on by returning from it,
       // with its running reference, and borrows nothing beyond this point.
+      frame_ = nullptr;
       finished_ = true;
       (void)continuation_.detach();
       inline_parent_ = inline_parent::goes_on;
       return;
     }
-    finish_body(frame);
+    finish_body(std::exchange(frame_, nullptr));
   }
 
 private:

@@ -67,21 +67,18 @@ public:
   {
     auto* block = std::launder(reinterpret_cast<frame_block*>(
         static_cast<char*>(frame) - frame_offset<Task>()));
-    Task* kept_alive = static_cast<Task*>(std::exchange(block->frame_keeps_, nullptr));
-    if (--block->alive_ == 0)
+    if (--block->alive_ != 0)
+      return; // the task frees the block
+    if (block->state_ != claimed) [[unlikely]]
     {
-      if (!block->claimed_)
-      {
-        // The ramp failed before the promise existed (a parameter's copy
-        // threw): the block is still the newest pending one.
-        assert(pending() == block);
-        pending() = block->pending_next_;
-      }
-      block->free();
+      if (block->state_ == frame_keeps_task)
+        return block->release_kept_task<Task>();
+      // The ramp failed before the promise existed (a parameter's copy
+      // threw): the block is still the newest pending one.
+      assert(pending() == block);
+      pending() = block->pending_next_;
     }
-    // else the task frees the block
-    if (kept_alive)
-      kept_alive->release(); // after the block is done with: see release_after_frame
+    block->free();
   }
 
   /// The frame at @p frame holds a reference to @p task (the task it is the
@@ -92,8 +89,14 @@ public:
   template <class Task>
   static void release_after_frame(void* frame, Task* task) noexcept
   {
-    std::launder(reinterpret_cast<frame_block*>(static_cast<char*>(frame) - frame_offset<Task>()))
-        ->frame_keeps_ = task;
+    auto* block = std::launder(
+        reinterpret_cast<frame_block*>(static_cast<char*>(frame) - frame_offset<Task>()));
+    // The frame's decrement then takes the rare path (count 0, state not
+    // `claimed`), so the common one tests nothing more.
+    block->kept_task_ = task; // pending_next_ is not used once claimed
+    block->count_after_frame_ = static_cast<unsigned char>(block->alive_ - 1);
+    block->alive_ = 1;
+    block->state_ = frame_keeps_task;
   }
 
   /// Constructs the Task of the newest pending block (called by the
@@ -104,9 +107,9 @@ public:
     static_assert(alignof(Task) <= alignof(std::max_align_t));
     static_assert(std::is_nothrow_constructible_v<Task, Args&&...>);
     frame_block* block = pending();
-    assert(block && !block->claimed_);
+    assert(block && block->state_ == unclaimed);
     pending() = block->pending_next_;
-    block->claimed_ = true;
+    block->state_ = claimed;
     block->alive_ = 2; // the frame and the task
     return ::new (static_cast<void*>(reinterpret_cast<char*>(block) + task_offset()))
         Task(std::forward<Args>(args)...);
@@ -206,14 +209,31 @@ private:
     allocator().deallocate(reinterpret_cast<std::max_align_t*>(this), units_);
   }
 
+  /// The frame is gone: the reference it kept (release_after_frame) goes,
+  /// after the block is done with.
+  template <class Task>
+  void release_kept_task() noexcept
+  {
+    auto* task = static_cast<Task*>(kept_task_);
+    state_ = claimed;
+    alive_ = count_after_frame_;
+    if (alive_ == 0)
+      free(); // the task lives in another block (a tail call's)
+    task->release();
+  }
+
   std::size_t units_;
-  frame_block* pending_next_ = nullptr;
-  /// The task whose reference the frame holds until it is gone (a void*:
-  /// the block knows no task type).
-  void* frame_keeps_ = nullptr;
+  union
+  {
+    frame_block* pending_next_ = nullptr; // until claimed
+    void* kept_task_; // after: see release_after_frame (the block knows no task type)
+  };
   /// How many of the frame and the task live (the task once claimed).
   unsigned char alive_ = 1;
-  bool claimed_ = false;
+  enum : unsigned char { unclaimed, claimed, frame_keeps_task } state_ = unclaimed;
+  /// With frame_keeps_task: alive_ is 1, and this is the true count once
+  /// the frame is gone.
+  unsigned char count_after_frame_ = 0;
 };
 
 static_assert(std::is_trivially_destructible_v<frame_block>,
