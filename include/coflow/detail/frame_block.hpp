@@ -211,8 +211,9 @@ private:
 
   /// The frame is gone: the reference it kept (release_after_frame) goes,
   /// after the block is done with.
+  /// (Out of line: it would make the common path save registers.)
   template <class Task>
-  void release_kept_task() noexcept
+  [[gnu::noinline]] void release_kept_task() noexcept
   {
     auto* task = static_cast<Task*>(kept_task_);
     state_ = claimed;
