@@ -333,9 +333,9 @@ private:
   }
 
   /// Hands the result to the consumers and the continuation, then drops the
-  /// running reference. Runs inside a pump: the continuation runs after it.
-  /// Hands the result over. @p ending_frame: the body's frame, which flows
-  /// off after this returns (null when it is gone already).
+  /// running reference (or hands it to @p ending_frame: the body's frame,
+  /// which flows off after this returns; null when it is gone already).
+  /// Runs inside a pump: the continuation runs after it.
   void deliver(void* ending_frame = nullptr) noexcept
   {
     finished_ = true;

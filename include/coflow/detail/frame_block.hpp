@@ -7,9 +7,10 @@
 // call) while handles may still read the task's result; the block is freed
 // when both are gone. The count of the two is not atomic: a frame that
 // outlives its body's delivery holds a reference to the task until it has
-// done with the block, so the task never dies on another thread meanwhile. Blocks are recycled through Asio's per-thread cache
-// (recycling_allocator), as Asio's own awaitable frames are, so a loop of
-// child calls does not reach malloc.
+// done with the block, so the task never dies on another thread meanwhile.
+// Blocks are recycled through Asio's per-thread cache (recycling_allocator),
+// as Asio's own awaitable frames are, so a loop of child calls does not
+// reach malloc.
 //
 // A loop of children frees and allocates a block at every iteration: one
 // freed block is kept per thread in front of the recycling allocator (the
