@@ -12,17 +12,20 @@
 #include <coflow/spawn.hpp>
 
 #include <coflow/unhandled_error.hpp>
+#include <coflow/use_coroutine.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <array>
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <string>
 #include <vector>
@@ -700,6 +703,177 @@ BOOST_AUTO_TEST_CASE(context_destruction_destroys_paused_frames)
     BOOST_TEST(log.empty());
   }
   BOOST_TEST((log == event_log{"P cleanup"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Found by using coflow as a new user would (issue 10): each case failed
+// before its fix.
+BOOST_AUTO_TEST_SUITE(real_use)
+
+using coflow_test::run_until_quiet;
+using namespace std::chrono_literals;
+
+BOOST_AUTO_TEST_CASE(cancel_after_a_held_completion_and_its_timer_are_gone)
+{
+  // The operation's cancellation handler stays in the slot after the
+  // operation completed; the timer it refers to is then destroyed.
+  asio::io_context io;
+  auto timer = std::make_unique<asio::steady_timer>(io, asio::steady_timer::clock_type::now() - 1s);
+  coroutine<void> self;
+  auto body = [&]() -> coroutine<void> {
+    self.pause(); // takes effect at the next suspension: the wake-up is held
+    co_await timer->async_wait(coflow::use_coroutine);
+  };
+  self = coflow::spawn(io, body());
+  auto f = self.async_wait(asio::use_future);
+  run_until_quiet(io); // the timer has completed; its result is held
+  BOOST_TEST(!self.called());
+  timer.reset();
+  self.cancel(); // must not reach the destroyed timer
+  io.run();
+  BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
+}
+
+BOOST_AUTO_TEST_CASE(control_of_a_coroutine_abandoned_at_shutdown)
+{
+  event_log log;
+  coroutine<int> kept;
+  {
+    asio::io_context io;
+    asio::steady_timer timer(io, 1h);
+    auto body = [&]() -> coroutine<int> {
+      cleanup c{log, "body"};
+      co_await timer.async_wait(coflow::use_coroutine);
+      co_return 1;
+    };
+    kept = coflow::spawn(io, body());
+    io.poll();
+    BOOST_TEST(log.empty());
+  }
+  BOOST_TEST((log == event_log{"body cleanup"}));
+  // A cleanup that cancels a sibling during shutdown: the awaited
+  // operation's awaiter is gone with the frame.
+  kept.pause();
+  kept.cancel();
+  kept.unpause();
+  BOOST_TEST(!kept.called());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_suspension_releases_its_pause_target)
+{
+  asio::io_context io;
+  coroutine<void> self;
+  bool child_ran = false;
+  auto child = [&]() -> coroutine<void> {
+    child_ran = true;
+    co_return;
+  };
+  auto throwing = [](auto&&) { throw std::runtime_error("initiation failed"); };
+  auto body = [&]() -> coroutine<void> {
+    self.pause();
+    try
+    {
+      co_await asio::async_initiate<const coflow::use_coroutine_t, void()>(
+          throwing, coflow::use_coroutine);
+    }
+    catch (const std::runtime_error&)
+    {
+    }
+    co_await child(); // paused: must not start before the unpause
+  };
+  self = coflow::spawn(io, body());
+  run_until_quiet(io);
+  BOOST_TEST(!child_ran);
+  self.unpause();
+  io.run();
+  BOOST_TEST(child_ran);
+  BOOST_TEST(self.called());
+}
+
+BOOST_AUTO_TEST_CASE(cancel_leaves_a_held_result_held)
+{
+  asio::io_context io;
+  coroutine<int> self;
+  auto body = [&]() -> coroutine<int> {
+    co_await asio::post(io, coflow::use_coroutine);
+    self.pause(); // its end is held
+    co_return 7;
+  };
+  self = coflow::spawn(io, body());
+  int value = 0;
+  std::exception_ptr error;
+  self.async_wait([&](std::exception_ptr e, int v) { error = e, value = v; });
+  run_until_quiet(io);
+  BOOST_TEST(self.called()); // it has produced its result, held by the pause
+  BOOST_TEST(value == 0);
+  self.cancel(); // no effect on a finished coroutine
+  run_until_quiet(io);
+  BOOST_TEST(value == 0);
+  self.unpause();
+  io.run();
+  BOOST_TEST(!error);
+  BOOST_TEST(value == 7);
+}
+
+BOOST_AUTO_TEST_CASE(awaiting_a_handle_twice_sees_the_value_twice)
+{
+  asio::io_context io;
+  auto make = []() -> coroutine<std::string> {
+    co_return std::string(100, 'x');
+  };
+  coroutine<std::string> child = make();
+  auto body = [&]() -> coroutine<std::string> {
+    std::string a = co_await child;
+    std::string b = co_await child;
+    co_return a + b;
+  };
+  auto f = coflow::spawn(io, body(), asio::use_future);
+  io.run();
+  BOOST_TEST(f.get() == std::string(200, 'x'));
+  io.restart();
+  auto g = child.async_wait(asio::use_future);
+  io.run();
+  BOOST_TEST(g.get() == std::string(100, 'x'));
+}
+
+BOOST_AUTO_TEST_CASE(an_error_nobody_waits_for_is_reported)
+{
+  std::vector<std::string> reported;
+  auto previous = coflow::set_unhandled_error_handler([&](std::exception_ptr e) {
+    try
+    {
+      std::rethrow_exception(e);
+    }
+    catch (const std::exception& x)
+    {
+      reported.push_back(x.what());
+    }
+  });
+  {
+    asio::io_context io;
+    auto failing = [](const char* what) -> coroutine<int> {
+      co_await coflow::this_coro::executor;
+      throw std::runtime_error(what);
+    };
+    auto cancelled = [&]() -> coroutine<void> {
+      co_await asio::post(io, coflow::use_coroutine);
+    };
+    (void)coflow::spawn(io, failing("dropped handle"));
+    auto kept = coflow::spawn(io, failing("kept handle"));
+    auto waited = coflow::spawn(io, failing("waited later"));
+    auto c = coflow::spawn(io, cancelled());
+    c.cancel();
+    io.run();
+    BOOST_TEST((reported == std::vector<std::string>{"dropped handle"}));
+    io.restart();
+    auto f = waited.async_wait(asio::use_future);
+    io.run();
+    BOOST_CHECK_THROW(f.get(), std::runtime_error);
+  }
+  // The kept handle goes with this scope; the error nobody received with it.
+  coflow::set_unhandled_error_handler(previous);
+  BOOST_TEST((reported == std::vector<std::string>{"dropped handle", "kept handle"}));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

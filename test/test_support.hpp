@@ -58,6 +58,17 @@ bool holds(std::exception_ptr e)
   }
 }
 
+/// Runs ready handlers until none is left, without blocking: the reactor
+/// sees loopback readiness and expired timers at once.
+inline void run_until_quiet(boost::asio::io_context& io)
+{
+  for (int quiet = 0, rounds = 0; quiet < 2 && rounds < 100000; ++rounds)
+  {
+    quiet = io.poll() == 0 ? quiet + 1 : 0;
+    io.restart();
+  }
+}
+
 /// Two connected TCP sockets on 127.0.0.1.
 struct loopback_pair
 {

@@ -94,8 +94,9 @@ public:
   /// Whether the coroutine has started (spawned, or awaited as a child).
   bool started() const { return checked().started(); }
 
-  /// Whether the coroutine has produced its result.
-  bool called() const { return checked().finished(); }
+  /// Whether the coroutine has produced its result (delivered, or held by
+  /// a pause).
+  bool called() const { return checked().produced(); }
 
   /// The executor the body runs on. @throws std::logic_error before start.
   executor_type get_executor() const { return checked().checked_executor(); }

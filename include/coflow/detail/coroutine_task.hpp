@@ -150,14 +150,20 @@ public:
     return outcome<T>(std::in_place_index<0>, std::move(*value_));
   }
 
-  /// The value for the (single) continuation, moved out, or the error
-  /// thrown.
+  /// The value for the awaiting parent, or the error thrown: moved out
+  /// when the parent holds the only handle, copied when another handle may
+  /// still read it (an lvalue awaited, a handle kept).
   T take_value()
   {
     if (error_)
       std::rethrow_exception(error_);
     if constexpr (!std::is_void_v<T>)
+    {
+      if constexpr (std::is_copy_constructible_v<value_type>)
+        if (refs_.load(std::memory_order_acquire) != 1)
+          return *value_;
       return std::move(*value_);
+    }
   }
 
   /// The shared state through which deferred-style consumers wait; built on
@@ -172,7 +178,10 @@ public:
       x.shared = std::make_shared<shared_state_type>(ex);
       x.shared->set_canceller(std::make_unique<shared_canceller>(this));
       if (finished_)
+      {
         x.shared->settle(copy_outcome());
+        error_unreported_ = false; // the state reports it now, if nobody takes it
+      }
     }
     return x.shared;
   }
@@ -180,6 +189,8 @@ public:
   /// The last reference is gone.
   void destroy() noexcept
   {
+    if (error_unreported_)
+      report_unhandled_error(error_);
     destroy_frame();
     if (extras* x = typed_extras(); x && x->shared)
       if (auto* c = static_cast<shared_canceller*>(x->shared->canceller()))
@@ -342,7 +353,9 @@ private:
     const bool counted = !borrowed_run_;
     try
     {
-      if (extras* x = typed_extras(); x && x->shared)
+      extras* x = typed_extras();
+      const bool shared = x && x->shared;
+      if (shared)
       {
         if (continuation_)
           x->shared->settle(copy_outcome());
@@ -351,6 +364,8 @@ private:
       }
       if (continuation_)
         keep_executor();
+      else if (!shared && error_ && error_ != shared_cancelled_error())
+        error_unreported_ = true; // until a consumer takes it, or the last handle goes
     }
     catch (...)
     {
@@ -475,6 +490,9 @@ private:
   std::optional<value_type> value_;
   std::exception_ptr error_;
   inline_parent inline_parent_ = inline_parent::none;
+  /// An error that no consumer has received yet: reported when the last
+  /// handle goes, as a deferred's is (DESIGN.md §3).
+  bool error_unreported_ = false;
 };
 
 } // namespace detail

@@ -48,6 +48,10 @@ public:
   void operator()(Args&&... args)
   {
     awaiter_->receive(std::forward<Args>(args)...);
+    // The operation is over: its cancellation handler, which may refer to
+    // an I/O object that goes before the body resumes (a held wake-up),
+    // must never run again (as asio's awaitable handler does).
+    awaiter_->slot().clear();
     std::move(token_).resume();
   }
 

@@ -221,6 +221,12 @@ public:
   // --- state ---------------------------------------------------------------
   bool started() const noexcept { return started_; }
   bool finished() const noexcept { return finished_; }
+  /// The result exists: delivered, or held by a pause (Twisted's `called`).
+  /// After a tail call, the result is the next state's, once it is there.
+  bool produced() const noexcept
+  {
+    return finished_ || (body_done_ && (!awaited_ || (extras_ && extras_->held)));
+  }
   bool cancel_requested() const noexcept { return (control_ & cancel_bit) != 0; }
   unsigned pause_count() const noexcept { return control_ & ~cancel_bit; }
   /// Paused and not cancelled: a wake-up, a start or an end is held.
@@ -255,8 +261,8 @@ public:
 
   void cancel()
   {
-    if (finished_ || cancel_requested())
-      return;
+    if (cancel_requested() || produced())
+      return; // a produced result, held by a pause, stays held
     control_ |= cancel_bit;
     // Release the pause forwarded on our behalf: nothing stays paused.
     release_pause_target();
@@ -280,6 +286,16 @@ public:
 
   /// The body resumes from its suspension point.
   void resumed() noexcept { awaited_ = nullptr; }
+
+  /// The body goes on without having suspended (the hand-over failed): the
+  /// pause forwarded to the awaiter that goes with it is released, and the
+  /// next suspension forwards the pause anew.
+  void suspension_failed() noexcept
+  {
+    if (extras_ && extras_->paused_target == awaited_)
+      release_pause_target_noexcept();
+    awaited_ = nullptr;
+  }
 
   /// Whether waiting on @p waiter's completion here would close a cycle:
   /// @p waiter is this task, or what this task waits on waits on it, and so
@@ -398,6 +414,27 @@ protected:
     }
   }
 
+  void release_pause_target_noexcept() noexcept
+  {
+    try
+    {
+      release_pause_target();
+    }
+    catch (...)
+    {
+      report_unhandled_error(std::current_exception());
+    }
+  }
+
+  /// The frame was destroyed without resuming: what it awaited is gone with
+  /// it, and no later pause or cancel may reach it.
+  void forget_awaited() noexcept
+  {
+    awaited_ = nullptr;
+    if (extras_)
+      extras_->paused_target = nullptr;
+  }
+
   void release_pause_target()
   {
     if (extras_)
@@ -463,7 +500,7 @@ public:
     task_->guarding_suspension_ = false;
     if (std::exchange(task_->token_dropped_, false))
     {
-      task_->resumed();
+      task_->suspension_failed();
       throw std::logic_error(
           "coflow: the awaited operation destroyed its handler without calling it");
     }
@@ -485,7 +522,7 @@ public:
       x->unregister_waiters();
       (void)x->held.detach();
     }
-    task_->resumed();
+    task_->suspension_failed();
   }
 
 private:
@@ -522,6 +559,7 @@ inline void resume_token::reset() noexcept
     // is not released: the parent's handle, gone with the parent's frame,
     // was it.
     const bool counted = !t->borrowed_run_;
+    t->forget_awaited();
     t->on_abandoned();
     if (counted)
       t->release();
