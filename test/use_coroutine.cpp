@@ -415,3 +415,312 @@ BOOST_AUTO_TEST_CASE(paused_reader_loses_no_byte)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Asio's token adapters around use_coroutine (issue 10, item 19): each one
+// awaited in a body, and each one with the cascade (a cancel of the
+// coroutine reaches the operation).
+
+#include <coflow/deferred.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/experimental/as_single.hpp>
+#include <boost/asio/redirect_error.hpp>
+
+#include <tuple>
+
+BOOST_AUTO_TEST_SUITE(adapters)
+
+BOOST_AUTO_TEST_CASE(redirect_error_puts_the_code_in_ec)
+{
+  asio::io_context io;
+  loopback_pair pair(io);
+  boost::system::error_code wait_ec = asio::error::fault; // overwritten
+  boost::system::error_code read_ec;
+  std::size_t read_n = 99;
+  auto body = [&]() -> coroutine<std::string> {
+    asio::steady_timer t(io, 1ms);
+    co_await t.async_wait(asio::redirect_error(use_coroutine, wait_ec));
+    std::array<char, 8> buffer{};
+    std::size_t n = co_await pair.server.async_read_some(
+        asio::buffer(buffer), asio::redirect_error(use_coroutine, read_ec));
+    std::string got(buffer.data(), n);
+    // The peer is gone: the error lands in read_ec, nothing is thrown.
+    read_n = co_await pair.server.async_read_some(
+        asio::buffer(buffer), asio::redirect_error(use_coroutine, read_ec));
+    co_return got;
+  };
+  auto f = coflow::spawn(io, body(), asio::use_future);
+  asio::write(pair.client, asio::buffer(std::string("abc")));
+  pair.client.close();
+  io.run();
+  BOOST_TEST(f.get() == "abc");
+  BOOST_TEST(!wait_ec);
+  BOOST_TEST(read_ec == asio::error::eof);
+  BOOST_TEST(read_n == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(redirect_error_cancel_of_the_coroutine_still_throws)
+{
+  // The cancel reaches the operation, which completes with operation_aborted
+  // into ec; the body resumes with cancelled_error all the same (a cancelled
+  // coroutine does not go on as if a plain error had happened).
+  asio::io_context io;
+  asio::steady_timer timer(io, std::chrono::hours(1));
+  boost::system::error_code ec;
+  event_log log;
+  auto body = [&]() -> coroutine<void> {
+    try
+    {
+      co_await timer.async_wait(asio::redirect_error(use_coroutine, ec));
+      log.push_back("resumed normally");
+    }
+    catch (const coflow::cancelled_error&)
+    {
+      log.push_back("cancelled");
+    }
+  };
+  auto c = coflow::spawn(io, body());
+  io.poll();
+  io.restart();
+  c.cancel();
+  BOOST_TEST(timer.cancel() == 0u); // the terminal emit removed the wait
+  io.run();
+  BOOST_TEST((log == event_log{"cancelled"}));
+  BOOST_TEST(ec == asio::error::operation_aborted);
+}
+
+BOOST_AUTO_TEST_CASE(as_single_packs_the_arguments)
+{
+  asio::io_context io;
+  loopback_pair pair(io);
+  using single = std::tuple<boost::system::error_code, std::size_t>;
+  std::vector<single> seen;
+  auto body = [&]() -> coroutine<void> {
+    asio::steady_timer t(io, 1ms);
+    co_await t.async_wait(asio::experimental::as_single(use_coroutine));
+    std::array<char, 8> buffer{};
+    seen.push_back(co_await pair.server.async_read_some(
+        asio::buffer(buffer), asio::experimental::as_single(use_coroutine)));
+    // An error is part of the value: not thrown.
+    seen.push_back(co_await pair.server.async_read_some(
+        asio::buffer(buffer), asio::experimental::as_single(use_coroutine)));
+  };
+  auto f = coflow::spawn(io, body(), asio::use_future);
+  asio::write(pair.client, asio::buffer(std::string("abc")));
+  pair.client.close();
+  io.run();
+  f.get();
+  BOOST_REQUIRE(seen.size() == 2u);
+  BOOST_TEST(!std::get<0>(seen[0]));
+  BOOST_TEST(std::get<1>(seen[0]) == 3u);
+  BOOST_TEST(std::get<0>(seen[1]) == asio::error::eof);
+}
+
+BOOST_AUTO_TEST_CASE(as_single_cancel_of_the_coroutine)
+{
+  asio::io_context io;
+  loopback_pair pair(io);
+  event_log log;
+  auto body = [&]() -> coroutine<void> {
+    std::array<char, 8> buffer{};
+    try
+    {
+      co_await pair.server.async_read_some(
+          asio::buffer(buffer), asio::experimental::as_single(use_coroutine));
+      log.push_back("resumed normally");
+    }
+    catch (const coflow::cancelled_error&)
+    {
+      log.push_back("cancelled");
+    }
+  };
+  auto c = coflow::spawn(io, body());
+  io.poll();
+  io.restart();
+  c.cancel();
+  io.run(); // returns: the read was cancelled (the peer never writes)
+  BOOST_TEST((log == event_log{"cancelled"}));
+}
+
+BOOST_AUTO_TEST_CASE(as_tuple_values_and_cancel)
+{
+  asio::io_context io;
+  asio::steady_timer timer(io, std::chrono::hours(1));
+  event_log log;
+  auto body = [&]() -> coroutine<void> {
+    asio::steady_timer t(io, asio::steady_timer::time_point::min()); // due
+    auto [ec] = co_await t.async_wait(asio::as_tuple(use_coroutine));
+    log.push_back(ec ? "failed" : "waited");
+    try
+    {
+      co_await timer.async_wait(asio::as_tuple(use_coroutine));
+      log.push_back("resumed normally");
+    }
+    catch (const coflow::cancelled_error&)
+    {
+      log.push_back("cancelled");
+    }
+  };
+  auto c = coflow::spawn(io, body());
+  run_until_quiet(io); // the short wait is over, the long one pending
+  c.cancel();
+  BOOST_TEST(timer.cancel() == 0u);
+  io.run();
+  BOOST_TEST((log == event_log{"waited", "cancelled"}));
+}
+
+BOOST_AUTO_TEST_CASE(bind_cancellation_slot_the_bound_slot_cancels_the_operation)
+{
+  // The slot cancels the operation, not the coroutine: the body sees the
+  // operation's error and goes on.
+  asio::io_context io;
+  asio::cancellation_signal signal;
+  asio::steady_timer timer(io, std::chrono::hours(1));
+  event_log log;
+  auto body = [&]() -> coroutine<int> {
+    asio::steady_timer t(io, asio::steady_timer::time_point::min()); // due
+    co_await t.async_wait(asio::bind_cancellation_slot(signal.slot(), use_coroutine));
+    log.push_back("waited");
+    try
+    {
+      co_await timer.async_wait(asio::bind_cancellation_slot(signal.slot(), use_coroutine));
+      log.push_back("resumed normally");
+    }
+    catch (const coflow::cancelled_error&)
+    {
+      log.push_back("coroutine cancelled");
+    }
+    catch (const boost::system::system_error& e)
+    {
+      if (e.code() == asio::error::operation_aborted)
+        log.push_back("operation aborted");
+    }
+    co_return 7;
+  };
+  auto f = coflow::spawn(io, body(), asio::use_future);
+  run_until_quiet(io);
+  BOOST_TEST((log == event_log{"waited"}));
+  signal.emit(asio::cancellation_type::partial); // the type goes through
+  io.run();
+  BOOST_TEST((log == event_log{"waited", "operation aborted"}));
+  BOOST_TEST(f.get() == 7);
+}
+
+BOOST_AUTO_TEST_CASE(bind_cancellation_slot_cancel_of_the_coroutine_still_cascades)
+{
+  // The operation sees one slot that both the bound slot and the
+  // coroutine's own cancel reach: binding a slot does not cut the cascade.
+  asio::io_context io;
+  asio::cancellation_signal signal;
+  asio::steady_timer timer(io, std::chrono::hours(1));
+  event_log log;
+  auto body = [&]() -> coroutine<void> {
+    try
+    {
+      co_await timer.async_wait(asio::bind_cancellation_slot(signal.slot(), use_coroutine));
+      log.push_back("resumed normally");
+    }
+    catch (const coflow::cancelled_error&)
+    {
+      log.push_back("cancelled");
+    }
+  };
+  auto c = coflow::spawn(io, body());
+  io.poll();
+  io.restart();
+  c.cancel();
+  BOOST_TEST(timer.cancel() == 0u); // the terminal emit removed the wait
+  io.run();
+  BOOST_TEST((log == event_log{"cancelled"}));
+}
+
+BOOST_AUTO_TEST_CASE(adapters_nest)
+{
+  // redirect_error around bind_cancellation_slot: the slot's cancel lands
+  // in ec, nothing is thrown.
+  asio::io_context io;
+  asio::cancellation_signal signal;
+  asio::steady_timer timer(io, std::chrono::hours(1));
+  boost::system::error_code ec;
+  auto body = [&]() -> coroutine<int> {
+    co_await timer.async_wait(asio::redirect_error(
+        asio::bind_cancellation_slot(signal.slot(), use_coroutine), ec));
+    co_return ec == asio::error::operation_aborted ? 1 : 2;
+  };
+  auto f = coflow::spawn(io, body(), asio::use_future);
+  io.poll();
+  io.restart();
+  signal.emit(asio::cancellation_type::terminal);
+  io.run();
+  BOOST_TEST(f.get() == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Everything a body could await before the catch-all await_transform (which
+// turns anything else into one static_assert) still resolves to its own
+// overload, in every value category (issue 10, item 21).
+
+BOOST_AUTO_TEST_SUITE(accepted_forms)
+
+namespace {
+
+coroutine<int> forty()
+{
+  co_return 40;
+}
+
+asio::awaitable<int> one()
+{
+  co_return 1;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(every_accepted_form_in_every_value_category)
+{
+  asio::io_context io;
+  coflow::deferred<int> fired(io);
+  fired.callback(100);
+  auto body = [&]() -> coroutine<int> {
+    int sum = 0;
+    auto ex = co_await coflow::this_coro::executor;
+    const auto& tag = coflow::this_coro::executor;
+    auto ex2 = co_await tag;
+    sum += ex == ex2 ? 1 : 0;                               // 1
+
+    sum += co_await forty();                                // 41
+    coroutine<int> lvalue = coflow::spawn(io, forty());
+    sum += co_await lvalue;                                 // 81
+    const coroutine<int> const_lvalue = coflow::spawn(io, forty());
+    sum += co_await const_lvalue;                           // 121
+    coroutine<int> moved = forty();
+    sum += co_await std::move(moved);                       // 161
+
+    coflow::deferred<int> d = fired;
+    const coflow::deferred<int>& cd = fired;
+    sum += co_await d;                                      // 261
+    sum += co_await cd;                                     // 361
+    sum += co_await std::move(d);                           // 461
+
+    sum += co_await one();                                  // 462
+    asio::awaitable<int> named = one();
+    sum += co_await std::move(named);                       // 463
+    co_await asio::post(io, asio::use_awaitable);
+
+    asio::steady_timer t(io, 1ms);
+    auto op = t.async_wait(use_coroutine);
+    co_await std::move(op);
+    auto deferred_op = asio::post(io, asio::deferred);
+    co_await std::move(deferred_op);
+    co_await asio::post(io, asio::deferred);
+    co_return sum;
+  };
+  auto f = coflow::spawn(io, body(), asio::use_future);
+  io.run();
+  BOOST_TEST(f.get() == 463);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

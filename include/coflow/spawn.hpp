@@ -8,10 +8,15 @@
 #define COFLOW_SPAWN_HPP
 
 #include <coflow/coroutine.hpp>
+#include <coflow/unhandled_error.hpp>
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/execution_context.hpp>
 
+#include <exception>
+#include <functional>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -59,12 +64,73 @@ private:
   Executor executor_;
 };
 
+/// What spawn with asio::detached completes into: nobody else can see the
+/// coroutine's error, so it goes to the unhandled-error handler (which
+/// leaves out cancelled_error) instead of vanishing.
+struct report_detached_error
+{
+  template <class... Values>
+  void operator()(std::exception_ptr error, Values&&...) const noexcept
+  {
+    if (error)
+      report_unhandled_error(std::move(error));
+  }
+};
+
+template <class T>
+struct is_coroutine : std::false_type
+{
+};
+
+template <class T, class Executor>
+struct is_coroutine<coroutine<T, Executor>> : std::true_type
+{
+};
+
+/// A callable that spawn() keeps alive while the coroutine it returns runs:
+/// invoked as an lvalue with no arguments, it returns a coroutine<T, E>. A
+/// coroutine is not one (spawn takes it as it is).
+template <class F>
+concept coroutine_factory = !is_coroutine<std::remove_cvref_t<F>>::value
+    && std::is_invocable_v<std::decay_t<F>&>
+    && is_coroutine<std::invoke_result_t<std::decay_t<F>&>>::value;
+
+template <class F>
+using factory_result_t = std::invoke_result_t<std::decay_t<F>&>;
+
+/// The coroutine that spawn() starts for a callable: @p f is a parameter, so
+/// it lives in this frame until the coroutine that it returns has finished
+/// (the body of a lambda reads its captures through the closure object). The
+/// child runs inline, as a child does: pause and cancel of this coroutine
+/// reach it, its result and error are this coroutine's.
+template <class T, class Executor, class F>
+coroutine<T, Executor> call_and_await(F f)
+{
+  // Named, not a temporary of the co_await: g++ 12 destroys a co_await
+  // expression's temporaries twice when await_resume throws (a cancel).
+  coroutine<T, Executor> c = std::invoke(f);
+  if constexpr (std::is_void_v<T>)
+    co_await std::move(c);
+  else
+    co_return co_await std::move(c);
+}
+
+template <class F>
+auto make_call_and_await(F&& f)
+{
+  using result = factory_result_t<F>;
+  return call_and_await<typename result::value_type, typename result::executor_type,
+      std::decay_t<F>>(std::forward<F>(f));
+}
+
 } // namespace detail
 
 /// Starts @p c on @p ex (an executor or an execution context).
 /**
  * The start is posted, as co_spawn's: the body never runs inside this call.
- * The returned handle refers to the started coroutine.
+ * The returned handle refers to the started coroutine. A coroutine keeps
+ * running when every handle is gone; to start one without keeping a handle,
+ * write `coflow::spawn(ex, c, asio::detached)`.
  *
  * @throws std::logic_error if @p c is empty or has already started.
  */
@@ -80,6 +146,15 @@ coroutine<T, Executor> spawn(ExecutorOrContext&& ex, coroutine<T, Executor> c)
 /// `void(std::exception_ptr, T)` (`void(std::exception_ptr)` for void), like
 /// co_spawn. The start happens when the operation is initiated. A
 /// cancellation slot bound to the token cancels the coroutine.
+/**
+ * `coflow::spawn(ex, c, asio::detached)` is the fire-and-forget form: it
+ * returns nothing (so nothing to discard), and an error of the coroutine,
+ * other than cancelled_error, goes to the unhandled-error handler (see
+ * set_unhandled_error_handler()), as nobody else can receive it. (co_spawn's
+ * detached drops it.)
+ *
+ * @throws std::logic_error if @p c is empty or has already started.
+ */
 template <class ExecutorOrContext, class T, class Executor,
     BOOST_ASIO_COMPLETION_TOKEN_FOR(typename detail::wait_signature<T>::type) Token>
 auto spawn(ExecutorOrContext&& ex, coroutine<T, Executor> c, Token&& token)
@@ -88,9 +163,59 @@ auto spawn(ExecutorOrContext&& ex, coroutine<T, Executor> c, Token&& token)
     throw std::logic_error("coflow: spawn of an empty coroutine handle");
   if (c.started())
     throw std::logic_error("coflow: the coroutine has already started");
-  return boost::asio::async_initiate<Token, typename detail::wait_signature<T>::type>(
-      detail::initiate_spawn<T, Executor>(std::move(c), detail::executor_of<Executor>(ex)),
-      token);
+  detail::initiate_spawn<T, Executor> initiation(
+      std::move(c), detail::executor_of<Executor>(ex));
+  if constexpr (std::is_same_v<std::decay_t<Token>, boost::asio::detached_t>)
+    return std::move(initiation)(detail::report_detached_error{});
+  else
+    return boost::asio::async_initiate<Token, typename detail::wait_signature<T>::type>(
+        std::move(initiation), token);
+}
+
+/// Starts the coroutine that @p f returns on @p ex, and keeps @p f alive
+/// until that coroutine has finished, as co_spawn keeps its function.
+/**
+ * @p f is called with no arguments, as an lvalue, and returns a
+ * `coroutine<T, E>`. A lambda's captures live in the closure object, which
+ * its coroutine body reads through `this`: `spawn(ex, [&] { ... })` is safe
+ * where `spawn(ex, [&] { ... }())` lets the closure die while its coroutine
+ * still runs. @p f is moved (or copied) into the returned coroutine's frame,
+ * destroyed once, after the coroutine that it returned has finished (or
+ * without being called, if the returned coroutine is cancelled before it
+ * starts).
+ *
+ * The call of @p f is posted with the start, and the coroutine it returns
+ * runs as the child of the returned one: pause and cancel of the returned
+ * handle cascade into it; its result is the returned coroutine's, and an
+ * exception from @p f fails it (never thrown out of spawn).
+ *
+ * @returns The started coroutine<T, E> that stands for @p f's coroutine.
+ */
+template <class ExecutorOrContext, class F>
+  requires detail::coroutine_factory<F>
+detail::factory_result_t<F> spawn(ExecutorOrContext&& ex, F&& f)
+{
+  return coflow::spawn(std::forward<ExecutorOrContext>(ex),
+      detail::make_call_and_await(std::forward<F>(f)));
+}
+
+/// Starts the coroutine that @p f returns on @p ex, keeps @p f alive until
+/// it has finished, and completes through @p token with
+/// `void(std::exception_ptr, T)`, like `co_spawn(ex, f, token)`.
+/**
+ * As spawn(ex, f) for @p f, and as spawn(ex, c, token) for @p token:
+ * `asio::detached` reports errors to the unhandled-error handler; a
+ * cancellation slot bound to the token cancels the coroutine, and the
+ * cancel cascades into the one that @p f returned.
+ */
+template <class ExecutorOrContext, class F,
+    BOOST_ASIO_COMPLETION_TOKEN_FOR(
+        typename detail::factory_result_t<F>::wait_signature) Token>
+  requires detail::coroutine_factory<F>
+auto spawn(ExecutorOrContext&& ex, F&& f, Token&& token)
+{
+  return coflow::spawn(std::forward<ExecutorOrContext>(ex),
+      detail::make_call_and_await(std::forward<F>(f)), std::forward<Token>(token));
 }
 
 } // namespace coflow

@@ -33,6 +33,26 @@ namespace coflow {
  * operation has completed (its buffers stay valid until then).
  *
  * Only a coflow coroutine body can await the returned operation object.
+ *
+ * @par Adapters
+ * Asio's token adapters work around it, and nest:
+ * - `asio::redirect_error(coflow::use_coroutine, ec)`: a leading error code
+ *   is stored in @c ec instead of being thrown.
+ * - `asio::as_tuple(coflow::use_coroutine)`: every argument, error code
+ *   included, comes back as one tuple; nothing is thrown.
+ * - `asio::experimental::as_single(coflow::use_coroutine)`: two or more
+ *   arguments come back as one tuple; a lone error code stays an error code,
+ *   thrown as without the adapter (as with @c use_awaitable).
+ * - `asio::bind_cancellation_slot(slot, coflow::use_coroutine)`: an emission
+ *   on @c slot cancels the operation (the body sees its error, e.g.
+ *   @c operation_aborted, and goes on); the coroutine's own cancel still
+ *   reaches the operation too. The slot is cleared when the operation
+ *   completes. Its signal must outlive the operation and be emitted on the
+ *   coroutine's executor, as for any bound slot.
+ *
+ * Whatever the adapter, a cancel of the coroutine makes the body resume with
+ * cancelled_error (after the operation completes, its error code stored by
+ * redirect_error).
  */
 class use_coroutine_t : public detail::default_token<use_coroutine_t>
 {
@@ -94,5 +114,7 @@ public:
 
 } // namespace asio
 } // namespace boost
+
+#include <coflow/detail/use_coroutine_adapters.hpp>
 
 #endif // COFLOW_USE_COROUTINE_HPP

@@ -733,6 +733,53 @@ public:
         task_, launch{std::move(a)});
   }
 
+  // --- anything else: one static_assert ---------------------------------------
+
+  /// What no overload above accepts converts to this, and the conversion
+  /// holds the static_assert. A user-defined conversion ranks below the exact
+  /// matches and standard conversions (derived-to-base included) of every
+  /// overload above, so it never competes with them; only an overload that
+  /// itself needs a user-defined conversion would tie with it.
+  struct unsupported_await
+  {
+    template <class>
+    static constexpr bool awaitable = false;
+
+    template <class Awaited>
+    unsupported_await(Awaited&&) noexcept
+    {
+      static_assert(awaitable<Awaited>,
+          "coflow: a coroutine body cannot co_await this. It can await: "
+          "coflow::coroutine<T>, coflow::deferred<T>, an Asio operation whose "
+          "completion token is coflow::use_coroutine (or asio::deferred, or an "
+          "Asio adapter such as asio::redirect_error around coflow::use_coroutine), "
+          "asio::awaitable<T>, coflow::tail_call(next) (in co_return co_await), and "
+          "coflow::this_coro::executor. Write coflow::this_coro::executor, not "
+          "asio::this_coro::executor; give an Asio operation coflow::use_coroutine "
+          "as its token, not asio::use_future, a callback or asio::detached.");
+    }
+  };
+
+  /// The awaiter of what cannot be awaited: its result converts to anything,
+  /// so that the static_assert is the only error.
+  struct unsupported_awaiter
+  {
+    struct any_result
+    {
+      template <class R>
+      operator R() const
+      {
+        std::terminate(); // never runs: the program does not compile
+      }
+    };
+
+    bool await_ready() const noexcept { return true; }
+    void await_suspend(std::coroutine_handle<>) const noexcept {}
+    any_result await_resume() const noexcept { return {}; }
+  };
+
+  unsupported_awaiter await_transform(unsupported_await) const { return {}; }
+
 private:
   task_type* task_;
 };
