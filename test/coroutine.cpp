@@ -17,6 +17,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -25,6 +26,7 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <string>
@@ -874,6 +876,136 @@ BOOST_AUTO_TEST_CASE(an_error_nobody_waits_for_is_reported)
   // The kept handle goes with this scope; the error nobody received with it.
   coflow::set_unhandled_error_handler(previous);
   BOOST_TEST((reported == std::vector<std::string>{"dropped handle", "kept handle"}));
+}
+
+/// An operation whose handler the test holds (copyable, type-erased): it can
+/// complete it when and where it likes.
+struct parked_operation
+{
+  std::function<void(boost::system::error_code)> complete;
+
+  auto async_wait()
+  {
+    return asio::async_initiate<const coflow::use_coroutine_t, void(boost::system::error_code)>(
+        [this](auto handler) {
+          auto h = std::make_shared<decltype(handler)>(std::move(handler));
+          complete = [h](boost::system::error_code ec) { (*h)(ec); };
+        },
+        coflow::use_coroutine);
+  }
+};
+
+BOOST_AUTO_TEST_CASE(two_completions_delivered_inline_while_a_body_runs)
+{
+  asio::io_context io;
+  parked_operation a, b;
+  auto waiter = [](parked_operation& op) -> coroutine<int> {
+    co_await op.async_wait();
+    co_return 1;
+  };
+  auto completer = [&]() -> coroutine<int> {
+    co_await asio::post(io, coflow::use_coroutine);
+    // Both complete inside this body's run: each resumption is queued.
+    asio::dispatch(io, [&] { a.complete({}); });
+    asio::dispatch(io, [&] { b.complete({}); });
+    co_return 1;
+  };
+  auto fa = coflow::spawn(io, waiter(a), asio::use_future);
+  auto fb = coflow::spawn(io, waiter(b), asio::use_future);
+  auto fc = coflow::spawn(io, completer(), asio::use_future);
+  run_until_quiet(io); // a lost coroutine would keep run() waiting forever
+  for (auto* f : {&fa, &fb, &fc})
+  {
+    BOOST_REQUIRE(f->wait_for(0s) == std::future_status::ready);
+    BOOST_TEST(f->get() == 1);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_cancellation_handler_that_completes_inline)
+{
+  asio::io_context io;
+  bool inside_cancel = false;
+  bool unwound_inside_cancel = true;
+  auto op = [&](auto handler) {
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    asio::get_associated_cancellation_slot(*h).assign([&io, h](asio::cancellation_type) {
+      asio::dispatch(io, [h] { (*h)(boost::system::error_code(asio::error::operation_aborted)); });
+    });
+  };
+  auto body = [&]() -> coroutine<void> {
+    try
+    {
+      co_await asio::async_initiate<const coflow::use_coroutine_t,
+          void(boost::system::error_code)>(op, coflow::use_coroutine);
+    }
+    catch (const coflow::cancelled_error&)
+    {
+      unwound_inside_cancel = inside_cancel;
+      throw;
+    }
+  };
+  auto c = coflow::spawn(io, body());
+  auto f = c.async_wait(asio::use_future);
+  asio::post(io, [&] {
+    asio::post(io, [&] { // the body has suspended
+      inside_cancel = true;
+      c.cancel(); // the handler is dispatched inline, inside this call
+      inside_cancel = false;
+    });
+  });
+  io.run();
+  BOOST_TEST(!unwound_inside_cancel);
+  BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
+}
+
+BOOST_AUTO_TEST_CASE(an_initiation_that_hands_its_handler_on_then_throws)
+{
+  // The exception wins, at the co_await; the handler that went on is stale:
+  // calling or dropping it later touches nothing of the coroutine.
+  for (bool call_it_later : {false, true})
+  {
+    asio::io_context io;
+    deferred<int> later(io);
+    int caught = 0;
+    auto op = [&](auto handler) {
+      asio::post(io, [h = std::move(handler), call_it_later]() mutable {
+        if (call_it_later)
+          h(boost::system::error_code());
+      });
+      throw std::runtime_error("after the hand-over");
+    };
+    auto body = [&]() -> coroutine<int> {
+      try
+      {
+        co_await asio::async_initiate<const coflow::use_coroutine_t,
+            void(boost::system::error_code)>(op, coflow::use_coroutine);
+      }
+      catch (const std::runtime_error&)
+      {
+        ++caught;
+      }
+      co_return co_await later; // suspended elsewhere when the stale handler runs
+    };
+    auto f = coflow::spawn(io, body(), asio::use_future);
+    run_until_quiet(io);
+    BOOST_TEST(caught == 1);
+    later.callback(5);
+    io.run();
+    BOOST_TEST(f.get() == 5);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_handler_dropped_inside_the_initiation)
+{
+  asio::io_context io;
+  auto body = [&]() -> coroutine<int> {
+    co_await asio::async_initiate<const coflow::use_coroutine_t, void()>(
+        [](auto handler) { (void)std::move(handler); }, coflow::use_coroutine);
+    co_return 1;
+  };
+  auto f = coflow::spawn(io, body(), asio::use_future);
+  io.run();
+  BOOST_CHECK_THROW(f.get(), std::logic_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

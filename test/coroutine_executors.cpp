@@ -213,3 +213,67 @@ BOOST_AUTO_TEST_CASE(last_handle_dropped_on_another_thread_as_the_body_ends)
   pool.join();
   BOOST_TEST(destroyed.load() == rounds);
 }
+
+BOOST_AUTO_TEST_SUITE(without_a_strand)
+
+// A coroutine is one thread of execution, as an asio::awaitable is: it may
+// run on a multi-threaded executor without a strand. An operation then
+// completes on another thread while await_suspend is still running.
+
+coroutine<int> post_loop(asio::thread_pool::executor_type ex, int rounds)
+{
+  int n = 0;
+  for (int i = 0; i < rounds; ++i)
+  {
+    co_await asio::post(ex, coflow::use_coroutine);
+    ++n;
+  }
+  co_return n;
+}
+
+coroutine<int> nested_post_loop(asio::thread_pool::executor_type ex, int rounds)
+{
+  int n = 0;
+  for (int i = 0; i < rounds; ++i)
+    n += co_await post_loop(ex, 2); // a child that suspends while nested
+  co_return n;
+}
+
+BOOST_AUTO_TEST_CASE(operations_complete_on_another_thread_during_the_suspension)
+{
+  asio::thread_pool pool(2);
+  std::vector<std::future<int>> results;
+  for (int i = 0; i < 40; ++i)
+  {
+    results.push_back(coflow::spawn(pool, post_loop(pool.get_executor(), 500), asio::use_future));
+    results.push_back(
+        coflow::spawn(pool, nested_post_loop(pool.get_executor(), 250), asio::use_future));
+  }
+  for (auto& r : results)
+    BOOST_TEST(r.get() == 500);
+  pool.join();
+}
+
+BOOST_AUTO_TEST_CASE(an_io_context_run_by_two_threads)
+{
+  asio::io_context io;
+  auto body = [&]() -> coroutine<int> { // outlives every coroutine it makes
+    int n = 0;
+    for (int k = 0; k < 500; ++k)
+    {
+      co_await asio::post(io, coflow::use_coroutine);
+      ++n;
+    }
+    co_return n;
+  };
+  std::vector<std::future<int>> results;
+  for (int i = 0; i < 40; ++i)
+    results.push_back(coflow::spawn(io, body(), asio::use_future));
+  std::thread other([&] { io.run(); });
+  io.run();
+  other.join();
+  for (auto& r : results)
+    BOOST_TEST(r.get() == 500);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

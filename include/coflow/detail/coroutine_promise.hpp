@@ -83,6 +83,8 @@ public:
 
   void operator()(outcome<U> result)
   {
+    if (!token_.claim())
+      return; // its suspension failed: the receiver is gone
     receiver_->receive(std::move(result));
     std::move(token_).resume();
   }
@@ -202,15 +204,12 @@ public:
     return task_->cancel_requested() || (local_ && wait_.try_now());
   }
 
-  void await_suspend(std::coroutine_handle<>)
+  bool await_suspend(std::coroutine_handle<>)
   {
-    task_->suspend_on(this);
-    suspension_guard guard(task_);
-    run_on(local_, wait_.state().executor(),
-        [this, token = resume_token::adopt(task_)]() mutable {
-          wait_.wait(std::move(token));
-        });
-    guard.done();
+    return task_->suspend_with(this, [this](resume_token token) {
+      run_on(local_, wait_.state().executor(),
+          [this, token = std::move(token)]() mutable { wait_.wait(std::move(token)); });
+    });
   }
 
   U await_resume()
@@ -264,18 +263,26 @@ public:
 
   bool await_suspend(std::coroutine_handle<>)
   {
-    parent_->suspend_on(this);
     if (!shared_)
-      return child()->start_inline(parent_->executor(), parent_);
-    suspension_guard guard(parent_);
-    run_on(local_, child()->executor(),
-        [this, token = resume_token::adopt(parent_)]() mutable {
-          if (!local_)
-            shared_->attach(child()->shared());
-          shared_->wait(std::move(token));
-        });
-    guard.done();
-    return true;
+    {
+      parent_->suspend_on(this);
+      try
+      {
+        return child()->start_inline(parent_->executor(), parent_);
+      }
+      catch (...)
+      {
+        parent_->suspension_failed(); // thrown before the child started
+        throw;
+      }
+    }
+    return parent_->suspend_with(this, [this](resume_token token) {
+      run_on(local_, child()->executor(), [this, token = std::move(token)]() mutable {
+        if (!local_)
+          shared_->attach(child()->shared());
+        shared_->wait(std::move(token));
+      });
+    });
   }
 
   U await_resume()

@@ -110,26 +110,37 @@ public:
     else
       executor_ = &more().own_executor.emplace(parent_executor);
     started_ = true;
+    // The parent suspends: from here its continuation token may resume it
+    // from another thread, which then leaves it to this thread.
+    parent->begin_suspension();
     adopt_continuation(parent);
     borrowed_run_ = true;
     if (control_ != 0) // paused or cancelled before the start
     {
       wake_slow(resume_token::adopt(this)); // held, or never run
-      return true;
+      return parent->end_suspension();
     }
     body_entered_ = true;
     assert(pump::current());
     if (parent->nesting() == pump::max_nesting)
     {
-      pump::resume(frame_); // nesting_ stays 0: the pump's loop runs it
-      return true;
+      pump::resume(this); // nesting_ stays 0: the pump's loop runs it
+      return parent->end_suspension();
     }
     nesting_ = static_cast<unsigned char>(parent->nesting() + 1);
-    inline_parent_ = inline_parent::waiting;
+    inline_result result = inline_result::waiting;
+    inline_slot_ = &result;
     frame_.resume();
-    // Finished, and the parent not paused: deliver() left it its running
-    // reference, and it goes on.
-    return std::exchange(inline_parent_, inline_parent::none) != inline_parent::goes_on;
+    // Nothing of this task is touched from here: once it has suspended,
+    // another thread may finish it and its parent.
+    if (result == inline_result::goes_on)
+    {
+      // Finished, and the parent not paused: deliver() left it its running
+      // reference, and it goes on.
+      parent->settle_suspension();
+      return false;
+    }
+    return parent->end_suspension();
   }
 
   // --- results -------------------------------------------------------------
@@ -227,6 +238,7 @@ public:
   void swap_frame(std::coroutine_handle<> next_frame) noexcept
   {
     resumed();
+    inline_slot_ = nullptr; // the next state runs from the pump
     std::exchange(frame_, next_frame).destroy();
     if (held_by_pause())
     {
@@ -234,7 +246,7 @@ public:
       return hold_start();
     }
     nesting_ = 0;
-    pump::resume(frame_);
+    pump::resume(this);
   }
 
   /// The running body ends in a tail call to a started coroutine or a
@@ -257,7 +269,7 @@ public:
   [[gnu::always_inline]] void on_body_done() noexcept
   {
     body_done_ = true;
-    if (control_ == 0 && inline_parent_ == inline_parent::waiting
+    if (control_ == 0 && inline_slot_
         && !extras_ && refs_.load(std::memory_order_relaxed) == 1
         && continuation_.get()->runnable())
     {
@@ -267,7 +279,7 @@ public:
       frame_ = nullptr;
       finished_ = true;
       (void)continuation_.detach();
-      inline_parent_ = inline_parent::goes_on;
+      *std::exchange(inline_slot_, nullptr) = inline_result::goes_on;
       return;
     }
     finish_body(std::exchange(frame_, nullptr));
@@ -384,12 +396,12 @@ private:
     }
     if (continuation_)
     {
-      if (inline_parent_ == inline_parent::waiting && continuation_.get()->runnable())
+      if (inline_slot_ && continuation_.get()->runnable())
       {
         // The parent is in start_inline(), below on this stack: it goes on
         // by returning from its await_suspend.
         (void)continuation_.detach();
-        inline_parent_ = inline_parent::goes_on;
+        *std::exchange(inline_slot_, nullptr) = inline_result::goes_on;
       }
       else
         std::move(continuation_).resume();
@@ -483,13 +495,9 @@ private:
     deliver();
   }
 
-  /// Whether the parent is inside start_inline() (the child runs nested).
-  enum class inline_parent : unsigned char { none, waiting, goes_on };
-
   const Executor* executor_ = nullptr;
   std::optional<value_type> value_;
   std::exception_ptr error_;
-  inline_parent inline_parent_ = inline_parent::none;
   /// An error that no consumer has received yet: reported when the last
   /// handle goes, as a deferred's is (DESIGN.md §3).
   bool error_unreported_ = false;

@@ -47,6 +47,8 @@ public:
   template <class... Args>
   void operator()(Args&&... args)
   {
+    if (!token_.claim())
+      return; // its suspension failed: the awaiter is gone
     awaiter_->receive(std::forward<Args>(args)...);
     // The operation is over: its cancellation handler, which may refer to
     // an I/O object that goes before the body resumes (a held wake-up),
@@ -74,14 +76,13 @@ public:
 
   bool await_ready() const noexcept { return task_->cancel_requested(); }
 
-  void await_suspend(std::coroutine_handle<>)
+  bool await_suspend(std::coroutine_handle<>)
   {
-    task_->suspend_on(this);
     using handler = operation_handler<operation_awaiter,
         typename Task::executor_type>;
-    suspension_guard guard(task_);
-    std::move(launch_)(handler(resume_token::adopt(task_), this));
-    guard.done();
+    return task_->suspend_with(this, [this](resume_token token) {
+      std::move(launch_)(handler(std::move(token), this));
+    });
   }
 
   value_type await_resume()

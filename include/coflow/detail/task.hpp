@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cassert>
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -30,21 +31,33 @@
 namespace coflow {
 namespace detail {
 
+class task_base;
+
 /// The trampoline: every coroutine resumption runs inside a pump loop, and a
 /// transfer of control (child start, child completion, an operation that
-/// completes inside its initiation) sets `next` instead of resuming. So the
-/// stack stays flat in every build type, whatever the compiler does with
-/// symmetric transfer (the same idea as asio's awaitable_thread::pump).
+/// completes inside another body's run) queues the task instead of resuming
+/// it. So the stack stays flat in every build type, whatever the compiler
+/// does with symmetric transfer (the same idea as asio's
+/// awaitable_thread::pump). The queue is intrusive (through the tasks), so
+/// any number of completions delivered inline while one body runs are all
+/// kept, in order, without allocating.
 ///
 /// One exception, bounded: a child awaited at once runs nested inside its
 /// parent's await_suspend, up to `max_nesting` levels, so that a child that
 /// completes without suspending returns to its parent as a function call
 /// does, without two trips through the loop.
+///
+/// A control call (pause, unpause, cancel) runs under a pump too, one that
+/// posts what it collected instead of running it: an operation whose
+/// cancellation handler completes it inline never runs coroutine code inside
+/// cancel() (DESIGN.md §4).
 struct pump
 {
   static constexpr unsigned char max_nesting = 32;
 
-  std::coroutine_handle<> next;
+  task_base* head = nullptr;
+  task_base* tail = nullptr;
+  bool posting = false;
 
   static pump*& current() noexcept
   {
@@ -66,28 +79,53 @@ struct pump
     current() = &self;
     struct leave
     {
-      ~leave() { current() = nullptr; }
-    } guard;
+      pump& self;
+      ~leave()
+      {
+        current() = nullptr;
+        self.abandon_queue();
+      }
+    } guard{self};
     std::forward<Function>(f)();
-    while (self.next)
-      std::exchange(self.next, nullptr).resume();
+    self.drain();
   }
 
-  /// Resumes @p h now, or hands it to the pump already running on this
-  /// thread (the caller is then inside a suspension).
-  static void resume(std::coroutine_handle<> h)
+  /// Runs @p f (a control call) so that no coroutine code runs inside it:
+  /// under the running pump (whose loop resumes what it queued after the
+  /// current body suspends), or under a posting pump.
+  template <class Function>
+  static void run_control(Function&& f)
   {
-    if (pump* p = current())
+    if (current())
     {
-      assert(!p->next);
-      p->next = h;
+      std::forward<Function>(f)();
       return;
     }
-    run([h] { current()->next = h; });
+    pump self;
+    self.posting = true;
+    current() = &self;
+    struct leave
+    {
+      pump& self;
+      ~leave()
+      {
+        current() = nullptr;
+        self.post_queue();
+      }
+    } guard{self};
+    std::forward<Function>(f)();
   }
-};
 
-class task_base;
+  /// Queues @p t's frame for resumption: the caller hands over the running
+  /// reference. A pump must be running on this thread.
+  static void resume(task_base* t) noexcept;
+
+private:
+  void drain();
+  void post_queue() noexcept;
+  void abandon_queue() noexcept;
+  task_base* pop() noexcept;
+};
 
 /// What a suspended coroutine waits on, as the cascade sees it.
 class awaited_control
@@ -113,6 +151,13 @@ protected:
 /// The token carries the coroutine's running reference: counted for a
 /// spawned coroutine, borrowed for a child started inline (whose awaiting
 /// parent holds its handle until the child has finished).
+///
+/// A token handed out by an await_suspend may be used on another thread
+/// before that await_suspend has returned: it then never touches the frame,
+/// and the suspending thread goes on with the body (see task_base's
+/// hand-over). A token whose suspension failed (the initiation threw after
+/// handing the token on) is stale: it holds a counted reference of its own,
+/// and using or dropping it only releases that.
 class resume_token
 {
 public:
@@ -120,13 +165,14 @@ public:
 
   /// The running coroutine @p t suspends: its running reference moves into
   /// the token (no reference count change).
-  static resume_token adopt(task_base* t) noexcept
+  static resume_token adopt(task_base* t) noexcept;
+
+  resume_token(resume_token&& other) noexcept
+    : task_(std::exchange(other.task_, nullptr)),
+      generation_(other.generation_),
+      claim_(other.claim_)
   {
-    resume_token token;
-    token.task_ = t;
-    return token;
   }
-  resume_token(resume_token&& other) noexcept : task_(std::exchange(other.task_, nullptr)) {}
   resume_token& operator=(resume_token&& other) noexcept
   {
     if (this != &other)
@@ -134,6 +180,8 @@ public:
       if (task_)
         reset();
       task_ = std::exchange(other.task_, nullptr);
+      generation_ = other.generation_;
+      claim_ = other.claim_;
     }
     return *this;
   }
@@ -145,8 +193,14 @@ public:
 
   explicit operator bool() const noexcept { return task_ != nullptr; }
 
+  /// Called by a handler before it stores its result where the body will
+  /// read it. @returns false if the token is stale: the awaiter it was made
+  /// for is gone, and the handler must touch nothing of it (the token then
+  /// only releases its reference).
+  bool claim() noexcept;
+
   /// Resumes the coroutine (unless it is paused: then it is held), inside
-  /// a pump.
+  /// a pump. Claims first if claim() was not called.
   void resume() &&;
 
   /// Destroys the coroutine without resuming it.
@@ -159,7 +213,12 @@ public:
 
 private:
   friend class task_base;
+
+  enum class claim_state : unsigned char { unclaimed, settled, early, stale };
+
   task_base* task_ = nullptr;
+  std::uint32_t generation_ = 0;
+  claim_state claim_ = claim_state::unclaimed;
 };
 
 /// What a task needs only once it is paused, held or shared: built on first
@@ -237,51 +296,125 @@ public:
   unsigned char nesting() const noexcept { return nesting_; }
 
   // --- flow control ----------------------------------------------------------
+  // Each runs as a control call (pump::run_control): no coroutine code runs
+  // inside it.
+
   void pause()
   {
-    if (pause_count() == cancel_bit - 1)
-      throw std::length_error("coflow: too many pause() calls");
-    task_extras& x = more_base(); // before the count: all or nothing
-    if (control_++ == 0 && awaited_ && !x.paused_target)
-    {
-      x.paused_target = awaited_;
-      x.paused_target->pause();
-    }
+    pump::run_control([this] { pause_now(); });
   }
 
   void unpause()
   {
-    if (pause_count() == 0)
-      throw std::logic_error("coflow: unpause() without a matching pause()");
-    if ((--control_ & ~cancel_bit) != 0)
-      return;
-    release_pause_target();
-    release_held();
+    pump::run_control([this] { unpause_now(); });
   }
 
   void cancel()
   {
-    if (cancel_requested() || produced())
-      return; // a produced result, held by a pause, stays held
-    control_ |= cancel_bit;
-    // Release the pause forwarded on our behalf: nothing stays paused.
-    release_pause_target();
-    if (awaited_)
-      awaited_->cancel();
-    // Held by a pause (a result, a start, or the end): cancel overrides it.
-    release_held();
+    pump::run_control([this] { cancel_now(); });
   }
 
   // --- suspension protocol, used by awaiters ------------------------------------
+  //
+  // An awaiter's await_suspend: suspend_on(this); begin_suspension(); hand a
+  // resume_token to the operation; then `return end_suspension();` (or
+  // fail_suspension() and rethrow, if the hand-over threw). Between begin and
+  // end, the token may be used or dropped on any thread: it then leaves the
+  // body to the suspending thread (a word of atomic state, the hand-over,
+  // decides who goes on), so nothing of the frame or the task is touched by
+  // two threads, and nothing after a successful end_suspension().
+
   /// The body suspends on @p control: it becomes the cascade's target.
   void suspend_on(awaited_control* control)
   {
     awaited_ = control;
+    // A child running nested under its parent's await_suspend stops being
+    // nested now: its token may go to another thread, and the parent's
+    // stack slot is left behind.
+    inline_slot_ = nullptr;
     if (held_by_pause() && !extras_->paused_target) // pause() built the extras
     {
       extras_->paused_target = control;
       control->pause();
     }
+  }
+
+  /// The whole protocol for an awaiter: @p hand_over receives the token.
+  template <class HandOver>
+  bool suspend_with(awaited_control* control, HandOver&& hand_over)
+  {
+    suspend_on(control);
+    begin_suspension();
+    try
+    {
+      std::forward<HandOver>(hand_over)(resume_token::adopt(this));
+    }
+    catch (...)
+    {
+      fail_suspension();
+      throw;
+    }
+    return end_suspension();
+  }
+
+  void begin_suspension() noexcept
+  {
+    handoff_.store(generation() | suspending, std::memory_order_relaxed);
+  }
+
+  /// The hand-over returned. @returns true if the body stays suspended (the
+  /// caller then touches nothing more), false if it goes on at once: the
+  /// token was used before this (an inline completion, or one on another
+  /// thread) and the body was not paused meanwhile.
+  /// @throws std::logic_error if the token was dropped unused: nothing could
+  /// ever resume the body.
+  bool end_suspension()
+  {
+    std::uint32_t expected = generation() | suspending;
+    if (handoff_.compare_exchange_strong(expected, generation() | settled,
+            std::memory_order_acq_rel, std::memory_order_acquire)) [[likely]]
+      return true;
+    expected = wait_for_claim(expected);
+    handoff_.store(generation() | settled, std::memory_order_relaxed);
+    if ((expected & phase_mask) == dropped)
+    {
+      suspension_failed();
+      throw std::logic_error(
+          "coflow: the awaited operation destroyed its handler without calling it");
+    }
+    // Resumed early: the running reference is back, with the result.
+    if (held_by_pause())
+    {
+      hold(resume_token::adopt(this));
+      return true;
+    }
+    return false;
+  }
+
+  /// The suspension ended before its token left this thread (a child that
+  /// finished nested): nobody else can have touched the hand-over.
+  void settle_suspension() noexcept
+  {
+    handoff_.store(generation() | settled, std::memory_order_relaxed);
+  }
+
+  /// The hand-over threw: the body goes on with the exception. A token that
+  /// is still out there becomes stale (it gets a counted reference of its
+  /// own); a result that arrived meanwhile is dropped.
+  void fail_suspension() noexcept
+  {
+    add_ref(); // for a token still out there, before it can see it is stale
+    std::uint32_t expected = generation() | suspending;
+    const std::uint32_t next = generation() + generation_unit;
+    if (!handoff_.compare_exchange_strong(expected, next | settled,
+            std::memory_order_acq_rel, std::memory_order_acquire))
+    {
+      // The token was used or dropped: no stale one exists.
+      (void)wait_for_claim(expected);
+      handoff_.store(generation() | settled, std::memory_order_relaxed);
+      refs_.fetch_sub(1, std::memory_order_relaxed); // never the last
+    }
+    suspension_failed();
   }
 
   /// The body resumes from its suspension point.
@@ -328,7 +461,7 @@ public:
       // The common case: a running body resumes from a suspension.
       (void)token.detach(); // the reference is now the running reference
       nesting_ = 0;
-      return pump::resume(frame_);
+      return pump::resume(this);
     }
     wake_slow(std::move(token));
   }
@@ -351,18 +484,78 @@ protected:
           return finish_unstarted();
       }
       nesting_ = 0;
-      return pump::resume(frame_);
+      return pump::resume(this);
     }
     finish_held();
   }
 
   ~task_base() = default;
 
+  // --- the hand-over word: a generation and a phase ---------------------------
+  static constexpr std::uint32_t settled = 0;    // no suspension in progress
+  static constexpr std::uint32_t suspending = 1; // inside an await_suspend
+  static constexpr std::uint32_t claimed = 2;    // a token stores its result
+  static constexpr std::uint32_t resumed_early = 3;
+  static constexpr std::uint32_t dropped = 4;
+  static constexpr std::uint32_t phase_mask = 7;
+  static constexpr std::uint32_t generation_unit = 8;
+
+  /// The generation of this task's tokens; only a failed suspension changes
+  /// it (read by the thread that owns the body, or by a token's holder).
+  std::uint32_t generation() const noexcept
+  {
+    return handoff_.load(std::memory_order_relaxed) & ~phase_mask;
+  }
+
+  /// A token claimed the wake-up: wait the few instructions until it has
+  /// stored its result. @returns the final phase word.
+  std::uint32_t wait_for_claim(std::uint32_t word) const noexcept
+  {
+    while ((word & phase_mask) == claimed)
+      word = handoff_.load(std::memory_order_acquire);
+    return word;
+  }
+
+  void pause_now()
+  {
+    if (pause_count() == cancel_bit - 1)
+      throw std::length_error("coflow: too many pause() calls");
+    task_extras& x = more_base(); // before the count: all or nothing
+    if (control_++ == 0 && awaited_ && !x.paused_target)
+    {
+      x.paused_target = awaited_;
+      x.paused_target->pause();
+    }
+  }
+
+  void unpause_now()
+  {
+    if (pause_count() == 0)
+      throw std::logic_error("coflow: unpause() without a matching pause()");
+    if ((--control_ & ~cancel_bit) != 0)
+      return;
+    release_pause_target();
+    release_held();
+  }
+
+  void cancel_now()
+  {
+    if (cancel_requested() || produced())
+      return; // a produced result, held by a pause, stays held
+    control_ |= cancel_bit;
+    // Release the pause forwarded on our behalf: nothing stays paused.
+    release_pause_target();
+    if (awaited_)
+      awaited_->cancel();
+    // Held by a pause (a result, a start, or the end): cancel overrides it.
+    release_held();
+  }
+
   /// The parent's running reference becomes this task's continuation.
   void adopt_continuation(task_base* parent) noexcept
   {
     assert(!continuation_);
-    continuation_.task_ = parent;
+    continuation_ = resume_token::adopt(parent);
   }
 
   /// The extras of this task, built on first use.
@@ -399,6 +592,7 @@ protected:
   /// context's shutdown may destroy it meanwhile.
   void hold(resume_token token)
   {
+    inline_slot_ = nullptr; // the parent no longer waits nested
     extras_->held = std::move(token);
     extras_->register_waiters(context());
   }
@@ -449,13 +643,25 @@ protected:
       f.destroy();
   }
 
+  /// Where a child running nested in its parent's await_suspend tells that
+  /// it has finished and the parent goes on (see start_inline).
+  enum class inline_result : unsigned char { waiting, goes_on };
+
   friend class resume_token;
+  friend struct pump;
 
   std::atomic<unsigned> refs_{1};
+  /// The hand-over of the current suspension (see begin_suspension()).
+  std::atomic<std::uint32_t> handoff_{0};
   std::coroutine_handle<> frame_;
   awaited_control* awaited_ = nullptr;
   resume_token continuation_;
   std::unique_ptr<task_extras> extras_;
+  /// The next task in the pump's queue.
+  task_base* pump_next_ = nullptr;
+  /// Set while this task runs nested in its parent's await_suspend and has
+  /// not suspended since: points to the parent's stack.
+  inline_result* inline_slot_ = nullptr;
   /// The pause count, and the cancel request in the top bit: one word, so
   /// that the hot paths test "neither paused nor cancelled" at once.
   static constexpr unsigned cancel_bit = 1u << 31;
@@ -469,64 +675,6 @@ protected:
   unsigned char nesting_ = 0;
   /// The running reference is borrowed from the awaiting parent's handle.
   bool borrowed_run_ = false;
-  /// Inside a suspension_guard: a dropped token does not abandon.
-  bool guarding_suspension_ = false;
-  bool token_dropped_ = false;
-
-  friend class suspension_guard;
-};
-
-/// Guards the part of an await_suspend that hands the resume token to code
-/// that may throw or drop it (an initiation, an allocation, a dispatch).
-/// There, a token destroyed unused must not abandon the coroutine: its frame
-/// is still running. An exception propagates into the body at its co_await,
-/// as the language does for a throwing await_suspend; a token dropped without
-/// one becomes std::logic_error there (done()), since nothing could ever
-/// resume the body.
-class suspension_guard
-{
-public:
-  explicit suspension_guard(task_base* t) noexcept : task_(t)
-  {
-    task_->guarding_suspension_ = true;
-  }
-
-  suspension_guard(const suspension_guard&) = delete;
-  suspension_guard& operator=(const suspension_guard&) = delete;
-
-  /// The hand-over returned normally.
-  void done()
-  {
-    task_->guarding_suspension_ = false;
-    if (std::exchange(task_->token_dropped_, false))
-    {
-      task_->suspension_failed();
-      throw std::logic_error(
-          "coflow: the awaited operation destroyed its handler without calling it");
-    }
-  }
-
-  /// Without done(): the hand-over threw, and the body goes on with the
-  /// exception. If the handler ran before the throw, its wake-up must not
-  /// run the body a second time.
-  ~suspension_guard()
-  {
-    if (!task_->guarding_suspension_)
-      return;
-    task_->guarding_suspension_ = false;
-    task_->token_dropped_ = false;
-    if (pump* p = pump::current(); p && p->next == task_->frame_)
-      p->next = nullptr;
-    if (task_extras* x = task_->extras_.get(); x && x->held)
-    {
-      x->unregister_waiters();
-      (void)x->held.detach();
-    }
-    task_->suspension_failed();
-  }
-
-private:
-  task_base* task_;
 };
 
 inline void task_extras::cancel()
@@ -534,8 +682,121 @@ inline void task_extras::cancel()
   owner_->cancel();
 }
 
+// --- pump ---------------------------------------------------------------------
+
+inline void pump::resume(task_base* t) noexcept
+{
+  pump* p = current();
+  assert(p);
+  t->pump_next_ = nullptr;
+  if (p->tail)
+    p->tail->pump_next_ = t;
+  else
+    p->head = t;
+  p->tail = t;
+}
+
+inline task_base* pump::pop() noexcept
+{
+  task_base* t = head;
+  if (t)
+  {
+    head = t->pump_next_;
+    if (!head)
+      tail = nullptr;
+  }
+  return t;
+}
+
+inline void pump::drain()
+{
+  while (task_base* t = pop())
+    t->frame_.resume(); // t may be gone once this returns
+}
+
+inline void pump::post_queue() noexcept
+{
+  while (task_base* t = pop())
+  {
+    // The task's running reference travels with the posted token; its
+    // wake-up runs again there (and holds it, if a pause came meanwhile).
+    try
+    {
+      t->post_resume(resume_token::adopt(t));
+    }
+    catch (...)
+    {
+      report_unhandled_error(std::current_exception());
+    }
+  }
+}
+
+inline void pump::abandon_queue() noexcept
+{
+  // Only reached if a resumed frame threw out of the loop (never, with
+  // coflow's promises) or the loop was left by an exception: what is still
+  // queued is posted, not lost.
+  post_queue();
+}
+
+// --- resume_token -------------------------------------------------------------
+
+inline resume_token resume_token::adopt(task_base* t) noexcept
+{
+  resume_token token;
+  token.task_ = t;
+  token.generation_ = t->generation();
+  return token;
+}
+
+inline bool resume_token::claim() noexcept
+{
+  if (claim_ != claim_state::unclaimed)
+    return claim_ != claim_state::stale;
+  std::uint32_t word = task_->handoff_.load(std::memory_order_acquire);
+  for (;;)
+  {
+    if ((word & ~task_base::phase_mask) != generation_)
+    {
+      claim_ = claim_state::stale;
+      return false;
+    }
+    if ((word & task_base::phase_mask) != task_base::suspending)
+    {
+      claim_ = claim_state::settled;
+      return true;
+    }
+    // Inside the await_suspend that handed this token out: claim the
+    // wake-up; the suspending thread goes on with the body.
+    if (task_->handoff_.compare_exchange_weak(word, generation_ | task_base::claimed,
+            std::memory_order_acquire, std::memory_order_acquire))
+    {
+      claim_ = claim_state::early;
+      return true;
+    }
+  }
+}
+
 inline void resume_token::resume() &&
 {
+  if (!task_)
+    return;
+  claim();
+  switch (claim_)
+  {
+  case claim_state::early:
+    // The result is stored: the suspending thread may read it now.
+    task_->handoff_.store(generation_ | task_base::resumed_early,
+        std::memory_order_release);
+    task_ = nullptr;
+    return;
+  case claim_state::stale:
+    detach()->release();
+    return;
+  default:
+    break;
+  }
+  claim_ = claim_state::unclaimed;
   pump::run([this] {
     task_base* t = task_;
     // The reference travels on: held by a pause, or running.
@@ -545,25 +806,43 @@ inline void resume_token::resume() &&
 
 inline void resume_token::reset() noexcept
 {
-  if (task_base* t = std::exchange(task_, nullptr))
+  task_base* t = std::exchange(task_, nullptr);
+  if (!t)
+    return;
+  if (claim_ == claim_state::unclaimed)
   {
-    if (t->guarding_suspension_)
+    std::uint32_t word = t->handoff_.load(std::memory_order_acquire);
+    for (;;)
     {
-      // Inside the coroutine's own await_suspend: see suspension_guard.
-      // The running reference stays with the running frame.
-      t->token_dropped_ = true;
-      return;
+      if ((word & ~task_base::phase_mask) != generation_)
+        return t->release(); // stale: only its own reference
+      if ((word & task_base::phase_mask) != task_base::suspending)
+        break;
+      // Inside the await_suspend that handed this token out: it throws.
+      if (t->handoff_.compare_exchange_weak(word, generation_ | task_base::dropped,
+              std::memory_order_release, std::memory_order_acquire))
+        return;
     }
-    // Unused: the coroutine can never be resumed. Destroy its frame (and,
-    // through its continuation, its parents'). A borrowed running reference
-    // is not released: the parent's handle, gone with the parent's frame,
-    // was it.
-    const bool counted = !t->borrowed_run_;
-    t->forget_awaited();
-    t->on_abandoned();
-    if (counted)
-      t->release();
   }
+  else if (claim_ == claim_state::stale)
+    return t->release();
+  else if (claim_ == claim_state::early)
+  {
+    // Claimed, then dropped before it stored a result (its handler threw):
+    // the suspending thread reports it at the co_await.
+    t->handoff_.store(generation_ | task_base::dropped, std::memory_order_release);
+    return;
+  }
+  claim_ = claim_state::unclaimed;
+  // Unused: the coroutine can never be resumed. Destroy its frame (and,
+  // through its continuation, its parents'). A borrowed running reference
+  // is not released: the parent's handle, gone with the parent's frame,
+  // was it.
+  const bool counted = !t->borrowed_run_;
+  t->forget_awaited();
+  t->on_abandoned();
+  if (counted)
+    t->release();
 }
 
 } // namespace detail
