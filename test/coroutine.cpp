@@ -1008,4 +1008,66 @@ BOOST_AUTO_TEST_CASE(a_handler_dropped_inside_the_initiation)
   BOOST_CHECK_THROW(f.get(), std::logic_error);
 }
 
+/// One level of a deep chain: counts its live frames.
+coroutine<int> chain_level(int n, deferred<int> leaf, long& alive)
+{
+  struct counted
+  {
+    long& alive;
+    explicit counted(long& a) : alive(++a) {}
+    ~counted() { --alive; }
+  } frame_alive{alive};
+  if (n == 0)
+    co_return co_await leaf;
+  co_return 1 + co_await chain_level(n - 1, leaf, alive);
+}
+
+BOOST_AUTO_TEST_CASE(every_cascade_runs_in_constant_stack)
+{
+  // pause, unpause, cancel and context destruction of 200 000 nested awaits
+  // (each used to recurse once per level and overflowed the stack).
+  constexpr int depth = 200000;
+  for (const char* what : {"pause", "cancel", "cancel paused", "shutdown"})
+  {
+    BOOST_TEST_CONTEXT(what)
+    {
+      long alive = 0;
+      std::future<int> f;
+      {
+        asio::io_context io;
+        deferred<int> leaf(io);
+        auto c = coflow::spawn(io, chain_level(depth, leaf, alive));
+        f = c.async_wait(asio::use_future);
+        io.poll();
+        io.restart();
+        BOOST_TEST(alive == depth + 1);
+        const std::string w = what;
+        if (w == "pause")
+        {
+          c.pause();
+          c.unpause();
+          leaf.callback(1);
+        }
+        else if (w == "cancel")
+          c.cancel();
+        else if (w == "cancel paused")
+        {
+          c.pause();
+          c.cancel();
+        }
+        if (w != "shutdown")
+          io.run();
+      }
+      BOOST_TEST(alive == 0); // every frame destroyed
+      const std::string w = what;
+      if (w == "pause")
+        BOOST_TEST(f.get() == depth + 1);
+      else if (w == "shutdown")
+        BOOST_CHECK_THROW(f.get(), std::future_error); // never completed
+      else
+        BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -449,7 +449,7 @@ private:
     return boost::asio::query(*executor_, boost::asio::execution::context);
   }
 
-  void on_abandoned() noexcept override
+  resume_token on_abandoned() noexcept override
   {
     if (extras* x = typed_extras())
       x->work.reset();
@@ -462,10 +462,9 @@ private:
     {
       // Out of memory: the other handles keep a borrowed executor.
     }
-    // Last: with a borrowed running reference, the parent's frame holds the
-    // only handle, and this task may go with it.
-    resume_token parent = std::move(continuation_);
-    parent.reset();
+    // Abandoned next, by the caller: with a borrowed running reference, the
+    // parent's frame holds the only handle, and this task may go with it.
+    return std::move(continuation_);
   }
 
   void finish_unstarted() override

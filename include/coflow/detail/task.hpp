@@ -21,6 +21,7 @@
 #include <cassert>
 #include <coroutine>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -203,7 +204,8 @@ public:
   /// a pump. Claims first if claim() was not called.
   void resume() &&;
 
-  /// Destroys the coroutine without resuming it.
+  /// Destroys the coroutine without resuming it (and, in a loop, the
+  /// parents that waited on it).
   void reset() noexcept;
 
   /// Gives up the token; its reference becomes the running reference.
@@ -216,9 +218,51 @@ private:
 
   enum class claim_state : unsigned char { unclaimed, settled, early, stale };
 
+  /// Whether dropping this token unused must abandon @p t (else it only
+  /// releases what it holds, or hands the drop to a suspending thread).
+  bool abandons(task_base* t) noexcept;
+  void abandon_chain() noexcept;
+
   task_base* task_ = nullptr;
   std::uint32_t generation_ = 0;
   claim_state claim_ = claim_state::unclaimed;
+};
+
+enum class control_op : unsigned char { pause, unpause, cancel };
+
+/// The control operations that one thread's control call has yet to apply,
+/// in order: the first control call on a thread drains it; the cascade it
+/// causes is queued here instead of recursing (DESIGN.md §4: every cascade
+/// runs in constant stack at any depth). Every queued task is kept alive by
+/// the suspended frame that awaits it (no frame resumes during a control
+/// call: resumptions are posted) or by the caller's handle.
+class control_queue
+{
+public:
+  static control_queue& of_this_thread() noexcept
+  {
+    static thread_local control_queue queue;
+    return queue;
+  }
+
+  bool draining() const noexcept { return draining_; }
+
+  void push(task_base* t, control_op op) { entries_.push_back({t, op}); }
+
+  /// Applies @p op to @p t, then everything it queues. An exception from
+  /// @p op itself reaches the caller (nothing else was queued); one from a
+  /// forwarded operation is reported, and the rest of the cascade goes on.
+  void run(task_base* t, control_op op);
+
+private:
+  struct entry
+  {
+    task_base* task;
+    control_op op;
+  };
+
+  std::deque<entry> entries_;
+  bool draining_ = false;
 };
 
 /// What a task needs only once it is paused, held or shared: built on first
@@ -297,22 +341,14 @@ public:
 
   // --- flow control ----------------------------------------------------------
   // Each runs as a control call (pump::run_control): no coroutine code runs
-  // inside it.
+  // inside it. A cascade goes through the thread's control queue: a forward
+  // to a child (a pause, unpause or cancel of its task) made while a control
+  // call runs is queued, not made in place, so a chain of any depth is
+  // controlled in constant stack.
 
-  void pause()
-  {
-    pump::run_control([this] { pause_now(); });
-  }
-
-  void unpause()
-  {
-    pump::run_control([this] { unpause_now(); });
-  }
-
-  void cancel()
-  {
-    pump::run_control([this] { cancel_now(); });
-  }
+  void pause() { control(control_op::pause); }
+  void unpause() { control(control_op::unpause); }
+  void cancel() { control(control_op::cancel); }
 
   // --- suspension protocol, used by awaiters ------------------------------------
   //
@@ -516,6 +552,27 @@ protected:
     return word;
   }
 
+  void control(control_op op)
+  {
+    control_queue& queue = control_queue::of_this_thread();
+    if (queue.draining())
+      return queue.push(this, op);
+    pump::run_control([&] { queue.run(this, op); });
+  }
+
+  void apply(control_op op)
+  {
+    switch (op)
+    {
+    case control_op::pause:
+      return pause_now();
+    case control_op::unpause:
+      return unpause_now();
+    case control_op::cancel:
+      return cancel_now();
+    }
+  }
+
   void pause_now()
   {
     if (pause_count() == cancel_bit - 1)
@@ -574,8 +631,10 @@ protected:
   virtual void post_resume(resume_token token) = 0;
   /// The execution context, for the waiter registry.
   virtual boost::asio::execution_context& context() = 0;
-  /// The frame was abandoned: complete without a result.
-  virtual void on_abandoned() noexcept = 0;
+  /// The frame was abandoned: complete without a result. @returns the
+  /// continuation (the parent's token), which the caller abandons next:
+  /// a chain of any depth is destroyed in a loop, not by recursion.
+  virtual resume_token on_abandoned() noexcept = 0;
   /// Cancelled before the body started: complete without running it.
   virtual void finish_unstarted() = 0;
   /// The end of the body was held by a pause: deliver it now.
@@ -649,6 +708,7 @@ protected:
 
   friend class resume_token;
   friend struct pump;
+  friend class control_queue;
 
   std::atomic<unsigned> refs_{1};
   /// The hand-over of the current suspension (see begin_suspension()).
@@ -680,6 +740,36 @@ protected:
 inline void task_extras::cancel()
 {
   owner_->cancel();
+}
+
+// --- control_queue ------------------------------------------------------------
+
+inline void control_queue::run(task_base* t, control_op op)
+{
+  struct done_draining
+  {
+    control_queue& queue;
+    ~done_draining()
+    {
+      queue.draining_ = false;
+      queue.entries_.clear();
+    }
+  } guard{*this};
+  draining_ = true;
+  t->apply(op);
+  while (!entries_.empty())
+  {
+    entry e = entries_.front();
+    entries_.pop_front();
+    try
+    {
+      e.task->apply(e.op);
+    }
+    catch (...)
+    {
+      report_unhandled_error(std::current_exception());
+    }
+  }
 }
 
 // --- pump ---------------------------------------------------------------------
@@ -806,43 +896,65 @@ inline void resume_token::resume() &&
 
 inline void resume_token::reset() noexcept
 {
-  task_base* t = std::exchange(task_, nullptr);
-  if (!t)
-    return;
+  abandon_chain();
+}
+
+inline bool resume_token::abandons(task_base* t) noexcept
+{
   if (claim_ == claim_state::unclaimed)
   {
     std::uint32_t word = t->handoff_.load(std::memory_order_acquire);
     for (;;)
     {
       if ((word & ~task_base::phase_mask) != generation_)
-        return t->release(); // stale: only its own reference
+      {
+        t->release(); // stale: only its own reference
+        return false;
+      }
       if ((word & task_base::phase_mask) != task_base::suspending)
-        break;
+        return true;
       // Inside the await_suspend that handed this token out: it throws.
       if (t->handoff_.compare_exchange_weak(word, generation_ | task_base::dropped,
               std::memory_order_release, std::memory_order_acquire))
-        return;
+        return false;
     }
   }
-  else if (claim_ == claim_state::stale)
-    return t->release();
-  else if (claim_ == claim_state::early)
+  if (claim_ == claim_state::stale)
+  {
+    t->release();
+    return false;
+  }
+  if (claim_ == claim_state::early)
   {
     // Claimed, then dropped before it stored a result (its handler threw):
     // the suspending thread reports it at the co_await.
     t->handoff_.store(generation_ | task_base::dropped, std::memory_order_release);
-    return;
+    return false;
   }
-  claim_ = claim_state::unclaimed;
-  // Unused: the coroutine can never be resumed. Destroy its frame (and,
-  // through its continuation, its parents'). A borrowed running reference
-  // is not released: the parent's handle, gone with the parent's frame,
-  // was it.
-  const bool counted = !t->borrowed_run_;
-  t->forget_awaited();
-  t->on_abandoned();
-  if (counted)
-    t->release();
+  return true;
+}
+
+inline void resume_token::abandon_chain() noexcept
+{
+  // Unused: the coroutine can never be resumed. Destroy its frame, then,
+  // through its continuation, its parents', one per round (on_abandoned
+  // only moves the continuation out), so the stack stays flat. A borrowed
+  // running reference is not released: the parent's handle, gone with the
+  // parent's frame, was it (the task may go with that frame, next round).
+  resume_token next = std::move(*this);
+  while (next.task_)
+  {
+    task_base* t = next.task_;
+    next.task_ = nullptr;
+    if (!next.abandons(t))
+      return;
+    const bool counted = !t->borrowed_run_;
+    t->forget_awaited();
+    resume_token parent = t->on_abandoned();
+    if (counted)
+      t->release();
+    next = std::move(parent);
+  }
 }
 
 } // namespace detail
