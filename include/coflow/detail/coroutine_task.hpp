@@ -110,37 +110,33 @@ public:
     else
       executor_ = &more().own_executor.emplace(parent_executor);
     started_ = true;
-    // The parent suspends: from here its continuation token may resume it
-    // from another thread, which then leaves it to this thread.
-    parent->begin_suspension();
     adopt_continuation(parent);
     borrowed_run_ = true;
     if (control_ != 0) // paused or cancelled before the start
     {
+      // The continuation token may resume the parent from another thread
+      // (a held start released there), which then leaves it to this one.
+      parent->begin_suspension();
       wake_slow(resume_token::adopt(this)); // held, or never run
-      return parent->end_suspension();
+      return parent->leave_start_inline();
     }
     body_entered_ = true;
     assert(pump::current());
     if (parent->nesting() == pump::max_nesting)
     {
       pump::resume(this); // nesting_ stays 0: the pump's loop runs it
-      return parent->end_suspension();
+      return parent->leave_start_inline();
     }
     nesting_ = static_cast<unsigned char>(parent->nesting() + 1);
     inline_result result = inline_result::waiting;
     inline_slot_ = &result;
     frame_.resume();
     // Nothing of this task is touched from here: once it has suspended,
-    // another thread may finish it and its parent.
+    // another thread may finish it and its parent. If one of its tokens
+    // left this thread, leave_nesting() began the parent's suspension.
     if (result == inline_result::goes_on)
-    {
-      // Finished, and the parent not paused: deliver() left it its running
-      // reference, and it goes on.
-      parent->settle_suspension();
-      return false;
-    }
-    return parent->end_suspension();
+      return false; // finished, the parent not paused: it goes on
+    return parent->leave_start_inline();
   }
 
   // --- results -------------------------------------------------------------
@@ -238,7 +234,7 @@ public:
   void swap_frame(std::coroutine_handle<> next_frame) noexcept
   {
     resumed();
-    inline_slot_ = nullptr; // the next state runs from the pump
+    inline_slot_ = nullptr; // the next state runs from this thread's pump
     std::exchange(frame_, next_frame).destroy();
     if (held_by_pause())
     {
@@ -256,6 +252,7 @@ public:
     tail_source<T>& s = *source;
     more().tail = std::move(source);
     suspend_on(&s); // pause and cancel now go to the next state
+    leave_nesting(); // the token goes to the next state
     std::exchange(frame_, nullptr).destroy();
     body_done_ = true;
     s.wait(resume_token::adopt(this));

@@ -170,8 +170,7 @@ public:
 
   resume_token(resume_token&& other) noexcept
     : task_(std::exchange(other.task_, nullptr)),
-      generation_(other.generation_),
-      claim_(other.claim_)
+      tag_(other.tag_)
   {
   }
   resume_token& operator=(resume_token&& other) noexcept
@@ -181,8 +180,7 @@ public:
       if (task_)
         reset();
       task_ = std::exchange(other.task_, nullptr);
-      generation_ = other.generation_;
-      claim_ = other.claim_;
+      tag_ = other.tag_;
     }
     return *this;
   }
@@ -224,8 +222,14 @@ private:
   void abandon_chain() noexcept;
 
   task_base* task_ = nullptr;
-  std::uint32_t generation_ = 0;
-  claim_state claim_ = claim_state::unclaimed;
+  /// The generation of the task's hand-over this token belongs to (a
+  /// multiple of 8), and its claim_state in the low bits: one word, so that
+  /// a token costs a move what a pointer and an int do.
+  std::uint32_t tag_ = 0;
+
+  std::uint32_t generation() const noexcept { return tag_ & ~7u; }
+  claim_state state() const noexcept { return static_cast<claim_state>(tag_ & 7u); }
+  void set_state(claim_state c) noexcept { tag_ = generation() | static_cast<std::uint32_t>(c); }
 };
 
 enum class control_op : unsigned char { pause, unpause, cancel };
@@ -364,10 +368,6 @@ public:
   void suspend_on(awaited_control* control)
   {
     awaited_ = control;
-    // A child running nested under its parent's await_suspend stops being
-    // nested now: its token may go to another thread, and the parent's
-    // stack slot is left behind.
-    inline_slot_ = nullptr;
     if (held_by_pause() && !extras_->paused_target) // pause() built the extras
     {
       extras_->paused_target = control;
@@ -380,6 +380,7 @@ public:
   bool suspend_with(awaited_control* control, HandOver&& hand_over)
   {
     suspend_on(control);
+    leave_nesting();
     begin_suspension();
     try
     {
@@ -398,6 +399,23 @@ public:
     handoff_.store(generation() | suspending, std::memory_order_relaxed);
   }
 
+  /// A token of this task is about to leave this thread (or to be held, for
+  /// a release that may run on another): if it runs nested in its parent's
+  /// await_suspend, it stops being nested, and every ancestor in the nest
+  /// begins its suspension now, so that a completion on another thread
+  /// leaves each of them to this thread (see start_inline). A child that
+  /// finishes without that costs its parent no atomic at all.
+  void leave_nesting() noexcept
+  {
+    for (task_base* t = this; t->inline_slot_;)
+    {
+      task_base* parent = t->continuation_.get();
+      t->inline_slot_ = nullptr;
+      parent->begin_suspension();
+      t = parent;
+    }
+  }
+
   /// The hand-over returned. @returns true if the body stays suspended (the
   /// caller then touches nothing more), false if it goes on at once: the
   /// token was used before this (an inline completion, or one on another
@@ -410,6 +428,8 @@ public:
     if (handoff_.compare_exchange_strong(expected, generation() | settled,
             std::memory_order_acq_rel, std::memory_order_acquire)) [[likely]]
       return true;
+    if ((expected & phase_mask) == settled)
+      return true; // a nest whose tokens never left this thread
     expected = wait_for_claim(expected);
     handoff_.store(generation() | settled, std::memory_order_relaxed);
     if ((expected & phase_mask) == dropped)
@@ -427,11 +447,13 @@ public:
     return false;
   }
 
-  /// The suspension ended before its token left this thread (a child that
-  /// finished nested): nobody else can have touched the hand-over.
-  void settle_suspension() noexcept
+  /// The end of a start_inline() that leaves the parent suspended: it is
+  /// no longer nested in its own parent (if it was), and its suspension
+  /// ends as any other.
+  bool leave_start_inline()
   {
-    handoff_.store(generation() | settled, std::memory_order_relaxed);
+    inline_slot_ = nullptr;
+    return end_suspension();
   }
 
   /// The hand-over threw: the body goes on with the exception. A token that
@@ -612,7 +634,8 @@ protected:
   void adopt_continuation(task_base* parent) noexcept
   {
     assert(!continuation_);
-    continuation_ = resume_token::adopt(parent);
+    continuation_.task_ = parent; // as resume_token::adopt, in place
+    continuation_.tag_ = parent->generation();
   }
 
   /// The extras of this task, built on first use.
@@ -651,7 +674,7 @@ protected:
   /// context's shutdown may destroy it meanwhile.
   void hold(resume_token token)
   {
-    inline_slot_ = nullptr; // the parent no longer waits nested
+    leave_nesting(); // its release may run on another thread
     extras_->held = std::move(token);
     extras_->register_waiters(context());
   }
@@ -835,33 +858,33 @@ inline resume_token resume_token::adopt(task_base* t) noexcept
 {
   resume_token token;
   token.task_ = t;
-  token.generation_ = t->generation();
+  token.tag_ = t->generation(); // unclaimed
   return token;
 }
 
 inline bool resume_token::claim() noexcept
 {
-  if (claim_ != claim_state::unclaimed)
-    return claim_ != claim_state::stale;
+  if (state() != claim_state::unclaimed)
+    return state() != claim_state::stale;
   std::uint32_t word = task_->handoff_.load(std::memory_order_acquire);
   for (;;)
   {
-    if ((word & ~task_base::phase_mask) != generation_)
+    if ((word & ~task_base::phase_mask) != generation())
     {
-      claim_ = claim_state::stale;
+      set_state(claim_state::stale);
       return false;
     }
     if ((word & task_base::phase_mask) != task_base::suspending)
     {
-      claim_ = claim_state::settled;
+      set_state(claim_state::settled);
       return true;
     }
     // Inside the await_suspend that handed this token out: claim the
     // wake-up; the suspending thread goes on with the body.
-    if (task_->handoff_.compare_exchange_weak(word, generation_ | task_base::claimed,
+    if (task_->handoff_.compare_exchange_weak(word, generation() | task_base::claimed,
             std::memory_order_acquire, std::memory_order_acquire))
     {
-      claim_ = claim_state::early;
+      set_state(claim_state::early);
       return true;
     }
   }
@@ -872,11 +895,11 @@ inline void resume_token::resume() &&
   if (!task_)
     return;
   claim();
-  switch (claim_)
+  switch (state())
   {
   case claim_state::early:
     // The result is stored: the suspending thread may read it now.
-    task_->handoff_.store(generation_ | task_base::resumed_early,
+    task_->handoff_.store(generation() | task_base::resumed_early,
         std::memory_order_release);
     task_ = nullptr;
     return;
@@ -886,7 +909,7 @@ inline void resume_token::resume() &&
   default:
     break;
   }
-  claim_ = claim_state::unclaimed;
+  set_state(claim_state::unclaimed);
   pump::run([this] {
     task_base* t = task_;
     // The reference travels on: held by a pause, or running.
@@ -901,12 +924,12 @@ inline void resume_token::reset() noexcept
 
 inline bool resume_token::abandons(task_base* t) noexcept
 {
-  if (claim_ == claim_state::unclaimed)
+  if (state() == claim_state::unclaimed)
   {
     std::uint32_t word = t->handoff_.load(std::memory_order_acquire);
     for (;;)
     {
-      if ((word & ~task_base::phase_mask) != generation_)
+      if ((word & ~task_base::phase_mask) != generation())
       {
         t->release(); // stale: only its own reference
         return false;
@@ -914,21 +937,21 @@ inline bool resume_token::abandons(task_base* t) noexcept
       if ((word & task_base::phase_mask) != task_base::suspending)
         return true;
       // Inside the await_suspend that handed this token out: it throws.
-      if (t->handoff_.compare_exchange_weak(word, generation_ | task_base::dropped,
+      if (t->handoff_.compare_exchange_weak(word, generation() | task_base::dropped,
               std::memory_order_release, std::memory_order_acquire))
         return false;
     }
   }
-  if (claim_ == claim_state::stale)
+  if (state() == claim_state::stale)
   {
     t->release();
     return false;
   }
-  if (claim_ == claim_state::early)
+  if (state() == claim_state::early)
   {
     // Claimed, then dropped before it stored a result (its handler threw):
     // the suspending thread reports it at the co_await.
-    t->handoff_.store(generation_ | task_base::dropped, std::memory_order_release);
+    t->handoff_.store(generation() | task_base::dropped, std::memory_order_release);
     return false;
   }
   return true;
