@@ -9,6 +9,8 @@
 
 #include <coflow/deferred.hpp>
 
+#include <coflow/coroutine.hpp>
+#include <coflow/spawn.hpp>
 #include <coflow/unhandled_error.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -27,6 +29,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -1088,6 +1091,524 @@ BOOST_AUTO_TEST_CASE(dropping_every_handle_destroys_waiters)
     d.async_wait([flag](std::exception_ptr, int) {});
   }
   BOOST_TEST(destroyed == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(throwing_copies)
+
+namespace {
+
+/// A value whose copy constructor throws once a number of copies have
+/// succeeded (see failing_copies); moves never throw.
+struct fragile
+{
+  /// Copies that still succeed; below zero: all of them.
+  static inline int copies_left = -1;
+
+  int value = 0;
+
+  fragile() = default;
+  explicit fragile(int v) : value(v) {}
+  fragile(const fragile& other) : value(other.value)
+  {
+    if (copies_left == 0)
+      throw std::runtime_error("copy failed");
+    if (copies_left > 0)
+      --copies_left;
+  }
+  fragile(fragile&&) noexcept = default;
+  fragile& operator=(const fragile&) = default;
+  fragile& operator=(fragile&&) noexcept = default;
+};
+
+/// The message of @p e; empty for no error.
+std::string message_of(std::exception_ptr e)
+{
+  return e ? unhandled_capture::what(e) : std::string();
+}
+
+/// While alive, the first @p succeeding copies of a fragile succeed and
+/// the others throw.
+struct failing_copies
+{
+  explicit failing_copies(int succeeding) { fragile::copies_left = succeeding; }
+  ~failing_copies() { fragile::copies_left = -1; }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(each_async_wait_consumer_receives_its_failed_copy)
+{
+  asio::io_context io;
+  deferred<fragile> d(io);
+  received<fragile> a, b;
+  d.async_wait(a.handler());
+  d.async_wait(b.handler());
+  {
+    failing_copies only(1); // a's copy succeeds, b's throws
+    BOOST_CHECK_NO_THROW(d.callback(fragile(7)));
+  }
+  io.run();
+  BOOST_TEST(a.calls == 1);
+  BOOST_TEST(b.calls == 1);
+  BOOST_TEST(!a.error);
+  BOOST_TEST((a.value && a.value->value == 7));
+  BOOST_TEST(message_of(b.error) == "copy failed");
+
+  // Every copy failing: each consumer still gets exactly one delivery, and
+  // the chain goes on past the failed ones.
+  deferred<fragile> e(io);
+  received<fragile> c, f;
+  int after = 0;
+  e.async_wait(c.handler());
+  e.async_wait(f.handler());
+  e.add_callback([&](fragile x) {
+    after = x.value;
+    return x;
+  });
+  {
+    failing_copies none(0);
+    BOOST_CHECK_NO_THROW(e.callback(fragile(3)));
+  }
+  BOOST_TEST(after == 3);
+  io.restart();
+  io.run();
+  BOOST_TEST(c.calls == 1);
+  BOOST_TEST(f.calls == 1);
+  BOOST_TEST(message_of(c.error) == "copy failed");
+  BOOST_TEST(message_of(f.error) == "copy failed");
+}
+
+BOOST_AUTO_TEST_CASE(each_awaiting_coroutine_receives_its_failed_copy)
+{
+  asio::io_context io;
+  deferred<fragile> d(io);
+  auto waiter = [](deferred<fragile> x) -> coflow::coroutine<int> {
+    fragile f = co_await x;
+    co_return f.value;
+  };
+  auto c1 = coflow::spawn(io, waiter(d));
+  auto c2 = coflow::spawn(io, waiter(d));
+  io.poll(); // both wait on d
+  received<int> r1, r2;
+  c1.async_wait(r1.handler());
+  c2.async_wait(r2.handler());
+  {
+    failing_copies only(1); // c1's copy succeeds, c2's throws
+    BOOST_CHECK_NO_THROW(d.callback(fragile(5)));
+  }
+  io.restart();
+  io.run();
+  BOOST_TEST(r1.calls == 1);
+  BOOST_TEST(r2.calls == 1);
+  BOOST_TEST(!r1.error);
+  BOOST_TEST(r1.value.value_or(-1) == 5);
+  BOOST_TEST(message_of(r2.error) == "copy failed");
+
+  // A coroutine awaiting the deferred after it fired copies at once.
+  received<int> r3;
+  {
+    failing_copies none(0);
+    auto c3 = coflow::spawn(io, waiter(d));
+    c3.async_wait(r3.handler());
+    io.restart();
+    io.run();
+  }
+  BOOST_TEST(r3.calls == 1);
+  BOOST_TEST(message_of(r3.error) == "copy failed");
+}
+
+BOOST_AUTO_TEST_CASE(then_taking_a_copy_that_throws_fails_its_target)
+{
+  asio::io_context io;
+  deferred<fragile> d(io);
+  auto t = d.then([](fragile f) { return f.value; });
+  received<int> rt;
+  received<fragile> rd;
+  t.async_wait(rt.handler());
+  d.async_wait(rd.handler());
+  {
+    failing_copies only(0);
+    BOOST_CHECK_NO_THROW(d.callback(fragile(2)));
+  }
+  io.run();
+  BOOST_TEST(rt.calls == 1);
+  BOOST_TEST(message_of(rt.error) == "copy failed");
+  BOOST_TEST(rd.calls == 1);
+  BOOST_TEST(message_of(rd.error) == "copy failed");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cycles)
+
+namespace {
+
+const std::string cycle_message = "coflow: a cycle of deferreds waiting on each other";
+
+bool is_cycle_error(std::exception_ptr e)
+{
+  return holds<std::logic_error>(e) && unhandled_capture::what(e) == cycle_message;
+}
+
+/// A canceller that holds @p canary: the state's destruction releases it.
+auto holding(std::shared_ptr<int> canary)
+{
+  return [canary](deferred<int>&) {};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(two_deferreds_returning_each_other)
+{
+  asio::io_context io;
+  auto canary = std::make_shared<int>(0);
+  received<int> r1, r2;
+  {
+    deferred<int> d1(io, holding(canary));
+    deferred<int> d2(io, holding(canary));
+    d1.add_callback([&](int) { return d2; });
+    d2.add_callback([&](int) { return d1; });
+    d1.async_wait(r1.handler());
+    d2.async_wait(r2.handler());
+    d1.callback(1); // d1 waits on d2
+    d2.callback(2); // d2 would wait on d1: the cycle is refused
+  }
+  io.run();
+  BOOST_TEST(r1.calls == 1);
+  BOOST_TEST(r2.calls == 1);
+  BOOST_TEST(is_cycle_error(r2.error));
+  BOOST_TEST(is_cycle_error(r1.error)); // d1 received d2's result
+  BOOST_TEST(canary.use_count() == 1);  // nothing leaked
+}
+
+BOOST_AUTO_TEST_CASE(a_longer_cycle)
+{
+  asio::io_context io;
+  auto canary = std::make_shared<int>(0);
+  std::vector<received<int>> r(4);
+  {
+    std::vector<deferred<int>> d;
+    for (int i = 0; i < 4; ++i)
+      d.emplace_back(io, holding(canary));
+    for (std::size_t i = 0; i < 4; ++i)
+    {
+      d[i].add_callback([&d, i](int) { return d[(i + 1) % 4]; });
+      d[i].async_wait(r[i].handler());
+    }
+    for (std::size_t i = 0; i < 4; ++i)
+      d[i].callback(0); // the last one closes d0 -> d1 -> d2 -> d3 -> d0
+  }
+  io.run();
+  for (auto& x : r)
+  {
+    BOOST_TEST(x.calls == 1);
+    BOOST_TEST(is_cycle_error(x.error));
+  }
+  BOOST_TEST(canary.use_count() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_cycle_through_then)
+{
+  asio::io_context io;
+  auto canary = std::make_shared<int>(0);
+  received<int> rt, r2;
+  {
+    deferred<int> d1(io, holding(canary));
+    deferred<int> d2(io, holding(canary));
+    // t's result is d2's, and d2 waits on t.
+    deferred<int> t = d1.then([&](const int&) { return d2; });
+    d2.add_callback([&](int) { return t; });
+    t.async_wait(rt.handler());
+    d2.async_wait(r2.handler());
+    d2.callback(0); // d2 waits on t, which waits on d1
+    d1.callback(0); // t would wait on d2: refused
+  }
+  io.run();
+  BOOST_TEST(rt.calls == 1);
+  BOOST_TEST(r2.calls == 1);
+  BOOST_TEST(is_cycle_error(rt.error));
+  BOOST_TEST(is_cycle_error(r2.error));
+  BOOST_TEST(canary.use_count() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_callback_returning_a_later_then_of_its_own_deferred)
+{
+  // t would fire from d's chain after the callback that waits on t.
+  asio::io_context io;
+  auto canary = std::make_shared<int>(0);
+  received<int> rd, rt;
+  {
+    deferred<int> d(io, holding(canary));
+    deferred<int> t;
+    d.add_callback([&](int) { return t; });
+    t = d.then([](const int& x) { return x; });
+    d.async_wait(rd.handler());
+    t.async_wait(rt.handler());
+    d.callback(1);
+  }
+  io.run();
+  BOOST_TEST(rd.calls == 1);
+  BOOST_TEST(rt.calls == 1);
+  BOOST_TEST(is_cycle_error(rd.error));
+  BOOST_TEST(is_cycle_error(rt.error));
+  BOOST_TEST(canary.use_count() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(shared_inner_deferreds_are_no_cycle)
+{
+  // d1 and d2 wait on d3, d3 on d4: a tree, not a cycle.
+  asio::io_context io;
+  deferred<int> d1(io), d2(io), d3(io), d4(io);
+  d1.add_callback([&](int) { return d3; });
+  d2.add_callback([&](int) { return d3; });
+  d3.add_callback([&](int) { return d4; });
+  received<int> r1, r2;
+  d1.async_wait(r1.handler());
+  d2.async_wait(r2.handler());
+  d3.callback(0);
+  d1.callback(0);
+  d2.callback(0);
+  d4.callback(8);
+  io.run();
+  BOOST_TEST(r1.calls == 1);
+  BOOST_TEST(r2.calls == 1);
+  BOOST_TEST(r1.value.value_or(-1) == 8);
+  BOOST_TEST(r2.value.value_or(-1) == 8);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(hand_off_order)
+
+BOOST_AUTO_TEST_CASE(the_chain_that_receives_a_result_runs_first)
+{
+  // Depth first, as nested calls would run them: the outer chain that
+  // receives the inner result runs to its end before the inner chain goes
+  // on with its next link.
+  asio::io_context io;
+  deferred<int> outer(io), inner(io);
+  std::vector<std::string> log;
+  outer.add_callback([&](int) { return inner; });
+  outer.callback(0);
+  inner.add_callback([&](int x) {
+    log.push_back("inner after the hand-off");
+    return x;
+  });
+  outer.add_callback([&](int x) {
+    log.push_back("outer");
+    return x;
+  });
+  auto t = inner.then([&](const int& x) {
+    log.push_back("then target of inner");
+    return x;
+  });
+  t.add_callback([&](int x) {
+    log.push_back("chain of the then target");
+    return x;
+  });
+  inner.callback(1);
+  BOOST_TEST((log == std::vector<std::string>{"outer", "inner after the hand-off",
+                  "then target of inner", "chain of the then target"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(depth)
+
+// Every cascade runs in constant stack (DESIGN.md "Lifetime and threads"):
+// chaining, cancel forwarding, destruction, then() chains, at every depth up
+// to 10^6 (10^5 under sanitizers, whose slower allocator would make a 10^6
+// chain take most of a minute).
+
+namespace {
+
+#if defined(COFLOW_TEST_SANITIZED)
+constexpr std::size_t deepest = 100000;
+#else
+constexpr std::size_t deepest = 1000000;
+#endif
+
+std::vector<std::size_t> depths()
+{
+  std::vector<std::size_t> v{1000, 10000, 100000};
+  if (deepest > v.back())
+    v.push_back(deepest);
+  return v;
+}
+
+/// d[0] waits on d[1], ..., d[n - 1] on d[n], which is unfired: each d[k]'s
+/// callback returns d[k + 1]. Built outside-in (d[0] fired first) or
+/// inside-out. Every state holds @p canary.
+struct chain_of_deferreds
+{
+  std::vector<deferred<int>> d;
+
+  chain_of_deferreds(asio::io_context& io, std::size_t n, bool inside_out,
+      const std::shared_ptr<int>& canary)
+  {
+    d.reserve(n + 1);
+    for (std::size_t k = 0; k <= n; ++k)
+      d.emplace_back(io, [canary](deferred<int>&) {});
+    for (std::size_t k = 0; k < n; ++k)
+      d[k].add_callback([this, k](int) { return d[k + 1]; });
+    for (std::size_t i = 0; i < n; ++i)
+      d[inside_out ? n - 1 - i : i].callback(0);
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(chaining)
+{
+  // Inside-out, every callback returns a deferred that already waits on a
+  // long chain: up to 10^5 shows that the cycle check stays linear in
+  // total (a walk to the end of the chain each time would take minutes).
+  for (bool inside_out : {false, true})
+    for (std::size_t n : depths())
+    {
+      if (inside_out && n > 100000)
+        continue;
+      BOOST_TEST_CONTEXT("depth " << n << (inside_out ? " inside-out" : " outside-in"))
+      {
+        asio::io_context io;
+        auto canary = std::make_shared<int>(0);
+        received<int> r;
+        {
+          chain_of_deferreds c(io, n, inside_out, canary);
+          c.d[0].async_wait(r.handler());
+          c.d[n].callback(42);
+          BOOST_TEST(c.d[0].called());
+        }
+        io.run();
+        BOOST_TEST(r.calls == 1);
+        BOOST_TEST(r.value.value_or(-1) == 42);
+        BOOST_TEST(canary.use_count() == 1);
+      }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(cancel_of_the_outermost)
+{
+  for (std::size_t n : depths())
+  {
+    BOOST_TEST_CONTEXT("depth " << n)
+    {
+      asio::io_context io;
+      auto canary = std::make_shared<int>(0);
+      received<int> r;
+      {
+        chain_of_deferreds c(io, n, false, canary);
+        c.d[0].async_wait(r.handler());
+        c.d[0].cancel(); // forwarded down to d[n], whose failure comes back up
+        BOOST_TEST(c.d[n].called());
+      }
+      io.run();
+      BOOST_TEST(r.calls == 1);
+      BOOST_TEST(holds<coflow::cancelled_error>(r.error));
+      BOOST_TEST(canary.use_count() == 1);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(dropping_every_handle)
+{
+  for (std::size_t n : depths())
+  {
+    BOOST_TEST_CONTEXT("depth " << n)
+    {
+      asio::io_context io;
+      auto canary = std::make_shared<int>(0);
+      int invoked = 0;
+
+      // Unfired: each state is held by the link of the one it waits on
+      // only; dropping d[n] releases them all.
+      {
+        chain_of_deferreds c(io, n, false, canary);
+        c.d[0].async_wait([&, canary](std::exception_ptr, int) { ++invoked; });
+      }
+      BOOST_TEST(canary.use_count() == 1);
+
+      // Fired, then dropped.
+      received<int> r;
+      {
+        chain_of_deferreds c(io, n, true, canary);
+        c.d[0].async_wait(r.handler());
+        c.d[n].callback(1);
+      }
+      io.run();
+      BOOST_TEST(r.calls == 1);
+      BOOST_TEST(canary.use_count() == 1);
+      BOOST_TEST(invoked == 0);
+
+      // An unfired then() chain: each target is held by its source's link.
+      {
+        deferred<int> root(io, [canary](deferred<int>&) {});
+        deferred<int> t = root;
+        for (std::size_t k = 0; k < n; ++k)
+          t = t.then([canary](const int& x) { return x + 1; });
+      }
+      BOOST_TEST(canary.use_count() == 1);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(then_chain_fired_at_the_root)
+{
+  // Each function returns a value, or a deferred that has fired already.
+  for (bool returns_deferred : {false, true})
+    for (std::size_t n : depths())
+    {
+      BOOST_TEST_CONTEXT("depth " << n << (returns_deferred ? ", fired deferreds" : ""))
+      {
+        asio::io_context io;
+        deferred<int> root(io);
+        deferred<int> t = root;
+        for (std::size_t k = 0; k < n; ++k)
+        {
+          if (returns_deferred)
+            t = t.then([&io](const int& x) {
+              deferred<int> d(io);
+              d.callback(x + 1);
+              return d;
+            });
+          else
+            t = t.then([](const int& x) { return x + 1; });
+        }
+        received<int> r;
+        t.async_wait(r.handler());
+        root.callback(0);
+        BOOST_TEST(t.called());
+        io.run();
+        BOOST_TEST(r.calls == 1);
+        BOOST_TEST(r.value.value_or(-1) == static_cast<int>(n));
+      }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(then_chain_cancelled_at_the_leaf)
+{
+  for (std::size_t n : depths())
+  {
+    BOOST_TEST_CONTEXT("depth " << n)
+    {
+      asio::io_context io;
+      int root_cancels = 0;
+      deferred<int> root(io, [&](deferred<int>&) { ++root_cancels; });
+      deferred<int> t = root;
+      for (std::size_t k = 0; k < n; ++k)
+        t = t.then([](const int& x) { return x + 1; });
+      received<int> r;
+      t.async_wait(r.handler());
+      t.cancel(); // forwarded up to the root, whose failure comes back down
+      BOOST_TEST(root_cancels == 1);
+      BOOST_TEST(root.called());
+      io.run();
+      BOOST_TEST(r.calls == 1);
+      BOOST_TEST(holds<coflow::cancelled_error>(r.error));
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

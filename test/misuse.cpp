@@ -255,3 +255,61 @@ BOOST_AUTO_TEST_CASE(destroying_the_context_while_coroutines_are_suspended)
   BOOST_TEST(frame_destroyed);
   BOOST_TEST(!consumer_invoked);
 }
+
+BOOST_AUTO_TEST_CASE(firing_a_coroutines_deferred_view)
+{
+  // Only the body produces a coroutine's result: firing its deferred view
+  // throws and changes nothing; the view and what is made from it work on.
+  const std::string message =
+      "coflow: a coroutine's result is produced by its body; it cannot be fired";
+  asio::io_context io;
+  deferred<int> gate(io);
+  auto body = [](deferred<int> g) -> coroutine<int> { co_return co_await g + 1; };
+  auto c = coflow::spawn(io, body(gate));
+  io.poll(); // the body waits on the gate
+  deferred<int> view = c;
+  deferred<int> copy = view;
+  deferred<int> doubled = view.then([](const int& x) { return x * 2; });
+  BOOST_TEST(holds_message<std::logic_error>(
+      thrown_by([&] { view.callback(99); }), message));
+  BOOST_TEST(holds_message<std::logic_error>(
+      thrown_by([&] { copy.errback(std::make_exception_ptr(std::runtime_error("x"))); }),
+      message));
+  BOOST_TEST(!view.called());
+  BOOST_TEST(!c.called());
+
+  int from_view = 0, from_then = 0, from_coroutine = 0;
+  view.async_wait([&](std::exception_ptr, int v) { from_view = v; });
+  doubled.async_wait([&](std::exception_ptr, int v) { from_then = v; });
+  c.async_wait([&](std::exception_ptr, int v) { from_coroutine = v; });
+  gate.callback(1);
+  io.restart();
+  io.run();
+  BOOST_TEST(from_view == 2); // the body's result, not 99
+  BOOST_TEST(from_then == 4);
+  BOOST_TEST(from_coroutine == 2);
+  // After the body's result: the same error, not already_called_error.
+  BOOST_TEST(holds_message<std::logic_error>(
+      thrown_by([&] { view.callback(3); }), message));
+}
+
+BOOST_AUTO_TEST_CASE(a_cycle_of_deferreds)
+{
+  // d1's callback returns d2, d2's returns d1: the chain that would close
+  // the cycle fails instead of waiting forever.
+  const std::string message = "coflow: a cycle of deferreds waiting on each other";
+  asio::io_context io;
+  std::exception_ptr e1, e2;
+  {
+    deferred<int> d1(io), d2(io);
+    d1.add_callback([&](int) { return d2; });
+    d2.add_callback([&](int) { return d1; });
+    d1.async_wait([&](std::exception_ptr e, int) { e1 = e; });
+    d2.async_wait([&](std::exception_ptr e, int) { e2 = e; });
+    d1.callback(1);
+    d2.callback(2);
+  }
+  io.run();
+  BOOST_TEST(holds_message<std::logic_error>(e2, message));
+  BOOST_TEST(holds_message<std::logic_error>(e1, message));
+}

@@ -87,8 +87,16 @@ struct then_value<deferred<U, E>>
  * they were added. A callback receives the current value and returns the new
  * one; an errback receives the current error and returns a value to recover,
  * or throws to stay on the error path. Either may return another deferred of
- * the same @c T: the chain then waits for it ("chaining"). A consumer receives
- * the result as it stands at its place in the chain, and leaves it unchanged.
+ * the same @c T: the chain then waits for it ("chaining"). Returning a
+ * deferred that waits, directly or not, on this one would close a cycle: the
+ * chain takes the error path with @c std::logic_error instead. A consumer
+ * receives the result as it stands at its place in the chain, and leaves it
+ * unchanged.
+ *
+ * @par Depth
+ * Chaining, then() targets, cancel forwarding and the destruction of states
+ * that hold each other run in loops, not recursions: a million deferreds
+ * chained on each other need no more stack than one.
  *
  * @par Pause
  * `pause()` and `unpause()` are counted. While the count is above zero a
@@ -201,6 +209,8 @@ public:
    *
    * @throws already_called_error if the deferred was already fired (the first
    * call after a cancel() is ignored instead).
+   * @throws std::logic_error, with nothing changed, if this is a coroutine's
+   * deferred (its body alone produces the result).
    */
   void callback(detail::value_of<T> value) const
     requires(!std::is_void_v<T>);
@@ -211,8 +221,8 @@ public:
 
   /// Fails the deferred with @p error and runs the callback chain.
   /**
-   * @throws already_called_error as callback(); @c std::invalid_argument if
-   * @p error is null.
+   * @throws already_called_error and @c std::logic_error as callback();
+   * @c std::invalid_argument if @p error is null.
    */
   void errback(std::exception_ptr error) const;
 
@@ -224,7 +234,9 @@ public:
    * On a value, `callback(std::move(value))` runs (for void: `callback()`);
    * on an error, `errback(error)`. Each returns the new result: a @c T (for
    * void: nothing), or a deferred of the same @c T, which the chain then
-   * waits for. An exception thrown by either becomes the new error.
+   * waits for. An exception thrown by either becomes the new error, and so
+   * does a @c std::logic_error for a returned deferred that is empty, is
+   * this one, or waits on this one (a cycle).
    *
    * If the chain can run now (the deferred is fired and not paused), it runs
    * inside this call.
@@ -257,6 +269,8 @@ public:
    * result of the deferred that @p f returns); an error passes to the
    * returned deferred unchanged. This deferred's result is not changed.
    * Cancelling the returned deferred, while it is unfired, cancels this one.
+   * If @p f returns a deferred that waits on the returned one (a cycle), the
+   * returned deferred fails with @c std::logic_error.
    */
   template <class Function>
   auto then(Function f) const;
@@ -290,7 +304,8 @@ public:
    * the chain: the error, or a null pointer and the value. It is invoked
    * through the deferred's executor (and the handler's associated executor),
    * never inside the call that fires the deferred. A value is copied for each
-   * consumer; @c T must be default-constructible for this signature.
+   * consumer; a consumer whose copy throws receives that exception as its
+   * error. @c T must be default-constructible for this signature.
    *
    * If the handler's associated cancellation slot emits @c terminal,
    * @c partial or @c total, the deferred is cancelled, for all consumers.

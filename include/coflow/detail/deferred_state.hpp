@@ -5,6 +5,12 @@
 // callback chain (callbacks, errbacks and consumers in the order they were
 // added), the pause count and the canceller.
 //
+// States wait on each other (chaining, then()), so that a cascade may cross
+// a million of them. Every walk across states is a loop, never a recursion:
+// running chains (chain_node::drive), forwarding a cancel
+// (chain_node::forward_cancel), destroying links (chain_node::destroy_links)
+// and looking for cycles (chain_node::closes_cycle).
+//
 
 #ifndef COFLOW_DETAIL_DEFERRED_STATE_HPP
 #define COFLOW_DETAIL_DEFERRED_STATE_HPP
@@ -22,6 +28,7 @@
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace coflow {
 namespace detail {
@@ -38,23 +45,43 @@ using value_of = std::conditional_t<std::is_void_v<T>, void_value, T>;
 template <class T>
 using outcome = std::variant<value_of<T>, std::exception_ptr>;
 
-/// One element of the callback chain. Links are owned by the chain and run
-/// at most once; destroy() releases a link whether it ran or not.
-template <class State>
-class chain_link
+class chain_node;
+
+/// One element of a callback chain, whatever its state's type. Links are
+/// owned by the chain and run at most once; destroy() releases a link
+/// whether it ran or not.
+class link_base
 {
 public:
-  chain_link* next = nullptr;
+  link_base* next = nullptr;
 
   /// True for links that deliver to a waiting consumer (counted for the
   /// waiter registry).
   const bool is_waiter;
 
-  virtual void run(State& state) = 0;
   virtual void destroy() noexcept = 0;
 
+  /// The state that waits for this link to run (a chained outer deferred,
+  /// an unfired then() target), if any: what the cycle check follows.
+  virtual const chain_node* dependent() const noexcept { return nullptr; }
+
 protected:
-  explicit chain_link(bool waiter = false) noexcept : is_waiter(waiter) {}
+  explicit link_base(bool waiter) noexcept : is_waiter(waiter) {}
+  ~link_base() = default;
+};
+
+/// A link of the chain of a State.
+template <class State>
+class chain_link : public link_base
+{
+public:
+  /// Runs the link. A link that gives a result to another state (a
+  /// chained outer deferred, a then() target) sets @p next to that state,
+  /// whose chain the caller runs next; other links leave it null.
+  virtual void run(State& state, std::shared_ptr<chain_node>& next) = 0;
+
+protected:
+  explicit chain_link(bool waiter = false) noexcept : link_base(waiter) {}
   ~chain_link() = default;
 };
 
@@ -71,8 +98,243 @@ public:
   virtual bool settles_later() const noexcept { return false; }
 };
 
-/// Sits in an inner deferred's chain and resumes the outer chain with the
-/// inner result.
+/// The part of a deferred_state that does not depend on its result type,
+/// and the loops that cross states of any type.
+class chain_node : public registered_state
+{
+public:
+  bool called() const noexcept { return called_; }
+
+protected:
+  chain_node() = default;
+  ~chain_node() = default;
+
+  /// Runs the links of the chain, in order, while it can run (running_ is
+  /// set by the caller). Stops after a link that hands a result to another
+  /// state and returns that state: its chain runs next, then this one goes
+  /// on (running_ still set) unless it has nothing left to run (running_
+  /// cleared). Returns null once the chain cannot run any further.
+  virtual std::shared_ptr<chain_node> run_links() = 0;
+
+  /// The first half of cancel(): calls the canceller of an unfired state.
+  /// @returns the state the cancel is forwarded to (an inner deferred, the
+  /// source of a then() target), if any; @p finish tells whether
+  /// cancel_finish() is due once that forwarding is done.
+  virtual std::shared_ptr<chain_node> cancel_step(bool& finish) = 0;
+
+  /// The second half: fails the state if it is still unfired.
+  virtual void cancel_finish() = 0;
+
+  /// What this state's result waits for: the inner deferred of a fired
+  /// chain, or the source of an unfired then() target.
+  std::shared_ptr<chain_node> awaited() const noexcept
+  {
+    if (waiting_inner_ || !called_)
+      return upstream_.lock();
+    return nullptr;
+  }
+
+  /// Goes on after run_links() of @p bottom (held by the caller; null if
+  /// its chain has finished) returned @p next: runs the chains of states
+  /// that receive results, depth first, as nested calls would, but in a
+  /// loop, so that chains a million deferreds deep do not grow the stack.
+  static void drive(chain_node* bottom, std::shared_ptr<chain_node> next)
+  {
+    // States whose chain stopped to let another one run first, innermost
+    // last.
+    std::vector<std::shared_ptr<chain_node>> suspended;
+    std::shared_ptr<chain_node> current;
+    try
+    {
+      for (;;)
+      {
+        if (next && !next->running_)
+        {
+          current = std::move(next);
+          current->running_ = true;
+          next = current->run_links();
+        }
+        else if (!suspended.empty())
+        {
+          // next, if any, is running further down this thread's stack,
+          // which goes on with it.
+          current = std::move(suspended.back());
+          suspended.pop_back();
+          next = current->run_links();
+        }
+        else if (bottom)
+        {
+          next = bottom->run_links();
+          if (!bottom->running_)
+            bottom = nullptr;
+          continue;
+        }
+        else
+          return;
+        if (current->running_)
+          suspended.push_back(std::move(current));
+        current.reset();
+      }
+    }
+    catch (...)
+    {
+      // As when a link of a single chain throws: every chain stops, and
+      // keeps its remaining links for a later run.
+      if (current)
+        current->running_ = false;
+      for (auto& s : suspended)
+        s->running_ = false;
+      if (bottom)
+        bottom->running_ = false;
+      throw;
+    }
+  }
+
+  /// Goes on with a cancel after cancel_step() of this state (held by the
+  /// caller) returned @p next: forwards it along what each state waits on,
+  /// then finishes the states, innermost first, as nested calls would, but
+  /// in a loop.
+  void forward_cancel(bool finish_this, std::shared_ptr<chain_node> next)
+  {
+    std::vector<std::shared_ptr<chain_node>> to_finish;
+    try
+    {
+      while (next)
+      {
+        if (to_finish.size() == to_finish.capacity())
+          to_finish.reserve(2 * to_finish.size() + 8);
+        bool finish = false;
+        std::shared_ptr<chain_node> up = next->cancel_step(finish);
+        if (finish)
+          to_finish.push_back(std::move(next)); // capacity is there
+        next = std::move(up);
+      }
+      while (!to_finish.empty())
+      {
+        std::shared_ptr<chain_node> s = std::move(to_finish.back());
+        to_finish.pop_back();
+        s->cancel_finish();
+      }
+    }
+    catch (...)
+    {
+      for (auto& s : to_finish)
+        s->cancelling_ = false;
+      if (finish_this)
+        cancelling_ = false;
+      throw;
+    }
+    if (finish_this)
+      cancel_finish();
+  }
+
+  /// Whether this state waiting on @p inner would close a cycle: whether
+  /// @p inner waits on this state, directly or not.
+  /**
+   * Two walks alternate, one step each: up from @p inner along what each
+   * state waits on, and down from this state through the links of the
+   * states that wait on it. The first to end decides, so the cost is that
+   * of the shorter: a chain built in either order costs constant time per
+   * link. Nothing changes during the walk, and links own the states above
+   * them, so the down walk reads without reference counting.
+   */
+  bool closes_cycle(const chain_node& inner) const
+  {
+    std::shared_ptr<chain_node> up = inner.awaited();
+    const link_base* down = first_;
+    std::vector<const link_base*> branches; // where the down walk resumes
+    for (;;)
+    {
+      if (!up)
+        return false;
+      if (up.get() == this)
+        return true;
+      up = up->awaited();
+
+      while (!down)
+      {
+        if (branches.empty())
+          return false;
+        down = branches.back();
+        branches.pop_back();
+      }
+      const link_base* link = down;
+      down = link->next;
+      if (const chain_node* waiting = link->dependent())
+      {
+        if (waiting == &inner)
+          return true;
+        if (waiting->first_)
+        {
+          if (down)
+            branches.push_back(down);
+          down = waiting->first_;
+        }
+      }
+    }
+  }
+
+  /// Destroys the detached links from @p first to @p last. A link may own
+  /// the last handle of another state, whose links then join the loop that
+  /// runs further down this thread's stack instead of being destroyed in a
+  /// nested call: a long chain of states that hold each other goes in
+  /// constant stack.
+  static void destroy_links(link_base* first, link_base* last) noexcept
+  {
+    graveyard& g = this_thread_graveyard();
+    if (g.active)
+    {
+      last->next = g.first;
+      g.first = first;
+      return;
+    }
+    g.active = true;
+    g.first = first;
+    while (link_base* link = g.first)
+    {
+      g.first = link->next;
+      link->destroy();
+    }
+    g.active = false;
+  }
+
+  /// destroy_links(), done before returning even inside the loop of an
+  /// outer call: context shutdown destroys every waiter while the context
+  /// is still there.
+  static void destroy_links_now(link_base* first, link_base* last) noexcept
+  {
+    graveyard& g = this_thread_graveyard();
+    const graveyard outer = std::exchange(g, graveyard{nullptr, false});
+    destroy_links(first, last);
+    g = outer;
+  }
+
+  link_base* first_ = nullptr;
+  link_base* last_ = nullptr;
+  // The inner deferred a fired chain waits on, or the source of an unfired
+  // then() target: where cancel() is forwarded.
+  std::weak_ptr<chain_node> upstream_;
+  bool called_ = false;
+  bool running_ = false;
+  bool waiting_inner_ = false;
+  bool cancelling_ = false;
+
+private:
+  struct graveyard
+  {
+    link_base* first;
+    bool active;
+  };
+
+  static graveyard& this_thread_graveyard() noexcept
+  {
+    static thread_local graveyard g{nullptr, false};
+    return g;
+  }
+};
+
+/// Sits in an inner deferred's chain and hands the inner result to the
+/// outer chain, which the caller then runs.
 template <class Outer, class Inner>
 class resume_outer_link final : public chain_link<Inner>
 {
@@ -82,12 +344,15 @@ public:
   {
   }
 
-  void run(Inner& inner) override
+  void run(Inner& inner, std::shared_ptr<chain_node>& next) override
   {
     outer_->resume_from_inner(inner.take_outcome());
+    next = std::move(outer_);
   }
 
   void destroy() noexcept override { delete this; }
+
+  const chain_node* dependent() const noexcept override { return outer_.get(); }
 
 private:
   std::shared_ptr<Outer> outer_;
@@ -95,7 +360,7 @@ private:
 
 template <class T, class Executor>
 class deferred_state final
-  : public registered_state,
+  : public chain_node,
     public std::enable_shared_from_this<deferred_state<T, Executor>>
 {
 public:
@@ -109,7 +374,8 @@ public:
   ~deferred_state()
   {
     unregister_waiters();
-    destroy_links(std::exchange(first_, nullptr));
+    if (first_)
+      destroy_links(std::exchange(first_, nullptr), std::exchange(last_, nullptr));
     if (error_unreported_ && result_.index() == 2)
       report_unhandled_error(std::get<2>(result_));
   }
@@ -118,9 +384,17 @@ public:
 
   // --- producer side -------------------------------------------------------
 
+  /// Reserves firing to the internal producers (settle()): callback() and
+  /// errback() through a handle throw. A coroutine's state: its body
+  /// produces the result.
+  void set_internal_producer() noexcept { internal_producer_ = true; }
+
   /// callback() / errback(): one firing; after a cancel the next is ignored.
   void fire(outcome<T> result)
   {
+    if (internal_producer_)
+      throw std::logic_error("coflow: a coroutine's result is produced by "
+                             "its body; it cannot be fired");
     if (std::exchange(ignore_next_fire_, false))
       return;
     if (called_)
@@ -128,39 +402,47 @@ public:
     settle(std::move(result));
   }
 
-  /// Internal producers (an Asio operation, a then() source): fires unless
+  /// Internal producers (an Asio operation, a coroutine): fires unless
   /// already called, and consumes the ignore-after-cancel allowance.
   void settle(outcome<T> result)
   {
-    if (called_)
-    {
-      ignore_next_fire_ = false;
-      return;
-    }
-    called_ = true;
-    if (result.index() == 0)
-      result_.template emplace<1>(std::move(std::get<0>(result)));
-    else
-      set_error(std::get<1>(std::move(result)));
-    run_chain();
+    if (store(std::move(result)))
+      run_chain();
   }
 
-  /// Like settle(), with the result of another deferred: this chain waits
-  /// for @p inner, and a cancel is forwarded to it.
-  template <class InnerState>
-  void settle_with(const std::shared_ptr<InnerState>& inner)
+  /// settle() without running the chain (a then() source's link: the
+  /// chain that runs it runs this one next).
+  /// @returns whether the result was stored.
+  bool store(outcome<T>&& result)
   {
     if (called_)
     {
       ignore_next_fire_ = false;
-      return;
+      return false;
+    }
+    called_ = true;
+    adopt(std::move(result));
+    return true;
+  }
+
+  /// Like store(), with the result of another deferred: this chain waits
+  /// for @p inner, and a cancel is forwarded to it.
+  /// @returns whether the result is here already (the caller runs the
+  /// chain).
+  /// @throws std::logic_error, with nothing changed, if @p inner is empty,
+  /// is this state, or waits on it.
+  template <class InnerState>
+  bool store_from(const std::shared_ptr<InnerState>& inner)
+  {
+    if (called_)
+    {
+      ignore_next_fire_ = false;
+      return false;
     }
     check_inner(inner);
     called_ = true;
-    wait_on(inner);
+    return !chain_to(inner);
   }
-
-  bool called() const noexcept { return called_; }
 
   void set_canceller(std::unique_ptr<canceller_type> c) noexcept
   {
@@ -185,45 +467,16 @@ public:
 
   void cancel() override
   {
-    if (called_)
-    {
-      // A fired chain waiting on an inner deferred forwards the cancel to it.
-      if (waiting_inner_)
-        if (auto inner = upstream_.lock())
-          inner->cancel();
-      return;
-    }
-    if (cancelling_)
-      return;
-    cancelling_ = true;
-    if (canceller_)
-    {
-      try
-      {
-        canceller_->cancel(*this);
-      }
-      catch (...)
-      {
-        report_unhandled_error(std::current_exception());
-      }
-    }
-    if (!called_)
-      if (auto up = upstream_.lock())
-        up->cancel();
-    cancelling_ = false;
-    if (!called_ && !(canceller_ && canceller_->settles_later()))
-    {
-      called_ = true;
-      ignore_next_fire_ = true;
-      // The failure caused by a cancel is delivered despite a pause.
-      cancel_overrides_pause_ = true;
-      result_.template emplace<2>(shared_cancelled_error());
-      run_chain();
-    }
+    bool finish = false;
+    std::shared_ptr<chain_node> next = cancel_step(finish);
+    if (next)
+      forward_cancel(finish, std::move(next));
+    else if (finish)
+      cancel_finish();
   }
 
   /// Cancels of this unfired state are forwarded to @p up (then() targets).
-  void set_upstream(std::weak_ptr<registered_state> up) noexcept
+  void set_upstream(std::weak_ptr<chain_node> up) noexcept
   {
     upstream_ = std::move(up);
   }
@@ -271,7 +524,8 @@ public:
     error_unreported_ = true;
   }
 
-  /// A consumer's copy of the current result. A move-only value goes to the
+  /// A consumer's copy of the current result. A consumer whose copy of the
+  /// value throws receives that exception. A move-only value goes to the
   /// first consumer; later ones receive a std::logic_error.
   outcome<T> take_outcome()
   {
@@ -279,7 +533,14 @@ public:
       return outcome<T>(std::in_place_index<1>, receive_error());
     if constexpr (std::is_copy_constructible_v<value_type>)
     {
-      return outcome<T>(std::in_place_index<0>, std::get<1>(result_));
+      try
+      {
+        return outcome<T>(std::in_place_index<0>, std::get<1>(result_));
+      }
+      catch (...)
+      {
+        return outcome<T>(std::in_place_index<1>, std::current_exception());
+      }
     }
     else
     {
@@ -290,31 +551,25 @@ public:
     }
   }
 
-  /// A callback returned @p inner: the chain waits for it (Twisted's
-  /// chaining). The inner state gets a link that resumes this chain.
+  /// A callback returned @p inner: the chain takes its result (Twisted's
+  /// chaining), at once if it is there, otherwise through a link in the
+  /// inner chain that hands it over.
+  /// @throws std::logic_error, with nothing changed, if @p inner is empty,
+  /// is this state, or waits on it.
   template <class InnerState>
   void wait_on(const std::shared_ptr<InnerState>& inner)
   {
     check_inner(inner);
-    auto* link = new resume_outer_link<deferred_state, InnerState>(
-        this->shared_from_this());
-    waiting_inner_ = true;
-    error_unreported_ = false;
-    result_.template emplace<0>();
-    upstream_ = inner;
-    inner->append(link);
+    chain_to(inner);
   }
 
-  /// The inner deferred this chain waited on has produced @p result.
+  /// The inner deferred this chain waited on has produced @p result; the
+  /// caller runs the chain.
   void resume_from_inner(outcome<T> result)
   {
-    if (result.index() == 0)
-      result_.template emplace<1>(std::move(std::get<0>(result)));
-    else
-      set_error(std::get<1>(std::move(result)));
+    adopt(std::move(result));
     waiting_inner_ = false;
     upstream_.reset();
-    run_chain();
   }
 
 private:
@@ -323,45 +578,161 @@ private:
   {
     if (!inner)
       throw std::logic_error("coflow: a callback returned an empty deferred");
-    if (static_cast<const void*>(inner.get()) == static_cast<const void*>(this))
+    if (static_cast<const chain_node*>(inner.get()) == this)
       throw std::logic_error(
           "coflow: a callback returned the deferred it was added to");
+    // Twisted checks the line above only; a longer cycle would wait
+    // forever, and the states would hold each other forever.
+    if (closes_cycle(*inner))
+      throw std::logic_error(
+          "coflow: a cycle of deferreds waiting on each other");
+  }
+
+  /// @returns whether the chain now waits for @p inner.
+  template <class InnerState>
+  bool chain_to(const std::shared_ptr<InnerState>& inner)
+  {
+    if (inner->can_deliver_now())
+    {
+      // No link to run: nothing nests, whatever the depth of such chains.
+      adopt(inner->take_outcome());
+      return false;
+    }
+    auto* link = new resume_outer_link<deferred_state, InnerState>(
+        this->shared_from_this());
+    waiting_inner_ = true;
+    error_unreported_ = false;
+    result_.template emplace<0>();
+    upstream_ = inner;
+    inner->append(link); // runs nothing but, maybe, links it had left
+    return waiting_inner_;
+  }
+
+  void adopt(outcome<T>&& result)
+  {
+    if (result.index() == 0)
+      result_.template emplace<1>(std::move(std::get<0>(result)));
+    else
+      set_error(std::get<1>(std::move(result)));
+  }
+
+  bool can_run_links() const noexcept
+  {
+    return first_ && called_ && !waiting_inner_
+        && (pause_count_ == 0 || cancel_overrides_pause_);
   }
 
   void run_chain()
   {
-    if (running_)
-      return; // The outer loop goes on with whatever was appended.
+    // Running already: the loop below on this stack goes on with the new
+    // links.
+    if (running_ || !can_run_links())
+      return;
     running_ = true;
-    struct reset_running
-    {
-      bool& flag;
-      ~reset_running() { flag = false; }
-    } reset{running_};
+    std::shared_ptr<chain_node> next;
+    run_runnable_links(next);
+    if (next) [[unlikely]]
+      drive(running_ ? this : nullptr, std::move(next));
+  }
 
-    while (first_ && called_ && !waiting_inner_
-        && (pause_count_ == 0 || cancel_overrides_pause_))
+  std::shared_ptr<chain_node> run_links() override
+  {
+    std::shared_ptr<chain_node> next;
+    if (can_run_links())
+      run_runnable_links(next);
+    else
+      finish_run();
+    return next;
+  }
+
+  /// The loop of run_links(), entered with a link that can run.
+  void run_runnable_links(std::shared_ptr<chain_node>& next)
+  {
+    try
     {
-      link_type* link = first_;
-      first_ = link->next;
-      if (!first_)
-        last_ = nullptr;
-      struct destroy_link
+      do
       {
-        deferred_state& self;
-        link_type* link;
-        ~destroy_link()
+        link_type* link = static_cast<link_type*>(first_);
+        first_ = link->next;
+        if (!first_)
+          last_ = nullptr;
         {
-          if (link->is_waiter)
-            --self.waiters_;
-          link->destroy();
+          struct destroy_link
+          {
+            deferred_state& self;
+            link_type* link;
+            ~destroy_link()
+            {
+              if (link->is_waiter)
+                --self.waiters_;
+              link->destroy();
+            }
+          } guard{*this, link};
+          link->run(*this, next);
         }
-      } guard{*this, link};
-      link->run(*this);
+        if (next)
+        {
+          // Nothing left to run here: this chain is done before the next
+          // one runs, so a chain of hand-offs keeps no stack of states.
+          if (!can_run_links())
+            finish_run();
+          return;
+        }
+      } while (can_run_links());
     }
+    catch (...)
+    {
+      running_ = false;
+      throw;
+    }
+    finish_run();
+  }
 
+  void finish_run() noexcept
+  {
+    running_ = false;
     if (waiters_ == 0)
       unregister_waiters();
+  }
+
+  [[gnu::always_inline]] std::shared_ptr<chain_node> cancel_step(bool& finish) override
+  {
+    finish = false;
+    if (called_)
+    {
+      // A fired chain waiting on an inner deferred forwards the cancel to it.
+      return waiting_inner_ ? upstream_.lock() : nullptr;
+    }
+    if (cancelling_)
+      return nullptr;
+    cancelling_ = true;
+    finish = true;
+    if (canceller_)
+    {
+      try
+      {
+        canceller_->cancel(*this);
+      }
+      catch (...)
+      {
+        report_unhandled_error(std::current_exception());
+      }
+    }
+    return called_ ? nullptr : upstream_.lock();
+  }
+
+  void cancel_finish() override
+  {
+    cancelling_ = false;
+    if (!called_ && !(canceller_ && canceller_->settles_later()))
+    {
+      called_ = true;
+      ignore_next_fire_ = true;
+      // The failure caused by a cancel is delivered despite a pause.
+      cancel_overrides_pause_ = true;
+      result_.template emplace<2>(shared_cancelled_error());
+      run_chain();
+    }
   }
 
   void abandon_waiters() noexcept override
@@ -371,39 +742,22 @@ private:
     auto self = this->weak_from_this().lock();
     if (!self)
       return;
-    link_type* links = std::exchange(first_, nullptr);
-    last_ = nullptr;
+    link_base* first = std::exchange(first_, nullptr);
+    link_base* last = std::exchange(last_, nullptr);
     waiters_ = 0;
-    destroy_links(links);
-  }
-
-  static void destroy_links(link_type* link) noexcept
-  {
-    while (link)
-    {
-      link_type* next = link->next;
-      link->destroy();
-      link = next;
-    }
+    if (first)
+      destroy_links_now(first, last);
   }
 
   Executor executor_;
   std::variant<std::monostate, value_type, std::exception_ptr> result_;
-  link_type* first_ = nullptr;
-  link_type* last_ = nullptr;
   std::unique_ptr<canceller_type> canceller_;
-  // The inner deferred a fired chain waits on, or the source of an unfired
-  // then() target: where cancel() is forwarded.
-  std::weak_ptr<registered_state> upstream_;
   unsigned pause_count_ = 0;
   unsigned waiters_ = 0;
-  bool called_ = false;
   bool ignore_next_fire_ = false;
   bool cancel_overrides_pause_ = false;
-  bool cancelling_ = false;
-  bool running_ = false;
-  bool waiting_inner_ = false;
   bool error_unreported_ = false;
+  bool internal_producer_ = false;
 };
 
 } // namespace detail

@@ -102,9 +102,11 @@ public:
     }
   }
 
-  void run(State& state) override
+  void run(State& state, std::shared_ptr<chain_node>&) override
   {
     using T = typename State::result_type;
+    // A copy that throws is this consumer's error: it never escapes here,
+    // where it would leave the consumer uncalled.
     auto result = state.take_outcome();
     if constexpr (requires { typename Handler::takes_outcome; })
     {

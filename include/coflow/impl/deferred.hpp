@@ -87,7 +87,7 @@ public:
   {
   }
 
-  void run(State& state) override
+  void run(State& state, std::shared_ptr<chain_node>&) override
   {
     if (state.has_value())
     {
@@ -119,7 +119,8 @@ private:
 };
 
 /// then(f): computes the target's result from this chain's value, leaving
-/// this chain's result as it is.
+/// this chain's result as it is. The target's chain runs after this link,
+/// in the loop that runs this chain (see chain_node::drive).
 template <class State, class Function, class Target>
 class then_link final : public chain_link<State>
 {
@@ -129,52 +130,65 @@ public:
   {
   }
 
-  void run(State& state) override
+  void run(State& state, std::shared_ptr<chain_node>& next) override
   {
     using U = typename Target::result_type;
+    bool settled;
     if (!state.has_value())
     {
-      target_->settle(outcome<U>(std::in_place_index<1>, state.receive_error()));
-      return;
+      settled = target_->store(
+          outcome<U>(std::in_place_index<1>, state.receive_error()));
     }
-    try
+    else
     {
-      if constexpr (std::is_void_v<typename State::result_type>)
-        invoke_then([&]() -> decltype(auto) { return std::invoke(function_); });
-      else
-        invoke_then([&]() -> decltype(auto) {
-          return std::invoke(function_, std::as_const(state.value()));
-        });
+      try
+      {
+        if constexpr (std::is_void_v<typename State::result_type>)
+          settled = invoke_then([&]() -> decltype(auto) { return std::invoke(function_); });
+        else
+          settled = invoke_then([&]() -> decltype(auto) {
+            return std::invoke(function_, std::as_const(state.value()));
+          });
+      }
+      catch (...)
+      {
+        settled = target_->store(
+            outcome<U>(std::in_place_index<1>, std::current_exception()));
+      }
     }
-    catch (...)
-    {
-      target_->settle(outcome<U>(std::in_place_index<1>, std::current_exception()));
-    }
+    if (settled)
+      next = std::move(target_);
   }
 
   void destroy() noexcept override { delete this; }
 
+  const chain_node* dependent() const noexcept override
+  {
+    return target_->called() ? nullptr : target_.get();
+  }
+
 private:
   ~then_link() = default;
 
+  /// @returns whether the target holds its result now.
   template <class Call>
-  void invoke_then(Call&& call)
+  bool invoke_then(Call&& call)
   {
     using U = typename Target::result_type;
     using R = std::invoke_result_t<Call&>;
     if constexpr (is_deferred<R>::value)
     {
       R inner = call();
-      target_->settle_with(deferred_access::state(inner));
+      return target_->store_from(deferred_access::state(inner));
     }
     else if constexpr (std::is_void_v<R>)
     {
       call();
-      target_->settle(outcome<U>(std::in_place_index<0>, void_value{}));
+      return target_->store(outcome<U>(std::in_place_index<0>, void_value{}));
     }
     else
     {
-      target_->settle(outcome<U>(std::in_place_index<0>, call()));
+      return target_->store(outcome<U>(std::in_place_index<0>, call()));
     }
   }
 
