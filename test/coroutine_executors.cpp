@@ -21,7 +21,9 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <array>
 #include <atomic>
+#include <future>
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -274,6 +276,66 @@ BOOST_AUTO_TEST_CASE(an_io_context_run_by_two_threads)
   other.join();
   for (auto& r : results)
     BOOST_TEST(r.get() == 500);
+}
+
+BOOST_AUTO_TEST_CASE(control_from_a_third_thread)
+{
+  // pause(), unpause() and cancel() from a thread outside the pool, while
+  // the bodies run and suspend on the pool's two threads (DESIGN.md §4).
+  asio::thread_pool pool(2);
+  auto ex = pool.get_executor();
+  constexpr int count = 16;
+  std::array<std::atomic<int>, count> steps{};
+  auto step_loop = [&](int i) -> coroutine<int> {
+    for (;;)
+    {
+      if (i % 2)
+        co_await post_loop(ex, 1); // a child that suspends
+      else
+        co_await asio::post(ex, coflow::use_coroutine);
+      steps[i].fetch_add(1, std::memory_order_relaxed);
+    }
+  };
+  std::vector<coroutine<int>> cs;
+  std::vector<std::future<int>> results;
+  for (int i = 0; i < count; ++i)
+  {
+    cs.push_back(step_loop(i));
+    results.push_back(coflow::spawn(pool, cs.back(), asio::use_future));
+  }
+  // Many rounds of pause and unpause, racing with the bodies.
+  for (int round = 0; round < 200; ++round)
+    for (auto& c : cs)
+    {
+      c.pause();
+      if (round % 3)
+        c.unpause();
+      else
+      {
+        c.pause();
+        c.unpause();
+        c.unpause();
+      }
+    }
+  // Paused, a body takes at most the step it is in: it stays still while
+  // the pool runs thousands of other handlers.
+  for (auto& c : cs)
+    c.pause();
+  std::array<int, count> before{};
+  for (int i = 0; i < count; ++i)
+    before[i] = steps[i].load();
+  for (int k = 0; k < 2000; ++k)
+    asio::post(pool, asio::use_future).get();
+  for (int i = 0; i < count; ++i)
+    BOOST_TEST(steps[i].load() - before[i] <= 2);
+  // Cancel while paused: every body unwinds, every consumer gets one result.
+  for (auto& c : cs)
+    c.cancel();
+  for (auto& r : results)
+    BOOST_CHECK_THROW(r.get(), coflow::cancelled_error);
+  for (auto& c : cs)
+    c.unpause(); // balances the count, no error
+  pool.join();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -112,12 +112,17 @@ public:
     started_ = true;
     adopt_continuation(parent);
     borrowed_run_ = true;
-    if (control_ != 0) // paused or cancelled before the start
+    // This thread owns the child from here. With no other handle, no
+    // control call can come (the parent's own are recorded, since this
+    // thread owns the parent too): no atomic read-modify-write needed.
+    word_type w = state_.load(std::memory_order_acquire);
+    if (refs_.load(std::memory_order_relaxed) == 1)
+      state_.store((w & ~phase_mask) | running, std::memory_order_relaxed);
+    else
+      w = take_unstarted();
+    if ((w & (pause_mask | cancel_bit)) != 0) [[unlikely]] // paused or cancelled before
     {
-      // The continuation token may resume the parent from another thread
-      // (a held start released there), which then leaves it to this one.
-      parent->begin_suspension();
-      wake_slow(resume_token::adopt(this)); // held, or never run
+      wake_slow(resume_token::adopt(this), w); // held, or never run
       return parent->leave_start_inline();
     }
     body_entered_ = true;
@@ -132,8 +137,8 @@ public:
     inline_slot_ = &result;
     frame_.resume();
     // Nothing of this task is touched from here: once it has suspended,
-    // another thread may finish it and its parent. If one of its tokens
-    // left this thread, leave_nesting() began the parent's suspension.
+    // another thread may finish it, and its parent's token then finds the
+    // parent owned by this thread (it is `running`) and leaves it to it.
     if (result == inline_result::goes_on)
       return false; // finished, the parent not paused: it goes on
     return parent->leave_start_inline();
@@ -184,6 +189,7 @@ public:
     {
       x.shared = std::make_shared<shared_state_type>(ex);
       x.shared->set_canceller(std::make_unique<shared_canceller>(this));
+      x.shared->set_internal_producer(); // only the body fires it
       if (finished_)
       {
         x.shared->settle(copy_outcome());
@@ -256,6 +262,19 @@ public:
     std::exchange(frame_, nullptr).destroy();
     body_done_ = true;
     s.wait(resume_token::adopt(this));
+    try
+    {
+      if (end_suspension())
+        return; // the token resumes it when the result is there
+    }
+    catch (...)
+    {
+      // The next state's consumer was dropped unused.
+      error_ = std::current_exception();
+      finish_tail_failed();
+      return;
+    }
+    finish_held(); // the result came at once
   }
 
   // --- completion ----------------------------------------------------------
@@ -266,8 +285,8 @@ public:
   [[gnu::always_inline]] void on_body_done() noexcept
   {
     body_done_ = true;
-    if (control_ == 0 && inline_slot_
-        && !extras_ && refs_.load(std::memory_order_relaxed) == 1
+    if (uncontrolled() && inline_slot_
+        && !extras_ptr() && refs_.load(std::memory_order_relaxed) == 1
         && continuation_.get()->runnable())
     {
       // The common case, a child that nobody else sees finishing under its
@@ -322,7 +341,7 @@ private:
 
   extras& more() { return static_cast<extras&>(more_base()); }
 
-  extras* typed_extras() const noexcept { return static_cast<extras*>(extras_.get()); }
+  extras* typed_extras() const noexcept { return static_cast<extras*>(this->extras_ptr()); }
 
   void mark_started()
   {
@@ -348,7 +367,7 @@ private:
   void keep_executor()
   {
     if (executor_ && refs_.load(std::memory_order_relaxed) > 1
-        && !(extras_ && typed_extras()->own_executor))
+        && !(typed_extras() && typed_extras()->own_executor))
       executor_ = &more().own_executor.emplace(*executor_);
   }
 
@@ -470,6 +489,16 @@ private:
     error_ = shared_cancelled_error();
     body_done_ = true;
     destroy_frame();
+    deliver();
+  }
+
+  /// A tail call whose target's consumer was dropped unused: the error
+  /// (a std::logic_error) is the result.
+  void finish_tail_failed() noexcept
+  {
+    resumed();
+    if (extras* x = typed_extras())
+      x->tail.reset();
     deliver();
   }
 

@@ -222,14 +222,18 @@ private:
   void abandon_chain() noexcept;
 
   task_base* task_ = nullptr;
-  /// The generation of the task's hand-over this token belongs to (a
-  /// multiple of 8), and its claim_state in the low bits: one word, so that
-  /// a token costs a move what a pointer and an int do.
+  /// The generation of the task's suspensions this token belongs to (29
+  /// bits, see task_base), and its claim_state in the low bits: one word,
+  /// so that a token costs a move what a pointer and an int do.
   std::uint32_t tag_ = 0;
 
-  std::uint32_t generation() const noexcept { return tag_ & ~7u; }
+  static std::uint32_t tag_of(std::uint32_t generation) noexcept { return generation << 3; }
+  std::uint32_t generation() const noexcept { return tag_ >> 3; }
   claim_state state() const noexcept { return static_cast<claim_state>(tag_ & 7u); }
-  void set_state(claim_state c) noexcept { tag_ = generation() | static_cast<std::uint32_t>(c); }
+  void set_state(claim_state c) noexcept
+  {
+    tag_ = (tag_ & ~7u) | static_cast<std::uint32_t>(c);
+  }
 };
 
 enum class control_op : unsigned char { pause, unpause, cancel };
@@ -301,6 +305,20 @@ private:
 
 /// The executor-independent part of a task: pause / cancel cascade, the
 /// frame, the continuation and the reference count.
+///
+/// One atomic word (the state) orders everything that two threads may do to
+/// a coroutine at once: its generation, its pause count and cancel request,
+/// and who owns what it awaits (the phase). While a thread runs the body, or
+/// is inside one of its await_suspends, the phase is `running` and that
+/// thread owns the task: a control call from another thread then only
+/// records its change in the word, and the owner forwards it when the body
+/// suspends. Once suspended, a control call locks the task (`locked`) to
+/// forward to what the body awaits, and a wake-up takes it back
+/// (`suspended` to `running`), so what the body awaits is never touched by
+/// two threads, nor after the body has left it. A token used while its
+/// await_suspend still runs finds `running` and claims the wake-up: the
+/// suspending thread goes on with the body (DESIGN.md §4, lifetime and
+/// threads). A child awaited at once pays no atomic for any of this.
 class task_base
 {
 public:
@@ -325,6 +343,45 @@ public:
         || refs_.fetch_sub(1, std::memory_order_acq_rel) == 1;
   }
 
+  // --- the state word ------------------------------------------------------
+  using word_type = std::uint64_t;
+  enum : word_type
+  {
+    running = 0,       // a thread owns the task (runs it, or suspends it)
+    unstarted = 1,     // not started: control calls only record
+    suspended = 2,     // nobody owns it: a control call may lock it
+    locked = 3,        // a control call forwards to what the body awaits
+    claimed = 4,       // a token stores its result (inside await_suspend)
+    resumed_early = 5, // ... and has stored it: the owner goes on
+    dropped = 6,       // ... or was dropped unused: the owner throws
+    phase_mask = 7,
+    wake_pending = 8,  // a token came while locked: the locker resumes
+    cancel_bit = 16,
+    pause_unit = 32,
+    generation_shift = 35,
+  };
+  static constexpr word_type pause_mask =
+      ((word_type(1) << generation_shift) - 1) & ~(pause_unit - 1);
+  static constexpr word_type max_pauses = pause_mask / pause_unit;
+
+  static constexpr word_type phase(word_type w) noexcept { return w & phase_mask; }
+  static constexpr bool is_cancelled(word_type w) noexcept { return (w & cancel_bit) != 0; }
+  static constexpr unsigned pauses(word_type w) noexcept
+  {
+    return static_cast<unsigned>((w & pause_mask) / pause_unit);
+  }
+  /// Paused and not cancelled: a wake-up, a start or an end is held.
+  static constexpr bool holds(word_type w) noexcept
+  {
+    return (w & (pause_mask | cancel_bit)) != 0 && !is_cancelled(w);
+  }
+  static constexpr std::uint32_t generation_of(word_type w) noexcept
+  {
+    return static_cast<std::uint32_t>(w >> generation_shift);
+  }
+
+  word_type state() const noexcept { return state_.load(std::memory_order_acquire); }
+
   // --- state ---------------------------------------------------------------
   bool started() const noexcept { return started_; }
   bool finished() const noexcept { return finished_; }
@@ -332,23 +389,27 @@ public:
   /// After a tail call, the result is the next state's, once it is there.
   bool produced() const noexcept
   {
-    return finished_ || (body_done_ && (!awaited_ || (extras_ && extras_->held)));
+    return finished_ || (body_done_ && (!awaited_ || (extras_ptr() && extras_ptr()->held)));
   }
-  bool cancel_requested() const noexcept { return (control_ & cancel_bit) != 0; }
-  unsigned pause_count() const noexcept { return control_ & ~cancel_bit; }
-  /// Paused and not cancelled: a wake-up, a start or an end is held.
-  bool held_by_pause() const noexcept { return control_ - 1u < cancel_bit - 1u; }
+  bool cancel_requested() const noexcept { return is_cancelled(state()); }
+  unsigned pause_count() const noexcept { return pauses(state()); }
+  bool held_by_pause() const noexcept { return holds(state()); }
   /// Whether a wake-up would resume the body now (not held by a pause).
   bool runnable() const noexcept { return !held_by_pause(); }
+  /// Neither paused nor cancelled.
+  bool uncontrolled() const noexcept
+  {
+    return (state() & (pause_mask | cancel_bit)) == 0;
+  }
   /// How many children run nested below this body, down to the pump.
   unsigned char nesting() const noexcept { return nesting_; }
 
   // --- flow control ----------------------------------------------------------
-  // Each runs as a control call (pump::run_control): no coroutine code runs
-  // inside it. A cascade goes through the thread's control queue: a forward
-  // to a child (a pause, unpause or cancel of its task) made while a control
-  // call runs is queued, not made in place, so a chain of any depth is
-  // controlled in constant stack.
+  // Safe from any thread. Each runs as a control call (pump::run_control):
+  // no coroutine code runs inside it. A cascade goes through the thread's
+  // control queue: a forward to a child (a pause, unpause or cancel of its
+  // task) made while a control call runs is queued, not made in place, so a
+  // chain of any depth is controlled in constant stack.
 
   void pause() { control(control_op::pause); }
   void unpause() { control(control_op::unpause); }
@@ -356,21 +417,21 @@ public:
 
   // --- suspension protocol, used by awaiters ------------------------------------
   //
-  // An awaiter's await_suspend: suspend_on(this); begin_suspension(); hand a
-  // resume_token to the operation; then `return end_suspension();` (or
-  // fail_suspension() and rethrow, if the hand-over threw). Between begin and
-  // end, the token may be used or dropped on any thread: it then leaves the
-  // body to the suspending thread (a word of atomic state, the hand-over,
-  // decides who goes on), so nothing of the frame or the task is touched by
-  // two threads, and nothing after a successful end_suspension().
+  // An awaiter's await_suspend: suspend_with(this, hand_over): hand a
+  // resume_token to the operation, then end_suspension(). Until then the
+  // phase stays `running`: a token used or dropped on any thread meanwhile
+  // claims the wake-up and leaves the body to this thread, so nothing of the
+  // frame or the task is touched by two threads, and nothing after a
+  // successful end_suspension().
 
   /// The body suspends on @p control: it becomes the cascade's target.
   void suspend_on(awaited_control* control)
   {
     awaited_ = control;
-    if (held_by_pause() && !extras_->paused_target) // pause() built the extras
+    cancel_forwarded_ = false;
+    if (held_by_pause() && !extras_ptr()->paused_target) // pause() built the extras
     {
-      extras_->paused_target = control;
+      extras_ptr()->paused_target = control;
       control->pause();
     }
   }
@@ -381,7 +442,6 @@ public:
   {
     suspend_on(control);
     leave_nesting();
-    begin_suspension();
     try
     {
       std::forward<HandOver>(hand_over)(resume_token::adopt(this));
@@ -394,24 +454,16 @@ public:
     return end_suspension();
   }
 
-  void begin_suspension() noexcept
-  {
-    handoff_.store(generation() | suspending, std::memory_order_relaxed);
-  }
-
-  /// A token of this task is about to leave this thread (or to be held, for
-  /// a release that may run on another): if it runs nested in its parent's
-  /// await_suspend, it stops being nested, and every ancestor in the nest
-  /// begins its suspension now, so that a completion on another thread
-  /// leaves each of them to this thread (see start_inline). A child that
-  /// finishes without that costs its parent no atomic at all.
+  /// A token of this task is about to leave this thread (or to be held,
+  /// for a release that may run on another): if the task runs nested in its
+  /// parent's await_suspend, it stops being nested, and so does every
+  /// ancestor of the nest (each is then suspending as any other).
   void leave_nesting() noexcept
   {
     for (task_base* t = this; t->inline_slot_;)
     {
       task_base* parent = t->continuation_.get();
       t->inline_slot_ = nullptr;
-      parent->begin_suspension();
       t = parent;
     }
   }
@@ -424,22 +476,30 @@ public:
   /// ever resume the body.
   bool end_suspension()
   {
-    std::uint32_t expected = generation() | suspending;
-    if (handoff_.compare_exchange_strong(expected, generation() | settled,
-            std::memory_order_acq_rel, std::memory_order_acquire)) [[likely]]
-      return true;
-    if ((expected & phase_mask) == settled)
-      return true; // a nest whose tokens never left this thread
-    expected = wait_for_claim(expected);
-    handoff_.store(generation() | settled, std::memory_order_relaxed);
-    if ((expected & phase_mask) == dropped)
+    word_type w = state_.load(std::memory_order_acquire);
+    for (;;)
+    {
+      while (phase(w) == claimed)
+        w = state_.load(std::memory_order_acquire);
+      if (phase(w) != running)
+        break; // used or dropped inside the hand-over
+      // Forward what control calls recorded meanwhile, then let go.
+      forward_pending(w);
+      if (state_.compare_exchange_weak(w, (w & ~phase_mask) | suspended,
+              std::memory_order_acq_rel, std::memory_order_acquire)) [[likely]]
+        return true;
+    }
+    // The body is ours again.
+    const word_type outcome = phase(w);
+    w = state_.fetch_sub(outcome, std::memory_order_acquire) - outcome; // running
+    if (outcome == dropped)
     {
       suspension_failed();
       throw std::logic_error(
           "coflow: the awaited operation destroyed its handler without calling it");
     }
     // Resumed early: the running reference is back, with the result.
-    if (held_by_pause())
+    if (holds(w))
     {
       hold(resume_token::adopt(this));
       return true;
@@ -447,9 +507,7 @@ public:
     return false;
   }
 
-  /// The end of a start_inline() that leaves the parent suspended: it is
-  /// no longer nested in its own parent (if it was), and its suspension
-  /// ends as any other.
+  /// The end of a start_inline() that leaves the parent suspended.
   bool leave_start_inline()
   {
     inline_slot_ = nullptr;
@@ -462,15 +520,21 @@ public:
   void fail_suspension() noexcept
   {
     add_ref(); // for a token still out there, before it can see it is stale
-    std::uint32_t expected = generation() | suspending;
-    const std::uint32_t next = generation() + generation_unit;
-    if (!handoff_.compare_exchange_strong(expected, next | settled,
-            std::memory_order_acq_rel, std::memory_order_acquire))
+    word_type w = state_.load(std::memory_order_acquire);
+    for (;;)
     {
-      // The token was used or dropped: no stale one exists.
-      (void)wait_for_claim(expected);
-      handoff_.store(generation() | settled, std::memory_order_relaxed);
-      refs_.fetch_sub(1, std::memory_order_relaxed); // never the last
+      while (phase(w) == claimed)
+        w = state_.load(std::memory_order_acquire);
+      if (phase(w) != running)
+      {
+        // The token was used or dropped: no stale one exists.
+        state_.fetch_sub(phase(w), std::memory_order_acquire); // running
+        refs_.fetch_sub(1, std::memory_order_relaxed); // never the last
+        break;
+      }
+      if (state_.compare_exchange_weak(w, w + (word_type(1) << generation_shift),
+              std::memory_order_acq_rel, std::memory_order_acquire))
+        break;
     }
     suspension_failed();
   }
@@ -483,7 +547,7 @@ public:
   /// next suspension forwards the pause anew.
   void suspension_failed() noexcept
   {
-    if (extras_ && extras_->paused_target == awaited_)
+    if (extras_ptr() && extras_ptr()->paused_target == awaited_)
       release_pause_target_noexcept();
     awaited_ = nullptr;
   }
@@ -510,24 +574,45 @@ public:
       std::rethrow_exception(shared_cancelled_error());
   }
 
-  /// Called by a resume_token, inside a pump: resume the frame, or hold it
-  /// while paused.
+  /// Called by a resume_token, inside a pump: take the task (unless a
+  /// control call has it locked: it then resumes it), and resume the frame,
+  /// or hold it while paused.
   void wake(resume_token token)
   {
-    if (!held_by_pause() && body_entered_ && !body_done_)
+    word_type w = state_.load(std::memory_order_acquire);
+    for (;;)
+    {
+      if (phase(w) == locked)
+      {
+        // The locker resumes it when it is done (release_ownership()).
+        if (state_.compare_exchange_weak(w, w | wake_pending, std::memory_order_acq_rel,
+                std::memory_order_acquire))
+        {
+          (void)token.detach(); // the running reference stays with the task
+          return;
+        }
+        continue;
+      }
+      assert(phase(w) == suspended || phase(w) == unstarted);
+      if (state_.compare_exchange_weak(w, (w & ~phase_mask) | running,
+              std::memory_order_acq_rel, std::memory_order_acquire))
+        break;
+    }
+    if (!holds(w) && body_entered_ && !body_done_)
     {
       // The common case: a running body resumes from a suspension.
       (void)token.detach(); // the reference is now the running reference
       nesting_ = 0;
       return pump::resume(this);
     }
-    wake_slow(std::move(token));
+    wake_slow(std::move(token), w);
   }
 
 protected:
-  void wake_slow(resume_token token)
+  /// wake() beyond the common case; this thread owns the task.
+  void wake_slow(resume_token token, word_type w)
   {
-    if (held_by_pause())
+    if (holds(w))
     {
       hold(std::move(token));
       return;
@@ -538,7 +623,7 @@ protected:
       if (!body_entered_)
       {
         body_entered_ = true;
-        if (cancel_requested())
+        if (is_cancelled(w))
           return finish_unstarted();
       }
       nesting_ = 0;
@@ -547,31 +632,13 @@ protected:
     finish_held();
   }
 
-  ~task_base() = default;
-
-  // --- the hand-over word: a generation and a phase ---------------------------
-  static constexpr std::uint32_t settled = 0;    // no suspension in progress
-  static constexpr std::uint32_t suspending = 1; // inside an await_suspend
-  static constexpr std::uint32_t claimed = 2;    // a token stores its result
-  static constexpr std::uint32_t resumed_early = 3;
-  static constexpr std::uint32_t dropped = 4;
-  static constexpr std::uint32_t phase_mask = 7;
-  static constexpr std::uint32_t generation_unit = 8;
+  ~task_base() { delete extras_.load(std::memory_order_relaxed); }
 
   /// The generation of this task's tokens; only a failed suspension changes
-  /// it (read by the thread that owns the body, or by a token's holder).
+  /// it.
   std::uint32_t generation() const noexcept
   {
-    return handoff_.load(std::memory_order_relaxed) & ~phase_mask;
-  }
-
-  /// A token claimed the wake-up: wait the few instructions until it has
-  /// stored its result. @returns the final phase word.
-  std::uint32_t wait_for_claim(std::uint32_t word) const noexcept
-  {
-    while ((word & phase_mask) == claimed)
-      word = handoff_.load(std::memory_order_acquire);
-    return word;
+    return generation_of(state_.load(std::memory_order_relaxed));
   }
 
   void control(control_op op)
@@ -582,52 +649,141 @@ protected:
     pump::run_control([&] { queue.run(this, op); });
   }
 
+  /// Applies @p op: records it in the word; if nobody owns the task, locks
+  /// it to forward the change to what the body awaits.
   void apply(control_op op)
   {
-    switch (op)
+    if (op == control_op::pause)
+      (void)more_base(); // before the count: all or nothing
+    word_type w = state_.load(std::memory_order_acquire);
+    for (;;)
     {
-    case control_op::pause:
-      return pause_now();
-    case control_op::unpause:
-      return unpause_now();
-    case control_op::cancel:
-      return cancel_now();
+      word_type next = w;
+      switch (op)
+      {
+      case control_op::pause:
+        if (pauses(w) == max_pauses)
+          throw std::length_error("coflow: too many pause() calls");
+        next += pause_unit;
+        break;
+      case control_op::unpause:
+        if (pauses(w) == 0)
+          throw std::logic_error("coflow: unpause() without a matching pause()");
+        next -= pause_unit;
+        break;
+      case control_op::cancel:
+        if (is_cancelled(w))
+          return;
+        if (phase(w) == suspended)
+        {
+          // A produced result, held by a pause, stays held: decided with
+          // the task locked.
+          if (!state_.compare_exchange_weak(w, (w & ~phase_mask) | locked,
+                  std::memory_order_acq_rel, std::memory_order_acquire))
+            continue;
+          if (!produced())
+            state_.fetch_or(cancel_bit, std::memory_order_acq_rel);
+          return (void)release_ownership(state(), suspended);
+        }
+        next |= cancel_bit;
+        break;
+      }
+      if (phase(w) == suspended)
+        next = (next & ~phase_mask) | locked;
+      if (state_.compare_exchange_weak(w, next, std::memory_order_acq_rel,
+              std::memory_order_acquire))
+        break;
+    }
+    if (phase(w) == suspended) // locked now: forward, then release
+      (void)release_ownership(state(), suspended);
+  }
+
+  /// Takes an unstarted task that this thread starts inline. Nobody else can
+  /// own it meanwhile: only control calls that record come.
+  word_type take_unstarted() noexcept
+  {
+    word_type w = state_.load(std::memory_order_acquire);
+    while (!state_.compare_exchange_weak(w, (w & ~phase_mask) | running,
+        std::memory_order_acq_rel, std::memory_order_acquire))
+    {
+    }
+    return w;
+  }
+
+  /// The owner (or the locker) of the task lets it go to @p to (suspended),
+  /// when no token of it can be out (held, locked, or the end of a body):
+  /// first it forwards to what the body awaits whatever the word says that
+  /// was not forwarded yet (a pause, an unpause, a cancel recorded by
+  /// control calls meanwhile), and releases a held wake-up that no pause
+  /// holds any more; then it publishes @p to, unless the word changed
+  /// meanwhile (then once more). A wake-up that came while locked is posted.
+  /// @returns true (the body stays suspended).
+  bool release_ownership(word_type w, word_type to)
+  {
+    for (;;)
+    {
+      forward_pending(w);
+      const word_type next = (w & ~(phase_mask | wake_pending)) | to;
+      if (state_.compare_exchange_weak(w, next, std::memory_order_acq_rel,
+              std::memory_order_acquire))
+      {
+        if (w & wake_pending)
+          post_resume_noexcept(resume_token::adopt(this));
+        return true;
+      }
     }
   }
 
-  void pause_now()
+  /// What release_ownership() forwards; the caller owns the task.
+  void forward_pending(word_type w)
   {
-    if (pause_count() == cancel_bit - 1)
-      throw std::length_error("coflow: too many pause() calls");
-    task_extras& x = more_base(); // before the count: all or nothing
-    if (control_++ == 0 && awaited_ && !x.paused_target)
+    task_extras* x = extras_ptr();
+    if (holds(w))
     {
-      x.paused_target = awaited_;
-      x.paused_target->pause();
-    }
-  }
-
-  void unpause_now()
-  {
-    if (pause_count() == 0)
-      throw std::logic_error("coflow: unpause() without a matching pause()");
-    if ((--control_ & ~cancel_bit) != 0)
+      if (awaited_ && x && !x->paused_target)
+      {
+        x->paused_target = awaited_;
+        forward(&awaited_control::pause, awaited_);
+      }
       return;
-    release_pause_target();
-    release_held();
+    }
+    // Neither paused nor held: release what a pause forwarded or holds.
+    if (x && x->paused_target)
+      forward(&awaited_control::unpause, std::exchange(x->paused_target, nullptr));
+    if (is_cancelled(w) && awaited_ && !cancel_forwarded_ && !produced())
+    {
+      cancel_forwarded_ = true;
+      forward(&awaited_control::cancel, awaited_);
+    }
+    if (x && x->held)
+    {
+      x->unregister_waiters();
+      post_resume_noexcept(std::move(x->held));
+    }
   }
 
-  void cancel_now()
+  static void forward(void (awaited_control::*op)(), awaited_control* target) noexcept
   {
-    if (cancel_requested() || produced())
-      return; // a produced result, held by a pause, stays held
-    control_ |= cancel_bit;
-    // Release the pause forwarded on our behalf: nothing stays paused.
-    release_pause_target();
-    if (awaited_)
-      awaited_->cancel();
-    // Held by a pause (a result, a start, or the end): cancel overrides it.
-    release_held();
+    try
+    {
+      (target->*op)();
+    }
+    catch (...)
+    {
+      report_unhandled_error(std::current_exception());
+    }
+  }
+
+  void post_resume_noexcept(resume_token token) noexcept
+  {
+    try
+    {
+      post_resume(std::move(token));
+    }
+    catch (...)
+    {
+      report_unhandled_error(std::current_exception());
+    }
   }
 
   /// The parent's running reference becomes this task's continuation.
@@ -635,15 +791,23 @@ protected:
   {
     assert(!continuation_);
     continuation_.task_ = parent; // as resume_token::adopt, in place
-    continuation_.tag_ = parent->generation();
+    continuation_.tag_ = resume_token::tag_of(parent->generation());
   }
 
-  /// The extras of this task, built on first use.
+  task_extras* extras_ptr() const noexcept { return extras_.load(std::memory_order_acquire); }
+
+  /// The extras of this task, built on first use (by a control call on any
+  /// thread, or by the owner: the first to publish wins).
   task_extras& more_base()
   {
-    if (!extras_)
-      extras_ = make_extras();
-    return *extras_;
+    if (task_extras* x = extras_ptr())
+      return *x;
+    std::unique_ptr<task_extras> made = make_extras();
+    task_extras* expected = nullptr;
+    if (extras_.compare_exchange_strong(expected, made.get(), std::memory_order_acq_rel,
+            std::memory_order_acquire))
+      return *made.release();
+    return *expected;
   }
 
   /// Builds the (typed) extras.
@@ -671,35 +835,22 @@ protected:
   }
 
   /// A pause holds @p token (the extras exist: pause() built them); the
-  /// context's shutdown may destroy it meanwhile.
+  /// context's shutdown may destroy it meanwhile. The owner lets the task
+  /// go: an unpause or a cancel that came meanwhile releases it at once.
   void hold(resume_token token)
   {
     leave_nesting(); // its release may run on another thread
-    extras_->held = std::move(token);
-    extras_->register_waiters(context());
-  }
-
-  /// Resumes what a pause (or a pending cancel) holds: through the executor,
-  /// never inside unpause() or cancel().
-  void release_held()
-  {
-    if (extras_ && extras_->held)
-    {
-      extras_->unregister_waiters();
-      post_resume(std::move(extras_->held));
-    }
+    task_extras* x = extras_ptr();
+    x->held = std::move(token);
+    x->register_waiters(context());
+    (void)release_ownership(state(), suspended);
   }
 
   void release_pause_target_noexcept() noexcept
   {
-    try
-    {
-      release_pause_target();
-    }
-    catch (...)
-    {
-      report_unhandled_error(std::current_exception());
-    }
+    if (task_extras* x = extras_ptr())
+      if (awaited_control* target = std::exchange(x->paused_target, nullptr))
+        forward(&awaited_control::unpause, target);
   }
 
   /// The frame was destroyed without resuming: what it awaited is gone with
@@ -707,15 +858,8 @@ protected:
   void forget_awaited() noexcept
   {
     awaited_ = nullptr;
-    if (extras_)
-      extras_->paused_target = nullptr;
-  }
-
-  void release_pause_target()
-  {
-    if (extras_)
-      if (awaited_control* target = std::exchange(extras_->paused_target, nullptr))
-        target->unpause();
+    if (task_extras* x = extras_ptr())
+      x->paused_target = nullptr;
   }
 
   /// Destroys the frame, once.
@@ -734,25 +878,23 @@ protected:
   friend class control_queue;
 
   std::atomic<unsigned> refs_{1};
-  /// The hand-over of the current suspension (see begin_suspension()).
-  std::atomic<std::uint32_t> handoff_{0};
+  /// See "the state word".
+  std::atomic<word_type> state_{unstarted};
   std::coroutine_handle<> frame_;
   awaited_control* awaited_ = nullptr;
   resume_token continuation_;
-  std::unique_ptr<task_extras> extras_;
+  std::atomic<task_extras*> extras_{nullptr};
   /// The next task in the pump's queue.
   task_base* pump_next_ = nullptr;
   /// Set while this task runs nested in its parent's await_suspend and has
   /// not suspended since: points to the parent's stack.
   inline_result* inline_slot_ = nullptr;
-  /// The pause count, and the cancel request in the top bit: one word, so
-  /// that the hot paths test "neither paused nor cancelled" at once.
-  static constexpr unsigned cancel_bit = 1u << 31;
-  unsigned control_ = 0;
   bool started_ = false;
   bool finished_ = false;
   bool body_entered_ = false;
   bool body_done_ = false;
+  /// The cancel was forwarded to what the body awaits now.
+  bool cancel_forwarded_ = false;
   /// How many children run nested below this body's frame on the stack,
   /// down to the pump's loop (see pump::max_nesting).
   unsigned char nesting_ = 0;
@@ -858,7 +1000,7 @@ inline resume_token resume_token::adopt(task_base* t) noexcept
 {
   resume_token token;
   token.task_ = t;
-  token.tag_ = t->generation(); // unclaimed
+  token.tag_ = tag_of(t->generation()); // unclaimed
   return token;
 }
 
@@ -866,22 +1008,22 @@ inline bool resume_token::claim() noexcept
 {
   if (state() != claim_state::unclaimed)
     return state() != claim_state::stale;
-  std::uint32_t word = task_->handoff_.load(std::memory_order_acquire);
+  task_base::word_type w = task_->state_.load(std::memory_order_acquire);
   for (;;)
   {
-    if ((word & ~task_base::phase_mask) != generation())
+    if (task_base::generation_of(w) != generation())
     {
       set_state(claim_state::stale);
       return false;
     }
-    if ((word & task_base::phase_mask) != task_base::suspending)
+    if (task_base::phase(w) != task_base::running)
     {
-      set_state(claim_state::settled);
+      set_state(claim_state::settled); // suspended (or locked): wake() takes it
       return true;
     }
     // Inside the await_suspend that handed this token out: claim the
     // wake-up; the suspending thread goes on with the body.
-    if (task_->handoff_.compare_exchange_weak(word, generation() | task_base::claimed,
+    if (task_->state_.compare_exchange_weak(w, (w & ~task_base::phase_mask) | task_base::claimed,
             std::memory_order_acquire, std::memory_order_acquire))
     {
       set_state(claim_state::early);
@@ -899,7 +1041,7 @@ inline void resume_token::resume() &&
   {
   case claim_state::early:
     // The result is stored: the suspending thread may read it now.
-    task_->handoff_.store(generation() | task_base::resumed_early,
+    task_->state_.fetch_add(task_base::resumed_early - task_base::claimed,
         std::memory_order_release);
     task_ = nullptr;
     return;
@@ -910,6 +1052,12 @@ inline void resume_token::resume() &&
     break;
   }
   set_state(claim_state::unclaimed);
+  if (pump* p = pump::current(); p && p->posting)
+  {
+    // Inside a control call: nothing runs here, it is posted.
+    task_base* t = task_;
+    return t->post_resume_noexcept(std::move(*this));
+  }
   pump::run([this] {
     task_base* t = task_;
     // The reference travels on: held by a pause, or running.
@@ -926,18 +1074,18 @@ inline bool resume_token::abandons(task_base* t) noexcept
 {
   if (state() == claim_state::unclaimed)
   {
-    std::uint32_t word = t->handoff_.load(std::memory_order_acquire);
+    task_base::word_type w = t->state_.load(std::memory_order_acquire);
     for (;;)
     {
-      if ((word & ~task_base::phase_mask) != generation())
+      if (task_base::generation_of(w) != generation())
       {
         t->release(); // stale: only its own reference
         return false;
       }
-      if ((word & task_base::phase_mask) != task_base::suspending)
+      if (task_base::phase(w) != task_base::running)
         return true;
       // Inside the await_suspend that handed this token out: it throws.
-      if (t->handoff_.compare_exchange_weak(word, generation() | task_base::dropped,
+      if (t->state_.compare_exchange_weak(w, (w & ~task_base::phase_mask) | task_base::dropped,
               std::memory_order_release, std::memory_order_acquire))
         return false;
     }
@@ -951,7 +1099,7 @@ inline bool resume_token::abandons(task_base* t) noexcept
   {
     // Claimed, then dropped before it stored a result (its handler threw):
     // the suspending thread reports it at the co_await.
-    t->handoff_.store(generation() | task_base::dropped, std::memory_order_release);
+    t->state_.fetch_add(task_base::dropped - task_base::claimed, std::memory_order_release);
     return false;
   }
   return true;
