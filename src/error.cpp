@@ -23,9 +23,23 @@ namespace detail {
 
 const std::exception_ptr& shared_cancelled_error() noexcept
 {
+  // Built once, by the initialiser below: building it allocates (the
+  // exception's message), and this function is noexcept and called on
+  // cancellation and allocation-failure paths, where a std::bad_alloc would
+  // be std::terminate. A call from another translation unit's static
+  // initialiser, before that one has run, builds it then.
   static const std::exception_ptr error = std::make_exception_ptr(cancelled_error());
   return error;
 }
+
+namespace {
+
+// Builds the shared error during the library's static initialisation, before
+// main(): once the program runs, shared_cancelled_error() never allocates.
+[[maybe_unused]] const std::exception_ptr& eager_cancelled_error =
+    shared_cancelled_error();
+
+} // namespace
 
 } // namespace detail
 } // namespace coflow

@@ -276,6 +276,13 @@ public:
         throw;
       }
     }
+    return wait_shared();
+  }
+
+  /// A started child: the parent waits on its shared state (out of line:
+  /// the inline start above is the common path).
+  [[gnu::noinline]] bool wait_shared()
+  {
     return parent_->suspend_with(this, [this](resume_token token) {
       run_on(local_, child()->executor(), [this, token = std::move(token)]() mutable {
         if (!local_)

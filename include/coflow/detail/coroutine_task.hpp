@@ -66,8 +66,12 @@ public:
   const Executor& checked_executor() const
   {
     if (!executor_)
+    {
+      if (started_) // keep_executor() ran out of memory
+        throw std::bad_alloc();
       throw std::logic_error(
           "coflow: the coroutine has not started: spawn it or await it first");
+    }
     return *executor_;
   }
 
@@ -84,6 +88,7 @@ public:
   void prepare_posted_start(Executor ex)
   {
     mark_started();
+    mark_unstarted();
     extras& x = more();
     executor_ = &x.own_executor.emplace(std::move(ex));
     x.work.emplace(boost::asio::prefer(
@@ -112,14 +117,9 @@ public:
     started_ = true;
     adopt_continuation(parent);
     borrowed_run_ = true;
-    // This thread owns the child from here. With no other handle, no
-    // control call can come (the parent's own are recorded, since this
-    // thread owns the parent too): no atomic read-modify-write needed.
-    word_type w = state_.load(std::memory_order_acquire);
-    if (refs_.load(std::memory_order_relaxed) == 1)
-      state_.store((w & ~phase_mask) | running, std::memory_order_relaxed);
-    else
-      w = take_unstarted();
+    // An unstarted coroutine is `running`, owned by whoever holds it: this
+    // thread, which starts it now (control calls only record).
+    const word_type w = state();
     if ((w & (pause_mask | cancel_bit)) != 0) [[unlikely]] // paused or cancelled before
     {
       wake_slow(resume_token::adopt(this), w); // held, or never run
@@ -202,6 +202,14 @@ public:
   /// The last reference is gone.
   void destroy() noexcept
   {
+    if (this->extras_ptr()) [[unlikely]]
+      return reap(this); // it may hold other tasks (a tail call's next state)
+    destroy_now();
+  }
+
+  /// Destroys the task at once (see destroy()).
+  void destroy_now() noexcept override
+  {
     if (error_unreported_)
       report_unhandled_error(error_);
     destroy_frame();
@@ -245,36 +253,37 @@ public:
     if (held_by_pause())
     {
       body_entered_ = false; // so a cancel meanwhile never runs it
-      return hold_start();
+      if (hold_self())
+        return;
+      body_entered_ = true;
     }
     nesting_ = 0;
     pump::resume(this);
   }
 
   /// The running body ends in a tail call to a started coroutine or a
-  /// deferred: the frame goes, and @p source delivers the result.
-  void end_in_tail(std::unique_ptr<tail_source<T>> source) noexcept
+  /// deferred: the frame goes, and @p source delivers the result. What may
+  /// fail before the frame goes (building the extras, forwarding a pause)
+  /// throws at the body's co_await; what fails after (waiting on the next
+  /// state) fails the coroutine with that error.
+  void end_in_tail(std::unique_ptr<tail_source<T>> source)
   {
     tail_source<T>& s = *source;
     more().tail = std::move(source);
-    suspend_on(&s); // pause and cancel now go to the next state
-    leave_nesting(); // the token goes to the next state
-    std::exchange(frame_, nullptr).destroy();
-    body_done_ = true;
-    s.wait(resume_token::adopt(this));
     try
     {
-      if (end_suspension())
-        return; // the token resumes it when the result is there
+      suspend_on(&s); // pause and cancel now go to the next state
     }
     catch (...)
     {
-      // The next state's consumer was dropped unused.
-      error_ = std::current_exception();
-      finish_tail_failed();
-      return;
+      suspension_failed();
+      typed_extras()->tail.reset();
+      throw;
     }
-    finish_held(); // the result came at once
+    leave_nesting(); // the token goes to the next state
+    std::exchange(frame_, nullptr).destroy();
+    body_done_ = true;
+    wait_for_tail(s);
   }
 
   // --- completion ----------------------------------------------------------
@@ -364,11 +373,23 @@ private:
 
   /// A borrowed executor belongs to an ancestor that may go before this
   /// task's other handles do: they get a copy of their own.
-  void keep_executor()
+  /// Out of memory, the other handles lose the executor instead: their
+  /// get_executor() and consumers throw std::bad_alloc, never read the
+  /// ancestor's.
+  void keep_executor() noexcept
   {
     if (executor_ && refs_.load(std::memory_order_relaxed) > 1
         && !(typed_extras() && typed_extras()->own_executor))
-      executor_ = &more().own_executor.emplace(*executor_);
+    {
+      try
+      {
+        executor_ = &more().own_executor.emplace(*executor_);
+      }
+      catch (...)
+      {
+        executor_ = nullptr;
+      }
+    }
   }
 
   /// Hands the result to the consumers and the continuation, then drops the
@@ -441,12 +462,9 @@ private:
         report_unhandled_error(error_);
       error_ = shared_cancelled_error();
     }
-    if (held_by_pause())
-    {
-      // Its own result is held from its consumers, as a body's wake-up is.
-      hold(resume_token::adopt(this));
+    // Its own result is held from its consumers, as a body's wake-up is.
+    if (held_by_pause() && hold_self())
       return;
-    }
     deliver(frame.address());
   }
 
@@ -470,14 +488,7 @@ private:
     if (extras* x = typed_extras())
       x->work.reset();
     destroy_frame();
-    try
-    {
-      keep_executor();
-    }
-    catch (...)
-    {
-      // Out of memory: the other handles keep a borrowed executor.
-    }
+    keep_executor();
     // Abandoned next, by the caller: with a borrowed running reference, the
     // parent's frame holds the only handle, and this task may go with it.
     return std::move(continuation_);
@@ -492,8 +503,38 @@ private:
     deliver();
   }
 
-  /// A tail call whose target's consumer was dropped unused: the error
-  /// (a std::logic_error) is the result.
+  /// end_in_tail() once the frame is gone.
+  void wait_for_tail(tail_source<T>& s) noexcept
+  {
+    try
+    {
+      s.wait(resume_token::adopt(this));
+    }
+    catch (...)
+    {
+      // Out of memory (the consumer link, a post to the next state's
+      // executor): the error is the result, and a token that went on is
+      // stale.
+      fail_suspension();
+      error_ = std::current_exception();
+      return finish_tail_failed();
+    }
+    try
+    {
+      if (end_suspension())
+        return; // the token resumes it when the result is there
+    }
+    catch (...)
+    {
+      // The next state's consumer was dropped unused.
+      error_ = std::current_exception();
+      return finish_tail_failed();
+    }
+    finish_held(); // the result came at once
+  }
+
+  /// A tail call whose wait on the next state failed: the error is the
+  /// result.
   void finish_tail_failed() noexcept
   {
     resumed();

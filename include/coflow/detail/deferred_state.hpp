@@ -487,6 +487,21 @@ public:
   /// ownership of @p link.
   void append(link_type* link)
   {
+    if (link->is_waiter && !waiters_registered() && !can_deliver_now())
+    {
+      // A consumer that will wait: registered first, so that a failure
+      // (the registry is built on the context's first waiter) reaches the
+      // caller before the consumer is taken.
+      try
+      {
+        register_waiters(boost::asio::query(executor_, boost::asio::execution::context));
+      }
+      catch (...)
+      {
+        link->destroy();
+        throw;
+      }
+    }
     if (last_)
       last_->next = link;
     else
@@ -496,7 +511,19 @@ public:
       ++waiters_;
     run_chain();
     if (waiters_ != 0 && !waiters_registered())
-      register_waiters(boost::asio::query(executor_, boost::asio::execution::context));
+    {
+      // Still waiting behind a chained deferred: the consumer is taken, so
+      // a failure here is reported, not thrown (only the destruction of the
+      // waiters at context shutdown is lost).
+      try
+      {
+        register_waiters(boost::asio::query(executor_, boost::asio::execution::context));
+      }
+      catch (...)
+      {
+        report_unhandled_error(std::current_exception());
+      }
+    }
   }
 
   /// A consumer appended now would receive the result at once.

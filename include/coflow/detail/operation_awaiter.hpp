@@ -30,18 +30,17 @@ public:
   using executor_type = Executor;
   using cancellation_slot_type = boost::asio::cancellation_slot;
 
-  operation_handler(resume_token token, Awaiter* awaiter) noexcept
-    : token_(std::move(token)), awaiter_(awaiter)
-  {
-  }
+  /// @p token's task awaits the operation (its awaited operation is the
+  /// awaiter): the handler holds the token alone, as small as asio's.
+  explicit operation_handler(resume_token token) noexcept : token_(std::move(token)) {}
 
   /// The coroutine's executor, read from its task (as asio's awaitable
   /// handler reads it from its frame): nothing is copied per operation.
-  executor_type get_executor() const noexcept { return awaiter_->executor(); }
+  executor_type get_executor() const noexcept { return task()->executor(); }
 
   cancellation_slot_type get_cancellation_slot() const noexcept
   {
-    return awaiter_->slot();
+    return awaiter()->slot();
   }
 
   template <class... Args>
@@ -49,17 +48,25 @@ public:
   {
     if (!token_.claim())
       return; // its suspension failed: the awaiter is gone
-    awaiter_->receive(std::forward<Args>(args)...);
+    Awaiter* a = awaiter();
+    a->receive(std::forward<Args>(args)...);
     // The operation is over: its cancellation handler, which may refer to
     // an I/O object that goes before the body resumes (a held wake-up),
     // must never run again (as asio's awaitable handler does).
-    awaiter_->slot().clear();
+    a->slot().clear();
     std::move(token_).resume();
   }
 
 private:
+  typename Awaiter::task_type* task() const noexcept
+  {
+    return static_cast<typename Awaiter::task_type*>(token_.get());
+  }
+
+  /// Until the body resumes, what its task awaits is this operation.
+  Awaiter* awaiter() const noexcept { return static_cast<Awaiter*>(task()->awaited()); }
+
   resume_token token_;
-  Awaiter* awaiter_;
 };
 
 /// @tparam Launch callable as `std::move(launch)(handler)`: initiates.
@@ -68,6 +75,7 @@ class operation_awaiter final : public awaited_control
 {
 public:
   using value_type = typename signature_value<Signature>::type;
+  using task_type = Task;
 
   operation_awaiter(Task* t, Launch launch)
     : task_(t), launch_(std::move(launch))
@@ -81,7 +89,7 @@ public:
     using handler = operation_handler<operation_awaiter,
         typename Task::executor_type>;
     return task_->suspend_with(this, [this](resume_token token) {
-      std::move(launch_)(handler(std::move(token), this));
+      std::move(launch_)(handler(std::move(token)));
     });
   }
 

@@ -84,10 +84,8 @@ outcome<T> operation_success(Args&&... args)
     return outcome<T>(std::in_place_index<0>, T(std::forward<Args>(args)...));
 }
 
-/// The outcome of one completion with @p args: a failing error code becomes
-/// boost::system::system_error, a non-null exception_ptr the error itself.
 template <class T, class... Args>
-outcome<T> operation_outcome(Args&&... args)
+outcome<T> make_operation_outcome(Args&&... args)
 {
   if constexpr (sizeof...(Args) > 0)
   {
@@ -116,6 +114,24 @@ outcome<T> operation_outcome(Args&&... args)
   else
   {
     return operation_success<T>();
+  }
+}
+
+/// The outcome of one completion with @p args: a failing error code becomes
+/// boost::system::system_error, a non-null exception_ptr the error itself.
+/// Never throws: building the error (its message allocates) or the value
+/// may fail, and that failure is then the outcome, since a completion
+/// handler that throws would lose the result (DESIGN.md §4, allocation).
+template <class T, class... Args>
+outcome<T> operation_outcome(Args&&... args) noexcept
+{
+  try
+  {
+    return make_operation_outcome<T>(std::forward<Args>(args)...);
+  }
+  catch (...)
+  {
+    return outcome<T>(std::in_place_index<1>, std::current_exception());
   }
 }
 

@@ -21,7 +21,6 @@
 #include <cassert>
 #include <coroutine>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -219,6 +218,8 @@ private:
   /// Whether dropping this token unused must abandon @p t (else it only
   /// releases what it holds, or hands the drop to a suspending thread).
   bool abandons(task_base* t) noexcept;
+  /// resume() of a token claimed inside its await_suspend, or stale.
+  void resume_claimed() noexcept;
   void abandon_chain() noexcept;
 
   task_base* task_ = nullptr;
@@ -255,22 +256,28 @@ public:
 
   bool draining() const noexcept { return draining_; }
 
-  void push(task_base* t, control_op op) { entries_.push_back({t, op}); }
+  /// Queues @p op for @p t: intrusive (through the task), so a cascade
+  /// never allocates, and a task is queued once with its pending
+  /// operations counted (applied pauses first, then unpauses, then the
+  /// cancel: the same end state as any order of arrival).
+  void push(task_base* t, control_op op) noexcept;
 
   /// Applies @p op to @p t, then everything it queues. An exception from
   /// @p op itself reaches the caller (nothing else was queued); one from a
   /// forwarded operation is reported, and the rest of the cascade goes on.
   void run(task_base* t, control_op op);
 
-private:
-  struct entry
-  {
-    task_base* task;
-    control_op op;
-  };
+  /// Whether the operation being applied was forwarded by a cascade (not
+  /// asked for by a caller, who could receive an exception).
+  bool applying_forwarded() const noexcept { return forwarded_; }
 
-  std::deque<entry> entries_;
+private:
+  static void apply_reported(task_base* t, control_op op) noexcept;
+
+  task_base* head_ = nullptr;
+  task_base* tail_ = nullptr;
   bool draining_ = false;
+  bool forwarded_ = false;
 };
 
 /// What a task needs only once it is paused, held or shared: built on first
@@ -290,8 +297,6 @@ public:
   /// A wake-up, a start or an end held by a pause (registered with the
   /// context's waiter registry meanwhile).
   resume_token held;
-  /// What the pause was forwarded to, to release exactly that.
-  awaited_control* paused_target = nullptr;
 
 private:
   void abandon_waiters() noexcept override
@@ -380,7 +385,10 @@ public:
     return static_cast<std::uint32_t>(w >> generation_shift);
   }
 
-  word_type state() const noexcept { return state_.load(std::memory_order_acquire); }
+  [[gnu::always_inline]] word_type state() const noexcept
+  {
+    return state_.load(std::memory_order_acquire);
+  }
 
   // --- state ---------------------------------------------------------------
   bool started() const noexcept { return started_; }
@@ -391,13 +399,13 @@ public:
   {
     return finished_ || (body_done_ && (!awaited_ || (extras_ptr() && extras_ptr()->held)));
   }
-  bool cancel_requested() const noexcept { return is_cancelled(state()); }
-  unsigned pause_count() const noexcept { return pauses(state()); }
-  bool held_by_pause() const noexcept { return holds(state()); }
+  [[gnu::always_inline]] bool cancel_requested() const noexcept { return is_cancelled(state()); }
+  [[gnu::always_inline]] unsigned pause_count() const noexcept { return pauses(state()); }
+  [[gnu::always_inline]] bool held_by_pause() const noexcept { return holds(state()); }
   /// Whether a wake-up would resume the body now (not held by a pause).
-  bool runnable() const noexcept { return !held_by_pause(); }
+  [[gnu::always_inline]] bool runnable() const noexcept { return !held_by_pause(); }
   /// Neither paused nor cancelled.
-  bool uncontrolled() const noexcept
+  [[gnu::always_inline]] bool uncontrolled() const noexcept
   {
     return (state() & (pause_mask | cancel_bit)) == 0;
   }
@@ -428,10 +436,9 @@ public:
   void suspend_on(awaited_control* control)
   {
     awaited_ = control;
-    cancel_forwarded_ = false;
-    if (held_by_pause() && !extras_ptr()->paused_target) // pause() built the extras
+    if (held_by_pause() && !paused_target_)
     {
-      extras_ptr()->paused_target = control;
+      paused_target_ = control;
       control->pause();
     }
   }
@@ -477,6 +484,23 @@ public:
   bool end_suspension()
   {
     word_type w = state_.load(std::memory_order_acquire);
+    // The common case: nothing recorded, nothing forwarded, no token used.
+    if ((w & (phase_mask | pause_mask | cancel_bit)) == running && !pause_forwarded()
+        && state_.compare_exchange_strong(w, w | suspended, std::memory_order_acq_rel,
+            std::memory_order_acquire)) [[likely]]
+      return true;
+    return end_suspension_slow(w);
+  }
+
+  /// A pause was forwarded to what the body awaits (and not released).
+  [[gnu::always_inline]] bool pause_forwarded() const noexcept
+  {
+    return paused_target_ != nullptr;
+  }
+
+  /// end_suspension() beyond the common case.
+  [[gnu::noinline]] bool end_suspension_slow(word_type w)
+  {
     for (;;)
     {
       while (phase(w) == claimed)
@@ -499,12 +523,8 @@ public:
           "coflow: the awaited operation destroyed its handler without calling it");
     }
     // Resumed early: the running reference is back, with the result.
-    if (holds(w))
-    {
-      hold(resume_token::adopt(this));
-      return true;
-    }
-    return false;
+    cancel_forwarded_ = false;
+    return holds(w) && hold_self();
   }
 
   /// The end of a start_inline() that leaves the parent suspended.
@@ -542,12 +562,15 @@ public:
   /// The body resumes from its suspension point.
   void resumed() noexcept { awaited_ = nullptr; }
 
+  /// What the suspended body awaits (read by the handler of its token).
+  awaited_control* awaited() const noexcept { return awaited_; }
+
   /// The body goes on without having suspended (the hand-over failed): the
   /// pause forwarded to the awaiter that goes with it is released, and the
   /// next suspension forwards the pause anew.
   void suspension_failed() noexcept
   {
-    if (extras_ptr() && extras_ptr()->paused_target == awaited_)
+    if (paused_target_ && paused_target_ == awaited_)
       release_pause_target_noexcept();
     awaited_ = nullptr;
   }
@@ -580,6 +603,23 @@ public:
   void wake(resume_token token)
   {
     word_type w = state_.load(std::memory_order_acquire);
+    if ((w & (phase_mask | pause_mask | cancel_bit)) == suspended && body_entered_
+        && !body_done_
+        && state_.compare_exchange_strong(w, w & ~phase_mask, std::memory_order_acq_rel,
+            std::memory_order_acquire)) [[likely]]
+    {
+      // The common case: a running body resumes from a suspension.
+      (void)token.detach(); // the reference is now the running reference
+      nesting_ = 0;
+      cancel_forwarded_ = false; // to the awaiter it leaves
+      return pump::resume(this);
+    }
+    wake_contended(std::move(token), w);
+  }
+
+  /// wake() beyond the common case.
+  [[gnu::noinline]] void wake_contended(resume_token token, word_type w)
+  {
     for (;;)
     {
       if (phase(w) == locked)
@@ -598,6 +638,7 @@ public:
               std::memory_order_acq_rel, std::memory_order_acquire))
         break;
     }
+    cancel_forwarded_ = false; // to the awaiter it leaves
     if (!holds(w) && body_entered_ && !body_done_)
     {
       // The common case: a running body resumes from a suspension.
@@ -612,11 +653,8 @@ protected:
   /// wake() beyond the common case; this thread owns the task.
   void wake_slow(resume_token token, word_type w)
   {
-    if (holds(w))
-    {
-      hold(std::move(token));
+    if (holds(w) && hold(token))
       return;
-    }
     (void)token.detach();
     if (!body_done_)
     {
@@ -654,7 +692,23 @@ protected:
   void apply(control_op op)
   {
     if (op == control_op::pause)
-      (void)more_base(); // before the count: all or nothing
+    {
+      // The extras hold a wake-up that comes while paused: built before
+      // the count (all or nothing). A forwarded pause that cannot build
+      // them still counts: the extras are tried again when needed.
+      if (control_queue::of_this_thread().applying_forwarded())
+      {
+        try
+        {
+          (void)more_base();
+        }
+        catch (...)
+        {
+        }
+      }
+      else
+        (void)more_base();
+    }
     word_type w = state_.load(std::memory_order_acquire);
     for (;;)
     {
@@ -698,16 +752,14 @@ protected:
       (void)release_ownership(state(), suspended);
   }
 
-  /// Takes an unstarted task that this thread starts inline. Nobody else can
-  /// own it meanwhile: only control calls that record come.
-  word_type take_unstarted() noexcept
+  /// A spawned task's start is about to be posted: its token takes it.
+  void mark_unstarted() noexcept
   {
     word_type w = state_.load(std::memory_order_acquire);
-    while (!state_.compare_exchange_weak(w, (w & ~phase_mask) | running,
+    while (!state_.compare_exchange_weak(w, (w & ~phase_mask) | unstarted,
         std::memory_order_acq_rel, std::memory_order_acquire))
     {
     }
-    return w;
   }
 
   /// The owner (or the locker) of the task lets it go to @p to (suspended),
@@ -740,16 +792,16 @@ protected:
     task_extras* x = extras_ptr();
     if (holds(w))
     {
-      if (awaited_ && x && !x->paused_target)
+      if (awaited_ && !paused_target_)
       {
-        x->paused_target = awaited_;
+        paused_target_ = awaited_;
         forward(&awaited_control::pause, awaited_);
       }
       return;
     }
     // Neither paused nor held: release what a pause forwarded or holds.
-    if (x && x->paused_target)
-      forward(&awaited_control::unpause, std::exchange(x->paused_target, nullptr));
+    if (paused_target_)
+      forward(&awaited_control::unpause, std::exchange(paused_target_, nullptr));
     if (is_cancelled(w) && awaited_ && !cancel_forwarded_ && !produced())
     {
       cancel_forwarded_ = true;
@@ -794,7 +846,10 @@ protected:
     continuation_.tag_ = resume_token::tag_of(parent->generation());
   }
 
-  task_extras* extras_ptr() const noexcept { return extras_.load(std::memory_order_acquire); }
+  [[gnu::always_inline]] task_extras* extras_ptr() const noexcept
+  {
+    return extras_.load(std::memory_order_acquire);
+  }
 
   /// The extras of this task, built on first use (by a control call on any
   /// thread, or by the owner: the first to publish wins).
@@ -808,6 +863,39 @@ protected:
             std::memory_order_acquire))
       return *made.release();
     return *expected;
+  }
+
+  /// Destroys the task now (its last reference is gone).
+  virtual void destroy_now() noexcept = 0;
+
+  /// Destroys @p t, whose extras may hold the last handles of other tasks
+  /// (a chain of tail calls holds each next state so): a task whose
+  /// destruction is reached while another is being destroyed on this
+  /// thread is queued (through pump_next_, unused once a task dies) and
+  /// destroyed by the outermost call, so a chain of any length goes in
+  /// constant stack.
+  static void reap(task_base* t) noexcept
+  {
+    struct reaper
+    {
+      task_base* head = nullptr;
+      bool active = false;
+    };
+    static thread_local reaper r;
+    if (r.active)
+    {
+      t->pump_next_ = r.head;
+      r.head = t;
+      return;
+    }
+    r.active = true;
+    t->destroy_now();
+    while (task_base* next = r.head)
+    {
+      r.head = next->pump_next_;
+      next->destroy_now();
+    }
+    r.active = false;
   }
 
   /// Builds the (typed) extras.
@@ -829,28 +917,47 @@ protected:
 
   /// A pause holds the start of the body now in frame_ (a tail call's next
   /// state): the running reference goes into the held token.
-  void hold_start()
+  /// A pause holds what the running reference would do next (a wake-up,
+  /// a start, the end): see hold(). @returns false if it cannot.
+  bool hold_self() noexcept
   {
-    hold(resume_token::adopt(this));
+    resume_token token = resume_token::adopt(this);
+    if (hold(token))
+      return true;
+    (void)token.detach(); // the reference stays the running one
+    return false;
   }
 
-  /// A pause holds @p token (the extras exist: pause() built them); the
-  /// context's shutdown may destroy it meanwhile. The owner lets the task
-  /// go: an unpause or a cancel that came meanwhile releases it at once.
-  void hold(resume_token token)
+  /// A pause holds @p token (moved from); the context's shutdown may
+  /// destroy it meanwhile. The owner lets the task go: an unpause or a
+  /// cancel that came meanwhile releases it at once. @returns false, and
+  /// leaves @p token, if the extras that hold it cannot be built (out of
+  /// memory; a forwarded pause does not build them): the pause is then not
+  /// honoured, and the failure is reported.
+  bool hold(resume_token& token) noexcept
   {
-    leave_nesting(); // its release may run on another thread
     task_extras* x = extras_ptr();
+    try
+    {
+      if (!x)
+        x = &more_base();
+      x->register_waiters(context());
+    }
+    catch (...)
+    {
+      report_unhandled_error(std::current_exception());
+      return false;
+    }
+    leave_nesting(); // its release may run on another thread
     x->held = std::move(token);
-    x->register_waiters(context());
     (void)release_ownership(state(), suspended);
+    return true;
   }
 
   void release_pause_target_noexcept() noexcept
   {
-    if (task_extras* x = extras_ptr())
-      if (awaited_control* target = std::exchange(x->paused_target, nullptr))
-        forward(&awaited_control::unpause, target);
+    if (awaited_control* target = std::exchange(paused_target_, nullptr))
+      forward(&awaited_control::unpause, target);
   }
 
   /// The frame was destroyed without resuming: what it awaited is gone with
@@ -858,8 +965,7 @@ protected:
   void forget_awaited() noexcept
   {
     awaited_ = nullptr;
-    if (task_extras* x = extras_ptr())
-      x->paused_target = nullptr;
+    paused_target_ = nullptr;
   }
 
   /// Destroys the frame, once.
@@ -879,13 +985,24 @@ protected:
 
   std::atomic<unsigned> refs_{1};
   /// See "the state word".
-  std::atomic<word_type> state_{unstarted};
+  /// See "the state word". An unstarted coroutine is owned by whoever holds
+  /// it (control calls only record), until spawn() makes it `unstarted`.
+  std::atomic<word_type> state_{running};
   std::coroutine_handle<> frame_;
   awaited_control* awaited_ = nullptr;
+  /// What a pause was forwarded to, to release exactly that.
+  awaited_control* paused_target_ = nullptr;
   resume_token continuation_;
   std::atomic<task_extras*> extras_{nullptr};
   /// The next task in the pump's queue.
   task_base* pump_next_ = nullptr;
+  /// The next task in this thread's control queue, and the operations it
+  /// has pending there (see control_queue::push).
+  task_base* control_next_ = nullptr;
+  std::uint16_t pending_pauses_ = 0;
+  std::uint16_t pending_unpauses_ = 0;
+  bool pending_cancel_ = false;
+  bool control_queued_ = false;
   /// Set while this task runs nested in its parent's await_suspend and has
   /// not suspended since: points to the parent's stack.
   inline_result* inline_slot_ = nullptr;
@@ -909,6 +1026,31 @@ inline void task_extras::cancel()
 
 // --- control_queue ------------------------------------------------------------
 
+inline void control_queue::push(task_base* t, control_op op) noexcept
+{
+  switch (op)
+  {
+  case control_op::pause:
+    ++t->pending_pauses_;
+    break;
+  case control_op::unpause:
+    ++t->pending_unpauses_;
+    break;
+  case control_op::cancel:
+    t->pending_cancel_ = true;
+    break;
+  }
+  if (t->control_queued_)
+    return;
+  t->control_queued_ = true;
+  t->control_next_ = nullptr;
+  if (tail_)
+    tail_->control_next_ = t;
+  else
+    head_ = t;
+  tail_ = t;
+}
+
 inline void control_queue::run(task_base* t, control_op op)
 {
   struct done_draining
@@ -917,23 +1059,47 @@ inline void control_queue::run(task_base* t, control_op op)
     ~done_draining()
     {
       queue.draining_ = false;
-      queue.entries_.clear();
+      queue.forwarded_ = false;
+      // Only reached with entries left if the first operation threw, and
+      // then it queued nothing.
+      while (task_base* left = queue.head_)
+      {
+        queue.head_ = left->control_next_;
+        left->control_queued_ = false;
+        left->pending_pauses_ = left->pending_unpauses_ = 0;
+        left->pending_cancel_ = false;
+      }
+      queue.tail_ = nullptr;
     }
   } guard{*this};
   draining_ = true;
   t->apply(op);
-  while (!entries_.empty())
+  forwarded_ = true;
+  while (task_base* next = head_)
   {
-    entry e = entries_.front();
-    entries_.pop_front();
-    try
-    {
-      e.task->apply(e.op);
-    }
-    catch (...)
-    {
-      report_unhandled_error(std::current_exception());
-    }
+    head_ = next->control_next_;
+    if (!head_)
+      tail_ = nullptr;
+    next->control_queued_ = false;
+    // Pauses first: a pause and its unpause queued together balance.
+    for (; next->pending_pauses_ != 0; --next->pending_pauses_)
+      apply_reported(next, control_op::pause);
+    for (; next->pending_unpauses_ != 0; --next->pending_unpauses_)
+      apply_reported(next, control_op::unpause);
+    if (std::exchange(next->pending_cancel_, false))
+      apply_reported(next, control_op::cancel);
+  }
+}
+
+inline void control_queue::apply_reported(task_base* t, control_op op) noexcept
+{
+  try
+  {
+    t->apply(op);
+  }
+  catch (...)
+  {
+    report_unhandled_error(std::current_exception());
   }
 }
 
@@ -1036,33 +1202,32 @@ inline void resume_token::resume() &&
 {
   if (!task_)
     return;
-  claim();
-  switch (state())
+  if (state() == claim_state::unclaimed)
+    claim();
+  if (state() != claim_state::settled) [[unlikely]]
+    return resume_claimed();
+  set_state(claim_state::unclaimed);
+  task_base* t = task_;
+  pump* p = pump::current();
+  if (!p)
+    return pump::run([this, t] { t->wake(std::move(*this)); });
+  if (p->posting) [[unlikely]]
+    return t->post_resume_noexcept(std::move(*this)); // inside a control call
+  // The reference travels on: held by a pause, or running.
+  t->wake(std::move(*this));
+}
+
+inline void resume_token::resume_claimed() noexcept
+{
+  if (state() == claim_state::early)
   {
-  case claim_state::early:
     // The result is stored: the suspending thread may read it now.
     task_->state_.fetch_add(task_base::resumed_early - task_base::claimed,
         std::memory_order_release);
     task_ = nullptr;
     return;
-  case claim_state::stale:
-    detach()->release();
-    return;
-  default:
-    break;
   }
-  set_state(claim_state::unclaimed);
-  if (pump* p = pump::current(); p && p->posting)
-  {
-    // Inside a control call: nothing runs here, it is posted.
-    task_base* t = task_;
-    return t->post_resume_noexcept(std::move(*this));
-  }
-  pump::run([this] {
-    task_base* t = task_;
-    // The reference travels on: held by a pause, or running.
-    t->wake(std::move(*this));
-  });
+  detach()->release(); // stale: only its own reference
 }
 
 inline void resume_token::reset() noexcept
