@@ -13,8 +13,10 @@
 #include <coflow/error.hpp>
 #include <coflow/spawn.hpp>
 #include <coflow/tail_call.hpp>
+#include <coflow/use_coroutine.hpp>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <memory>
@@ -194,6 +196,61 @@ BOOST_AUTO_TEST_CASE(a_coroutine_tail_calling_itself)
   self.async_wait([&](std::exception_ptr e, int) { error = e; });
   io.run();
   BOOST_TEST(holds_message<std::logic_error>(error, "coflow: a coroutine tail-calls itself"));
+}
+
+BOOST_AUTO_TEST_CASE(a_coroutine_awaiting_its_own_deferred_view)
+{
+  // Through its deferred view, as through its handle: an error, not a hang.
+  asio::io_context io;
+  coroutine<int> self;
+  auto awaits = [&]() -> coroutine<int> {
+    deferred<int> view = self;
+    co_return co_await view;
+  };
+  auto tail_calls = [&]() -> coroutine<int> {
+    deferred<int> view = self;
+    co_return co_await tail_call(view);
+  };
+  for (bool tail : {false, true})
+  {
+    self = coflow::spawn(io, tail ? tail_calls() : awaits());
+    std::exception_ptr error;
+    self.async_wait([&](std::exception_ptr e, int) { error = e; });
+    io.restart();
+    io.run();
+    BOOST_TEST(holds_message<std::logic_error>(error,
+        tail ? "coflow: a coroutine tail-calls itself" : "coflow: a coroutine awaits itself"));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_cycle_through_deferred_views)
+{
+  // a awaits b's view, b awaits a's: the second await closes the cycle.
+  asio::io_context io;
+  coroutine<int> a, b;
+  deferred<void> go(io);
+  auto a_body = [&]() -> coroutine<int> {
+    co_await go;
+    deferred<int> view = b;
+    co_return co_await view;
+  };
+  auto b_body = [&]() -> coroutine<int> {
+    co_await go;
+    co_await asio::post(io, coflow::use_coroutine); // a waits on b's view by now
+    deferred<int> view = a;
+    co_return co_await view;
+  };
+  a = coflow::spawn(io, a_body());
+  b = coflow::spawn(io, b_body());
+  std::exception_ptr error_a, error_b;
+  a.async_wait([&](std::exception_ptr e, int) { error_a = e; });
+  b.async_wait([&](std::exception_ptr e, int) { error_b = e; });
+  asio::post(io, [&] { go.callback(); });
+  io.run();
+  BOOST_TEST(holds_message<std::logic_error>(
+      error_b, "coflow: a cycle of coroutines awaiting each other"));
+  BOOST_TEST(holds_message<std::logic_error>(
+      error_a, "coflow: a cycle of coroutines awaiting each other")); // b's error
 }
 
 BOOST_AUTO_TEST_CASE(tail_call_of_an_already_awaited_coroutine)

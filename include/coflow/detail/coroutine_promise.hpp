@@ -123,6 +123,26 @@ void run_on(bool local, const Executor& ex, Function&& f)
     boost::asio::post(ex, std::forward<Function>(f));
 }
 
+/// The coroutine that produces @p state, when it is a coroutine's deferred
+/// view (null otherwise).
+template <class State>
+const task_base* producer_of(const State& state) noexcept
+{
+  const auto* c = state.canceller();
+  return c ? c->producer() : nullptr;
+}
+
+/// Throws if waiting on @p state from @p waiter would close a cycle: the
+/// state is the deferred view of @p waiter, or of a coroutine that waits on
+/// it (read only on the waiter's executor).
+template <class State>
+void check_view_cycle(const State& state, const task_base* waiter, const char* self,
+    const char* cycle)
+{
+  if (const task_base* p = producer_of(state); p && p->waits_on(waiter))
+    throw std::logic_error(p == waiter ? self : cycle);
+}
+
 /// Waits on a deferred's shared state as a consumer at the end of its chain.
 template <class Task, class U, class E>
 class shared_state_wait
@@ -201,7 +221,13 @@ public:
 
   bool await_ready()
   {
-    return task_->cancel_requested() || (local_ && wait_.try_now());
+    if (task_->cancel_requested())
+      return true;
+    if (!local_)
+      return false;
+    check_view_cycle(wait_.state(), task_, "coflow: a coroutine awaits itself",
+        "coflow: a cycle of coroutines awaiting each other");
+    return wait_.try_now();
   }
 
   bool await_suspend(std::coroutine_handle<>)
@@ -210,6 +236,11 @@ public:
       run_on(local_, wait_.state().executor(),
           [this, token = std::move(token)]() mutable { wait_.wait(std::move(token)); });
     });
+  }
+
+  const task_base* awaited_task() const noexcept override
+  {
+    return local_ ? producer_of(wait_.state()) : nullptr; // a coroutine's view
   }
 
   U await_resume()
@@ -471,7 +502,13 @@ public:
   {
   }
 
-  bool await_ready() const noexcept { return task_->cancel_requested(); }
+  bool await_ready() const
+  {
+    if (same_executor(task_->executor(), state_->executor()))
+      check_view_cycle(*state_, task_, "coflow: a coroutine tail-calls itself",
+          "coflow: a tail call to a coroutine that awaits the caller");
+    return task_->cancel_requested();
+  }
 
   void await_suspend(std::coroutine_handle<>)
   {
@@ -499,6 +536,11 @@ private:
     }
 
     outcome<T> take() override { return wait_.take_outcome(); }
+
+    const task_base* awaited_task() const noexcept override
+    {
+      return local_ ? producer_of(wait_.state()) : nullptr; // a coroutine's view
+    }
 
     void pause() override { wait_.control(local_, &deferred_state<T, E>::pause); }
     void unpause() override { wait_.control(local_, &deferred_state<T, E>::unpause); }

@@ -321,6 +321,7 @@ private:
         task_->cancel();
     }
     bool settles_later() const noexcept override { return task_ != nullptr; }
+    const task_base* producer() const noexcept override { return task_; }
     void detach() noexcept { task_ = nullptr; }
 
   private:

@@ -33,6 +33,9 @@
 namespace coflow {
 namespace detail {
 
+class task_base;
+
+
 /// Stands in for the value of a deferred<void>.
 struct void_value
 {
@@ -96,6 +99,10 @@ public:
   /// True when the canceller's target will fire the state itself, later
   /// (a coroutine unwinding): cancel() then does not fail it at once.
   virtual bool settles_later() const noexcept { return false; }
+
+  /// The coroutine whose body produces the state (its deferred view), to
+  /// find a coroutine that would wait on itself through it.
+  virtual const task_base* producer() const noexcept { return nullptr; }
 };
 
 /// The part of a deferred_state that does not depend on its result type,
