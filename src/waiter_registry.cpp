@@ -67,6 +67,24 @@ void waiter_registry::shutdown()
   }
 }
 
+void ensure_waiter_registry(boost::asio::execution_context& context)
+{
+  (void)boost::asio::use_service<waiter_registry>(context);
+}
+
+bool context_shutting_down(boost::asio::execution_context& context) noexcept
+{
+  try
+  {
+    return !boost::asio::has_service<waiter_registry>(context)
+        || boost::asio::use_service<waiter_registry>(context).shutting_down();
+  }
+  catch (...)
+  {
+    return true;
+  }
+}
+
 void registered_state::register_waiters(boost::asio::execution_context& context)
 {
   if (!registry_)

@@ -1070,4 +1070,49 @@ BOOST_AUTO_TEST_CASE(every_cascade_runs_in_constant_stack)
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_handler_dropped_after_the_initiation_returned)
+{
+  // Outside the context's shutdown, nothing will ever resume the body: it
+  // resumes with std::logic_error at its co_await, and unwinds or recovers.
+  asio::io_context io;
+  event_log log;
+  auto drop_later = [&io](auto handler) {
+    asio::post(io, [h = std::make_shared<decltype(handler)>(std::move(handler))] {});
+  };
+  auto op = [&] {
+    return asio::async_initiate<const coflow::use_coroutine_t, void()>(
+        drop_later, coflow::use_coroutine);
+  };
+  auto recovers = [&]() -> coroutine<int> {
+    try
+    {
+      co_await op();
+    }
+    catch (const std::logic_error& e)
+    {
+      log.push_back(e.what());
+    }
+    co_return 7;
+  };
+  auto unwinds = [&]() -> coroutine<int> {
+    cleanup c{log, "child"};
+    co_await op();
+    co_return 1;
+  };
+  auto parent = [&]() -> coroutine<int> {
+    cleanup c{log, "parent"};
+    co_return co_await unwinds();
+  };
+  auto f1 = coflow::spawn(io, recovers(), asio::use_future);
+  auto f2 = coflow::spawn(io, parent(), asio::use_future);
+  run_until_quiet(io); // nothing is left waiting
+  BOOST_REQUIRE(f1.wait_for(0s) == std::future_status::ready);
+  BOOST_REQUIRE(f2.wait_for(0s) == std::future_status::ready);
+  BOOST_TEST(f1.get() == 7);
+  BOOST_CHECK_THROW(f2.get(), std::logic_error);
+  BOOST_TEST((log == event_log{
+      "coflow: the awaited operation destroyed its handler without calling it",
+      "child cleanup", "parent cleanup"}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

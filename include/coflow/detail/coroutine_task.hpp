@@ -91,6 +91,9 @@ public:
     mark_unstarted();
     extras& x = more();
     executor_ = &x.own_executor.emplace(std::move(ex));
+    // So that a handler dropped outside the context's shutdown is told
+    // from one that the shutdown drops (resume_with_dropped_handler()).
+    ensure_waiter_registry(context());
     x.work.emplace(boost::asio::prefer(
         *executor_, boost::asio::execution::outstanding_work.tracked));
   }

@@ -297,6 +297,8 @@ public:
   /// A wake-up, a start or an end held by a pause (registered with the
   /// context's waiter registry meanwhile).
   resume_token held;
+  /// What the body's co_await throws instead of a result (failed_bit).
+  std::exception_ptr resume_error;
 
 private:
   void abandon_waiters() noexcept override
@@ -362,7 +364,8 @@ public:
     phase_mask = 7,
     wake_pending = 8,  // a token came while locked: the locker resumes
     cancel_bit = 16,
-    pause_unit = 32,
+    failed_bit = 32,   // the body resumes with extras' resume_error
+    pause_unit = 64,
     generation_shift = 35,
   };
   static constexpr word_type pause_mask =
@@ -591,10 +594,48 @@ public:
   }
 
   /// Throws cancelled_error if a cancel was requested (sticky).
-  void throw_if_cancelled() const
+  void throw_if_cancelled()
   {
-    if (cancel_requested())
-      std::rethrow_exception(shared_cancelled_error());
+    if (state() & (cancel_bit | failed_bit)) [[unlikely]]
+      throw_resume_error();
+  }
+
+  /// throw_if_cancelled() beyond the common case: the cancel, or the error
+  /// its awaited operation left instead of a result (a handler dropped).
+  [[noreturn]] void throw_resume_error()
+  {
+    if (state() & failed_bit)
+    {
+      state_.fetch_and(~word_type(failed_bit), std::memory_order_acq_rel);
+      std::exception_ptr e = std::exchange(extras_ptr()->resume_error, nullptr);
+      if (!cancel_requested())
+        std::rethrow_exception(e);
+    }
+    std::rethrow_exception(shared_cancelled_error());
+  }
+
+  /// The token of this suspended body was dropped without being used, and
+  /// not by the context's shutdown: nothing will ever resume it, so it is
+  /// resumed now (posted) with std::logic_error at its co_await; its frame
+  /// unwinds and its consumers and parent receive what it then does.
+  /// @returns false if that cannot be done (out of memory): then abandoned.
+  bool resume_with_dropped_handler() noexcept
+  {
+    try
+    {
+      if (context_shutting_down(context()))
+        return false;
+      task_extras& x = more_base();
+      x.resume_error = std::make_exception_ptr(std::logic_error(
+          "coflow: the awaited operation destroyed its handler without calling it"));
+      state_.fetch_or(failed_bit, std::memory_order_acq_rel);
+      post_resume(resume_token::adopt(this)); // the dropped token's reference
+      return true;
+    }
+    catch (...)
+    {
+      return false;
+    }
   }
 
   /// Called by a resume_token, inside a pump: take the task (unless a
@@ -1278,11 +1319,16 @@ inline void resume_token::abandon_chain() noexcept
   // running reference is not released: the parent's handle, gone with the
   // parent's frame, was it (the task may go with that frame, next round).
   resume_token next = std::move(*this);
+  bool first = true;
   while (next.task_)
   {
     task_base* t = next.task_;
     next.task_ = nullptr;
     if (!next.abandons(t))
+      return;
+    // The token that went first: dropped by its operation, or by shutdown.
+    if (std::exchange(first, false) && t->body_entered_ && !t->body_done_
+        && t->resume_with_dropped_handler())
       return;
     const bool counted = !t->borrowed_run_;
     t->forget_awaited();

@@ -62,6 +62,15 @@ private:
   registered_state* next_ = nullptr;
 };
 
+/// Builds the registry of @p context if it has none (a spawn does, so that
+/// a later handler dropped outside shutdown can be told from one dropped by
+/// the shutdown).
+void ensure_waiter_registry(boost::asio::execution_context& context);
+
+/// Whether @p context is shutting down (its registry has been shut down), or
+/// has no registry (then nothing can tell: treated as shutting down).
+bool context_shutting_down(boost::asio::execution_context& context) noexcept;
+
 /// The execution-context service that owns the list.
 class waiter_registry : public boost::asio::execution_context::service
 {
@@ -70,6 +79,12 @@ public:
 
   explicit waiter_registry(boost::asio::execution_context& context);
   ~waiter_registry() override;
+
+  bool shutting_down() noexcept
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return shut_down_;
+  }
 
 private:
   friend class registered_state;
