@@ -164,7 +164,15 @@ asio::awaitable<void> asio_timer_waiter(asio::steady_timer& t)
 
 coflow::coroutine<void> coflow_timer_waiter(asio::steady_timer& t)
 {
-  co_await t.async_wait(coflow::use_coroutine);
+  // The timers are cancelled at the end: an error nobody waits for would be
+  // reported (as co_spawn's detached drops it, this drops it here).
+  try
+  {
+    co_await t.async_wait(coflow::use_coroutine);
+  }
+  catch (const boost::system::system_error&)
+  {
+  }
 }
 
 template <class Spawn>
