@@ -271,11 +271,23 @@ public:
   /// asked for by a caller, who could receive an exception).
   bool applying_forwarded() const noexcept { return forwarded_; }
 
+  /// @p t, which this thread has just locked, stays locked until what it
+  /// forwards has been applied: its body cannot resume meanwhile, so the
+  /// children it forwards to stay alive and no other thread's control call
+  /// can overtake the forward (another thread's call records itself in the
+  /// word, and is forwarded before the unlock).
+  void keep_locked(task_base* t) noexcept;
+
+  bool has_pending() const noexcept { return head_ != nullptr; }
+
 private:
   static void apply_reported(task_base* t, control_op op) noexcept;
+  void unlock_all() noexcept;
 
   task_base* head_ = nullptr;
   task_base* tail_ = nullptr;
+  /// The tasks this thread holds locked, last locked first.
+  task_base* locked_ = nullptr;
   bool draining_ = false;
   bool forwarded_ = false;
 };
@@ -778,7 +790,7 @@ protected:
             continue;
           if (!produced())
             state_.fetch_or(cancel_bit, std::memory_order_acq_rel);
-          return (void)release_ownership(state(), suspended);
+          return control_queue::of_this_thread().keep_locked(this);
         }
         next |= cancel_bit;
         break;
@@ -789,8 +801,8 @@ protected:
               std::memory_order_acquire))
         break;
     }
-    if (phase(w) == suspended) // locked now: forward, then release
-      (void)release_ownership(state(), suspended);
+    if (phase(w) == suspended) // locked now: forwarded, then released, by the queue
+      control_queue::of_this_thread().keep_locked(this);
   }
 
   /// A spawned task's start is about to be posted: its token takes it.
@@ -825,6 +837,23 @@ protected:
         return true;
       }
     }
+  }
+
+  /// A locked task (see control_queue::keep_locked()): forwards what the
+  /// word asks for; @returns true once unlocked, false if it stays locked
+  /// (the forwards it made are queued, or the word changed meanwhile).
+  bool try_unlock(bool queue_empty)
+  {
+    word_type w = state();
+    forward_pending(w);
+    if (!queue_empty && control_queue::of_this_thread().has_pending())
+      return false; // the forwards it queued are applied first
+    if (!state_.compare_exchange_strong(w, (w & ~(phase_mask | wake_pending)) | suspended,
+            std::memory_order_acq_rel, std::memory_order_acquire))
+      return false;
+    if (w & wake_pending)
+      post_resume_noexcept(resume_token::adopt(this));
+    return true;
   }
 
   /// What release_ownership() forwards; the caller owns the task.
@@ -1040,6 +1069,8 @@ protected:
   /// The next task in this thread's control queue, and the operations it
   /// has pending there (see control_queue::push).
   task_base* control_next_ = nullptr;
+  /// The next task that this thread's control queue holds locked.
+  task_base* locked_next_ = nullptr;
   std::uint16_t pending_pauses_ = 0;
   std::uint16_t pending_unpauses_ = 0;
   bool pending_cancel_ = false;
@@ -1092,6 +1123,12 @@ inline void control_queue::push(task_base* t, control_op op) noexcept
   tail_ = t;
 }
 
+inline void control_queue::keep_locked(task_base* t) noexcept
+{
+  t->locked_next_ = locked_;
+  locked_ = t;
+}
+
 inline void control_queue::run(task_base* t, control_op op)
 {
   struct done_draining
@@ -1114,21 +1151,56 @@ inline void control_queue::run(task_base* t, control_op op)
     }
   } guard{*this};
   draining_ = true;
-  t->apply(op);
-  forwarded_ = true;
-  while (task_base* next = head_)
+  try
   {
-    head_ = next->control_next_;
-    if (!head_)
-      tail_ = nullptr;
-    next->control_queued_ = false;
-    // Pauses first: a pause and its unpause queued together balance.
-    for (; next->pending_pauses_ != 0; --next->pending_pauses_)
-      apply_reported(next, control_op::pause);
-    for (; next->pending_unpauses_ != 0; --next->pending_unpauses_)
-      apply_reported(next, control_op::unpause);
-    if (std::exchange(next->pending_cancel_, false))
-      apply_reported(next, control_op::cancel);
+    t->apply(op);
+  }
+  catch (...)
+  {
+    unlock_all();
+    throw;
+  }
+  forwarded_ = true;
+  for (;;)
+  {
+    if (task_base* next = head_)
+    {
+      head_ = next->control_next_;
+      if (!head_)
+        tail_ = nullptr;
+      next->control_queued_ = false;
+      // Pauses first: a pause and its unpause queued together balance. The
+      // task is alive: the locked parent that forwarded to it holds it.
+      const unsigned pauses = std::exchange(next->pending_pauses_, 0);
+      const unsigned unpauses = std::exchange(next->pending_unpauses_, 0);
+      const bool cancel = std::exchange(next->pending_cancel_, false);
+      for (unsigned i = 0; i < pauses; ++i)
+        apply_reported(next, control_op::pause);
+      for (unsigned i = 0; i < unpauses; ++i)
+        apply_reported(next, control_op::unpause);
+      if (cancel)
+        apply_reported(next, control_op::cancel);
+      continue;
+    }
+    task_base* locked = locked_;
+    if (!locked)
+      break;
+    // The innermost first; its forwards (if new ones came) before its unlock.
+    locked_ = locked->locked_next_;
+    if (!locked->try_unlock(false))
+      keep_locked(locked);
+  }
+}
+
+inline void control_queue::unlock_all() noexcept
+{
+  // The first operation threw after locking: nothing was forwarded yet.
+  while (task_base* locked = locked_)
+  {
+    locked_ = locked->locked_next_;
+    while (!locked->try_unlock(true))
+    {
+    }
   }
 }
 
