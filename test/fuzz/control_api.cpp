@@ -2,16 +2,40 @@
 // test/fuzz/control_api.cpp: a libFuzzer target over coflow's control API.
 //
 // The input bytes are decoded into a sequence of operations on a small set
-// of deferreds and coroutines (create a deferred, fire, errback, create a
-// coroutine that awaits a deferred, or awaits or tail-calls a coroutine of the
-// set, spawn, add a consumer, pause, unpause, cancel, drop a handle, run one
-// handler); the bodies await deferreds, inline children, tail calls and Asio
-// operations. At the end everything is released and run to completion, and
-// the invariants are checked:
+// of deferreds, coroutines and Asio operations (create a deferred, fire,
+// errback, create a coroutine that awaits a deferred, or awaits or tail-calls
+// a coroutine of the set, or awaits a fuzz operation; spawn, add a consumer,
+// pause, unpause, cancel (also from a handler), drop a handle, run one or all
+// ready handlers, resolve a pending fuzz operation); the bodies await
+// deferreds, inline children, tail calls and Asio operations.
+//
+// A fuzz operation is an Asio operation (asio::async_initiate, awaited with
+// coflow::use_coroutine) whose behaviour the input chooses, per operation:
+// it completes inside its initiation, or later (posted, or at a later step),
+// or from its cancellation handler (inline, dispatched or posted), or from a
+// helper thread (while await_suspend runs, or later while this thread
+// waits); it destroys its handler inside its initiation (on this thread or
+// the helper's) or later (on either thread); it throws before handing its
+// handler on, or after (the handler is then stale: completing or dropping it
+// later does nothing), or after completing inline. Its value or its failure
+// is known, so the value checks cover it.
+//
+// At the end everything is released and run to completion, pending fuzz
+// operations are completed (or dropped, as chosen), the helper thread's work
+// is waited for, and the invariants are checked:
 //   - every consumer got exactly one delivery;
 //   - a coroutine delivered a value only if it was not cancelled first, and
-//     that value is the one computed from the values the deferreds were given
-//     (nothing lost or mixed up while paused);
+//     that value is the one computed from the values the deferreds and the
+//     operations were given (nothing lost or mixed up while paused);
+//   - a delivered error is cancelled_error or the one its dependencies
+//     produced (an errback, an operation's failure, its dropped handler, its
+//     initiation's exception);
+//   - each body saw at its co_await what its operation's behaviour implies
+//     (misuse.md: the value, or cancelled_error; std::logic_error for a
+//     handler destroyed unused, inside the initiation or later, then
+//     through the executor, never inside the drop; the initiation's
+//     exception), and ran to its end; a stale handler completed or dropped
+//     changes nothing;
 //   - every frame was destroyed exactly once (live frames back to 0), and
 //     every cleanup ran exactly once;
 //   - run() returned.
@@ -22,21 +46,39 @@
 
 #include <coflow/coroutine.hpp>
 #include <coflow/deferred.hpp>
+#include <coflow/error.hpp>
 #include <coflow/spawn.hpp>
 #include <coflow/tail_call.hpp>
 #include <coflow/unhandled_error.hpp>
 #include <coflow/use_coroutine.hpp>
 
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -45,9 +87,11 @@ using coflow::deferred;
 
 namespace {
 
-long live_frames = 0;
-long cleanups = 0;
-long frames_made = 0;
+// Atomic: a body resumed on the helper thread counts there (while this
+// thread waits for it).
+std::atomic<long> live_frames{0};
+std::atomic<long> cleanups{0};
+std::atomic<long> frames_made{0};
 
 void check(bool ok, const char* what)
 {
@@ -69,6 +113,405 @@ struct frame_guard
     ++cleanups;
   }
 };
+
+// --- the helper thread ---------------------------------------------------------
+
+/// A second io_context run by a std::thread, for the operations that complete
+/// (or drop their handler) on another thread. The harness waits for it with
+/// wait_idle(), so what it does is ordered before the next step and before
+/// the checks.
+class helper_thread
+{
+public:
+  helper_thread() : work_(io_.get_executor()), thread_([this] { io_.run(); }) {}
+  helper_thread(const helper_thread&) = delete;
+  ~helper_thread()
+  {
+    work_.reset();
+    thread_.join();
+  }
+
+  /// Runs @p f on the helper thread; what @p f holds (a handler) is
+  /// destroyed there too, before the job counts as done.
+  template <class Function>
+  void post(Function f)
+  {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++posted_;
+    }
+    asio::post(io_, [this, f = std::move(f)]() mutable {
+      {
+        Function job = std::move(f);
+        job();
+      }
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++done_;
+      idle_.notify_all();
+    });
+  }
+
+  /// Returns once every job posted so far has run.
+  void wait_idle()
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    idle_.wait(lock, [this] { return done_ == posted_; });
+  }
+
+private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  unsigned long posted_ = 0;
+  unsigned long done_ = 0;
+  std::thread thread_; // last: starts once the rest exists
+};
+
+helper_thread& helper()
+{
+  static helper_thread h;
+  return h;
+}
+
+// --- the fuzz operation ----------------------------------------------------------
+
+/// What a fuzz operation does with its handler; chosen by the input.
+enum class behaviour : unsigned char
+{
+  inline_value,        // completes inside its initiation
+  posted,              // posts its completion to the coroutine's executor
+  later,               // completes at a later step (or at the end)
+  thread_inside,       // the helper thread completes it while await_suspend runs
+  thread_later,        // the helper thread completes it at a later step
+  drop_inside,         // destroys its handler inside its initiation
+  drop_inside_thread,  // the helper thread destroys it while await_suspend runs
+  drop_later,          // destroys it at a later step: logic_error, through the executor
+  throw_before,        // throws before handing its handler on
+  throw_after,         // keeps its handler and throws: the handler is stale
+  throw_after_thread,  // hands it to the helper thread, throws (they race)
+  complete_then_throw, // completes inline, then throws: the exception wins
+  count
+};
+
+/// What a kept handler's cancellation handler does when terminal is emitted.
+enum class on_cancel : unsigned char { ignore, complete_inline, complete_dispatched, complete_posted };
+
+/// What a body saw at a co_await, or a consumer received.
+enum class outcome : unsigned char
+{
+  nothing,   // no result (yet), or: no failure expected
+  value,     // the operation's value
+  cancelled, // coflow::cancelled_error
+  errback,   // the deferred's errback (std::runtime_error "fuzz")
+  failed,    // the operation completed with op_failure
+  dropped,   // std::logic_error: the handler was destroyed unused
+  thrown,    // the initiation's initiation_error
+  other      // anything else: always a violation
+};
+
+/// Thrown by the initiations that throw.
+struct initiation_error : std::runtime_error
+{
+  initiation_error() : std::runtime_error("fuzz: the initiation failed") {}
+};
+
+/// The error code of a fuzz operation that fails.
+const boost::system::error_code op_failure = asio::error::connection_reset;
+
+outcome classify(const std::exception_ptr& e)
+{
+  try
+  {
+    std::rethrow_exception(e);
+  }
+  catch (const coflow::cancelled_error&)
+  {
+    return outcome::cancelled;
+  }
+  catch (const initiation_error&)
+  {
+    return outcome::thrown;
+  }
+  catch (const boost::system::system_error& x)
+  {
+    return x.code() == op_failure ? outcome::failed : outcome::other;
+  }
+  catch (const std::logic_error& x)
+  {
+    return std::string_view(x.what())
+            == "coflow: the awaited operation destroyed its handler without calling it"
+        ? outcome::dropped
+        : outcome::other;
+  }
+  catch (const std::runtime_error& x)
+  {
+    return std::string_view(x.what()) == "fuzz" ? outcome::errback : outcome::other;
+  }
+  catch (...)
+  {
+    return outcome::other;
+  }
+}
+
+/// A type-erased, shareable holder of a kept handler: completed or dropped
+/// once, by whoever comes first (a step, a posted job, the cancellation
+/// handler, the helper thread); later calls do nothing.
+class handler_box
+{
+public:
+  virtual ~handler_box() = default;
+  /// @returns false if the handler was already completed or dropped.
+  virtual bool complete(boost::system::error_code ec, int v) = 0;
+  virtual bool drop() = 0;
+};
+
+template <class Handler>
+class handler_box_for final : public handler_box
+{
+public:
+  explicit handler_box_for(Handler h) : handler_(std::move(h)) {}
+
+  bool complete(boost::system::error_code ec, int v) override
+  {
+    if (!handler_)
+      return false;
+    Handler h = std::move(*handler_);
+    handler_.reset();
+    std::move(h)(ec, v);
+    return true;
+  }
+
+  bool drop() override
+  {
+    if (!handler_)
+      return false;
+    handler_.reset();
+    return true;
+  }
+
+private:
+  std::optional<Handler> handler_;
+};
+
+/// One fuzz operation: its behaviour, and what its body saw. Shared by the
+/// harness and the body's frame.
+struct op_record
+{
+  behaviour how = behaviour::inline_value;
+  on_cancel reaction = on_cancel::ignore;
+  bool fails = false; // completes with op_failure instead of the value
+  /// How a later step resolves it: posted to the context instead of at once
+  /// (later), on the helper thread (drop_later), dropped instead of
+  /// completed (throw_after, throw_after_thread).
+  bool alternate = false;
+  int value = 0;
+
+  bool initiated = false;
+  bool resolved = false; // a step (or the end) completed or dropped it
+  std::shared_ptr<handler_box> box; // the kept handler
+  outcome seen = outcome::nothing;
+  int seen_value = 0;
+  bool frame_alive = false; // the frame of the body that awaits it
+
+  boost::system::error_code completion_code() const
+  {
+    return fails ? op_failure : boost::system::error_code();
+  }
+
+  /// Whether the body gets the operation's own completion (when the
+  /// coroutine is not cancelled).
+  bool completes() const
+  {
+    switch (how)
+    {
+    case behaviour::inline_value:
+    case behaviour::posted:
+    case behaviour::later:
+    case behaviour::thread_inside:
+    case behaviour::thread_later:
+      return true;
+    default:
+      return false;
+    }
+  }
+
+  /// The value the awaiting body gets, if it gets one.
+  std::optional<int> expected_value() const
+  {
+    if (completes() && !fails)
+      return value;
+    return std::nullopt;
+  }
+
+  /// The error the awaiting body gets if it gets one other than the cancel.
+  outcome expected_failure() const
+  {
+    switch (how)
+    {
+    case behaviour::drop_inside:
+    case behaviour::drop_inside_thread:
+    case behaviour::drop_later:
+      return outcome::dropped;
+    case behaviour::throw_before:
+    case behaviour::throw_after:
+    case behaviour::throw_after_thread:
+    case behaviour::complete_then_throw:
+      return outcome::thrown;
+    default:
+      return fails ? outcome::failed : outcome::nothing;
+    }
+  }
+
+  /// What the body saw, once everything ran.
+  void check_seen() const
+  {
+    if (seen == outcome::value)
+      check(seen_value == value, "a body got its own operation's value");
+    if (!initiated)
+    {
+      // Never started, or cancelled first (the co_await throws at once).
+      check(seen == outcome::nothing || seen == outcome::cancelled,
+          "a body whose operation was never initiated saw nothing or the cancel");
+      return;
+    }
+    check(!frame_alive, "a body that initiated its operation ran to its end");
+    const outcome result = fails ? outcome::failed : outcome::value;
+    switch (how)
+    {
+    case behaviour::inline_value:
+    case behaviour::thread_inside:
+      check(seen == result, "an operation completed inside await_suspend: the body got its result");
+      break;
+    case behaviour::posted:
+    case behaviour::later:
+    case behaviour::thread_later:
+      check(seen == result || seen == outcome::cancelled,
+          "an operation completed later: the body got its result, or cancelled_error");
+      break;
+    case behaviour::drop_inside:
+    case behaviour::drop_inside_thread:
+      check(seen == outcome::dropped,
+          "a handler destroyed inside the initiation: std::logic_error at the co_await");
+      break;
+    case behaviour::drop_later:
+      check(seen == outcome::dropped || seen == outcome::cancelled,
+          "a handler destroyed after the initiation: std::logic_error at the co_await, or cancelled_error");
+      break;
+    default: // the throwing ones
+      check(seen == outcome::thrown, "an initiation that throws: its exception at the co_await");
+      break;
+    }
+  }
+};
+
+/// The initiation of a fuzz operation, on the thread that awaits it (inside
+/// the body's await_suspend).
+template <class Handler>
+void initiate(const std::shared_ptr<op_record>& r, Handler&& handler)
+{
+  r->initiated = true;
+  const boost::system::error_code ec = r->completion_code();
+  const int v = r->value;
+  switch (r->how)
+  {
+  case behaviour::inline_value:
+    std::move(handler)(ec, v);
+    return;
+  case behaviour::thread_inside:
+    helper().post([h = std::move(handler), ec, v]() mutable { std::move(h)(ec, v); });
+    helper().wait_idle();
+    return;
+  case behaviour::drop_inside:
+  {
+    auto dropped = std::move(handler);
+    return;
+  }
+  case behaviour::drop_inside_thread:
+    helper().post([h = std::move(handler)]() mutable { auto dropped = std::move(h); });
+    helper().wait_idle();
+    return;
+  case behaviour::throw_before:
+    throw initiation_error();
+  case behaviour::complete_then_throw:
+    std::move(handler)(ec, v);
+    throw initiation_error();
+  case behaviour::throw_after_thread:
+    // Not waited for here: the helper completes or drops the handler while
+    // this thread throws, or after (the harness waits before the next step).
+    helper().post([h = std::move(handler), ec, v, drop = r->alternate]() mutable {
+      if (drop)
+      {
+        auto dropped = std::move(h);
+      }
+      else
+        std::move(h)(ec, v);
+    });
+    throw initiation_error();
+  default: // posted, later, thread_later, drop_later, throw_after: kept
+    break;
+  }
+  // The slot and the executor are the handler's only while its initiation
+  // runs: read them now.
+  auto slot = asio::get_associated_cancellation_slot(handler);
+  auto ex = asio::get_associated_executor(handler);
+  auto box = std::make_shared<handler_box_for<std::decay_t<Handler>>>(std::move(handler));
+  r->box = box;
+  if (r->reaction != on_cancel::ignore && slot.is_connected())
+  {
+    slot.assign([w = std::weak_ptr<handler_box>(box), ex, reaction = r->reaction](
+                    asio::cancellation_type) {
+      // Completing the handler clears the slot, which destroys this
+      // closure: copy what it holds first, touch nothing of it after.
+      std::shared_ptr<handler_box> b = w.lock();
+      const auto e = ex;
+      const on_cancel how = reaction;
+      if (!b)
+        return;
+      const auto aborted = asio::error::operation_aborted;
+      switch (how)
+      {
+      case on_cancel::complete_inline:
+        (void)b->complete(aborted, 0);
+        break;
+      case on_cancel::complete_dispatched: // inline when cancel() runs inside the context
+        asio::dispatch(e, [b] { (void)b->complete(aborted, 0); });
+        break;
+      default:
+        asio::post(e, [b] { (void)b->complete(aborted, 0); });
+        break;
+      }
+    });
+  }
+  if (r->how == behaviour::posted)
+    asio::post(ex, [box, ec, v] { (void)box->complete(ec, v); });
+  if (r->how == behaviour::throw_after)
+    throw initiation_error();
+}
+
+template <class Token>
+auto async_fuzz(std::shared_ptr<op_record> r, Token&& token)
+{
+  return asio::async_initiate<Token, void(boost::system::error_code, int)>(
+      [](auto&& handler, std::shared_ptr<op_record> rec) {
+        initiate(rec, std::forward<decltype(handler)>(handler));
+      },
+      token, std::move(r));
+}
+
+/// Marks the record while the frame that awaits its operation exists.
+struct frame_presence
+{
+  explicit frame_presence(std::shared_ptr<op_record> rec) : r(std::move(rec))
+  {
+    r->frame_alive = true;
+  }
+  frame_presence(const frame_presence&) = delete;
+  ~frame_presence() { r->frame_alive = false; }
+  std::shared_ptr<op_record> r;
+};
+
+// --- the bodies ------------------------------------------------------------------
 
 coroutine<int> leaf(deferred<int> d)
 {
@@ -106,6 +549,41 @@ coroutine<int> on_coroutine(bool tail, coroutine<int> c)
   co_return co_await c + 1;
 }
 
+/// Awaits a fuzz operation and records what it saw there.
+coroutine<int> awaits_operation(std::shared_ptr<op_record> r, int adds)
+{
+  frame_guard g;
+  frame_presence p(r);
+  int v = 0;
+  try
+  {
+    v = co_await async_fuzz(r, coflow::use_coroutine);
+  }
+  catch (...)
+  {
+    r->seen = classify(std::current_exception());
+    throw;
+  }
+  r->seen = outcome::value;
+  r->seen_value = v;
+  co_return v + adds;
+}
+
+/// What a body adds to its operation's value, per kind (see on_operation).
+constexpr int operation_body_adds[3] = {0, 1, 1};
+
+/// Kind 1 awaits the operation in an inline child, kind 2 in a tail call;
+/// kind 0 is awaits_operation itself.
+coroutine<int> on_operation(bool tail, std::shared_ptr<op_record> r)
+{
+  frame_guard g;
+  if (tail)
+    co_return co_await coflow::tail_call(awaits_operation(std::move(r), 1));
+  co_return co_await awaits_operation(std::move(r), 1);
+}
+
+// --- the model ---------------------------------------------------------------------
+
 struct fuzz_state
 {
   asio::io_context io;
@@ -113,13 +591,16 @@ struct fuzz_state
   {
     deferred<int> d;
     std::optional<int> value; // what callback() gave it, if it did
+    bool errbacked = false;
   };
   std::vector<deferred_entry> deferreds;
+  std::vector<std::shared_ptr<op_record>> ops;
   struct entry
   {
     coroutine<int> handle;
-    int on_deferred = -1;  // the index of what it awaits:
-    int on_coroutine = -1; // a deferred or a coroutine of the set
+    int on_deferred = -1;  // the index of what it awaits: a deferred,
+    int on_coroutine = -1; // a coroutine of the set,
+    int on_operation = -1; // or a fuzz operation
     int adds = 0;
     unsigned pauses = 0;
     bool cancelled = false; // cancel() before it completed
@@ -130,30 +611,106 @@ struct fuzz_state
     std::size_t coroutine;
     int deliveries = 0;
     std::optional<int> value;
+    std::exception_ptr error;
   };
   std::vector<std::unique_ptr<consumer>> consumers;
 
   /// The value entry @p i must deliver if it delivers one; none if what it
-  /// depends on was never given a value (errback, cancel).
+  /// depends on was never given a value (errback, cancel, an operation that
+  /// fails or never completes).
   std::optional<int> expected_value(std::size_t i) const
   {
     const entry& e = coroutines[i];
-    std::optional<int> v = e.on_deferred >= 0
-        ? deferreds[static_cast<std::size_t>(e.on_deferred)].value
-        : expected_value(static_cast<std::size_t>(e.on_coroutine));
+    std::optional<int> v;
+    if (e.on_deferred >= 0)
+      v = deferreds[static_cast<std::size_t>(e.on_deferred)].value;
+    else if (e.on_operation >= 0)
+      v = ops[static_cast<std::size_t>(e.on_operation)]->expected_value();
+    else
+      v = expected_value(static_cast<std::size_t>(e.on_coroutine));
     if (v)
       *v += e.adds;
     return v;
   }
 
+  /// The error other than cancelled_error that entry @p i may deliver.
+  outcome expected_failure(std::size_t i) const
+  {
+    const entry& e = coroutines[i];
+    if (e.on_deferred >= 0)
+      return deferreds[static_cast<std::size_t>(e.on_deferred)].errbacked ? outcome::errback
+                                                                          : outcome::nothing;
+    if (e.on_operation >= 0)
+      return ops[static_cast<std::size_t>(e.on_operation)]->expected_failure();
+    return expected_failure(static_cast<std::size_t>(e.on_coroutine));
+  }
+
   void attach_consumer(std::size_t i)
   {
-    auto* c = consumers.emplace_back(std::make_unique<consumer>(consumer{i, 0, std::nullopt})).get();
+    auto* c = consumers.emplace_back(std::make_unique<consumer>(consumer{i, 0, std::nullopt, {}})).get();
     coroutines[i].handle.async_wait([c](std::exception_ptr e, int v) {
       ++c->deliveries;
       if (!e)
         c->value = v;
+      else
+        c->error = e;
     });
+  }
+
+  /// Completes or drops @p r's kept handler, as its behaviour says (once).
+  /// @returns whether there was one to resolve.
+  bool resolve(op_record& r)
+  {
+    if (!r.box || r.resolved)
+      return false;
+    r.resolved = true;
+    const std::shared_ptr<handler_box> box = r.box;
+    const boost::system::error_code ec = r.completion_code();
+    const int v = r.value;
+    switch (r.how)
+    {
+    case behaviour::thread_later:
+      // The body resumes on the helper thread, while this one waits.
+      helper().post([box, ec, v] { (void)box->complete(ec, v); });
+      helper().wait_idle();
+      break;
+    case behaviour::drop_later:
+    {
+      check(r.frame_alive && r.seen == outcome::nothing, "a kept handler belongs to a suspended body");
+      if (r.alternate)
+      {
+        helper().post([box] { (void)box->drop(); });
+        helper().wait_idle();
+      }
+      else
+        (void)box->drop();
+      // misuse.md: the body is resumed through its executor with
+      // std::logic_error, never inside the drop.
+      check(r.frame_alive && r.seen == outcome::nothing,
+          "a handler destroyed after its initiation: the body does not resume inside the drop");
+      break;
+    }
+    case behaviour::throw_after:
+    {
+      // Stale: the body got the initiation's exception.
+      const long frames = live_frames;
+      const outcome seen = r.seen;
+      if (r.alternate)
+        (void)box->drop();
+      else
+        (void)box->complete(ec, v);
+      check(live_frames == frames && r.seen == seen,
+          "a stale handler, completed or dropped later, touches nothing");
+      break;
+    }
+    default: // posted, later
+      if (r.alternate)
+        asio::post(io, [box, ec, v] { (void)box->complete(ec, v); });
+      else
+        (void)box->complete(ec, v);
+      break;
+    }
+    return true;
   }
 };
 
@@ -169,10 +726,10 @@ void run(const std::uint8_t* data, std::size_t size)
     auto pick_deferred = [&]() -> fuzz_state::deferred_entry* {
       return s->deferreds.empty() ? nullptr : &s->deferreds[arg % s->deferreds.size()];
     };
-    auto pick_index = [&]() -> std::optional<std::size_t> {
+    auto pick_index = [&](unsigned a = 0, bool by_a = false) -> std::optional<std::size_t> {
       if (s->coroutines.empty())
         return std::nullopt;
-      return arg % s->coroutines.size();
+      return (by_a ? a : arg) % s->coroutines.size();
     };
     auto pick_coroutine = [&]() -> fuzz_state::entry* {
       auto i = pick_index();
@@ -198,7 +755,10 @@ void run(const std::uint8_t* data, std::size_t size)
       break;
     case 2: // errback
       if (auto* d = pick_deferred(); d && !d->d.called())
+      {
         d->d.errback(std::make_exception_ptr(std::runtime_error("fuzz")));
+        d->errbacked = true;
+      }
       break;
     case 3: // create a coroutine that awaits a deferred
       if (s->deferreds.size() > 0 && s->coroutines.size() < 10)
@@ -206,7 +766,7 @@ void run(const std::uint8_t* data, std::size_t size)
         const std::size_t d = arg % s->deferreds.size();
         const int kind = static_cast<int>(arg / 16 % 4);
         s->coroutines.push_back({on_deferred(kind, s->deferreds[d].d, s->io),
-            static_cast<int>(d), -1, deferred_body_adds[kind]});
+            static_cast<int>(d), -1, -1, deferred_body_adds[kind]});
       }
       break;
     case 4: // create a coroutine that awaits, or tail-calls, one of the set
@@ -214,7 +774,7 @@ void run(const std::uint8_t* data, std::size_t size)
       {
         const bool tail = arg & 0x80;
         s->coroutines.push_back({on_coroutine(tail, s->coroutines[*c].handle), -1,
-            static_cast<int>(*c), tail ? 0 : 1});
+            static_cast<int>(*c), -1, tail ? 0 : 1});
       }
       break;
     case 5: // spawn, with one consumer
@@ -256,11 +816,60 @@ void run(const std::uint8_t* data, std::size_t size)
         c->handle = {};
       }
       break;
-    default: // run one handler
-      s->io.restart();
-      (void)s->io.poll_one();
+    default:
+      if (arg < 0x80) // run one handler (the committed seeds decode as before)
+      {
+        s->io.restart();
+        (void)s->io.poll_one();
+        break;
+      }
+      switch (const unsigned sel = arg >> 2 & 0x1f; arg & 3)
+      {
+      case 0: // create a coroutine that awaits a fuzz operation
+      {
+        const unsigned how = byte(i);
+        const unsigned plan = byte(i);
+        if (s->ops.size() < 8 && s->coroutines.size() < 10)
+        {
+          auto r = std::make_shared<op_record>();
+          r->how = static_cast<behaviour>(how % static_cast<unsigned>(behaviour::count));
+          // An operation that never completes ignores cancellation too.
+          if (r->how != behaviour::drop_later)
+            r->reaction = static_cast<on_cancel>(plan & 3);
+          r->fails = plan & 4;
+          r->alternate = plan & 8;
+          r->value = 1000 * static_cast<int>(s->ops.size() + 1) + static_cast<int>(how >> 4);
+          const int kind = static_cast<int>(sel % 3);
+          coroutine<int> c = kind == 0 ? awaits_operation(r, 0) : on_operation(kind == 2, r);
+          s->coroutines.push_back(
+              {std::move(c), -1, -1, static_cast<int>(s->ops.size()), operation_body_adds[kind]});
+          s->ops.push_back(std::move(r));
+        }
+        break;
+      }
+      case 1: // complete (or drop) a pending fuzz operation
+        if (!s->ops.empty())
+          (void)s->resolve(*s->ops[sel % s->ops.size()]);
+        break;
+      case 2: // cancel from a handler: a dispatch in the operation's
+              // cancellation handler then runs inline
+        if (auto c = pick_index(sel, true); c && s->coroutines[*c].handle)
+        {
+          asio::post(s->io, [st = s.get(), idx = *c, h = s->coroutines[*c].handle] {
+            if (!h.called())
+              st->coroutines[idx].cancelled = true;
+            h.cancel();
+          });
+        }
+        break;
+      default: // run every ready handler
+        s->io.restart();
+        (void)s->io.poll();
+        break;
+      }
       break;
     }
+    helper().wait_idle();
   }
 
   // Release everything: unpause, cancel, fire, run to the end.
@@ -283,20 +892,40 @@ void run(const std::uint8_t* data, std::size_t size)
       d.value = 0;
     }
   }
+  // Run what is ready; complete (or drop) every kept handler, also those of
+  // operations initiated meanwhile; again until nothing is left.
+  for (bool progress = true; progress;)
+  {
+    s->io.restart();
+    (void)s->io.poll();
+    helper().wait_idle();
+    progress = false;
+    for (std::size_t k = 0; k < s->ops.size(); ++k)
+      progress = s->resolve(*s->ops[k]) || progress;
+  }
   s->io.restart();
   s->io.run();
 
   for (auto& consumer : s->consumers)
   {
+    const std::size_t i = consumer->coroutine;
     check(consumer->deliveries == 1, "every consumer got exactly one delivery");
-    const auto& c = s->coroutines[consumer->coroutine];
+    const auto& c = s->coroutines[i];
     if (consumer->value)
     {
       check(!c.cancelled, "a coroutine cancelled before it completed delivered no value");
-      check(consumer->value == s->expected_value(consumer->coroutine),
+      check(consumer->value == s->expected_value(i),
           "a delivered value is the one the coroutine computed");
     }
+    if (consumer->error)
+    {
+      const outcome got = classify(consumer->error);
+      check(got == outcome::cancelled || got == s->expected_failure(i),
+          "a delivered error is cancelled_error or the one the coroutine's dependencies produced");
+    }
   }
+  for (auto& r : s->ops)
+    r->check_seen();
 
   s.reset(); // the context goes: unspawned and abandoned frames with it
   check(live_frames == 0, "every frame destroyed");
@@ -310,6 +939,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***)
   // An errback nobody consumes is reported to this handler; the default one
   // writes a line per error, which would slow the run down for nothing.
   coflow::set_unhandled_error_handler([](std::exception_ptr) {});
+  (void)helper(); // started once, before the first input
   return 0;
 }
 
