@@ -32,6 +32,7 @@
 
 namespace asio = boost::asio;
 using coflow_test::loopback_pair;
+using coflow_test::run_until_quiet;
 using asio::ip::tcp;
 using coflow::coroutine;
 using coflow::use_coroutine;
@@ -40,17 +41,6 @@ using namespace std::chrono_literals;
 namespace {
 
 using event_log = std::vector<std::string>;
-
-/// Runs ready handlers until none is left, without blocking: the reactor
-/// sees loopback readiness and expired timers at once.
-void run_until_quiet(asio::io_context& io)
-{
-  for (int quiet = 0, rounds = 0; quiet < 2 && rounds < 100000; ++rounds)
-  {
-    quiet = io.poll() == 0 ? quiet + 1 : 0;
-    io.restart();
-  }
-}
 
 /// An operation that ignores cancellation: it completes when @p release
 /// fires, whatever the slot says.
