@@ -213,6 +213,23 @@ public:
   /// Destroys the task at once (see destroy()).
   void destroy_now() noexcept override
   {
+    if (!frame_ && !this->extras_ptr() && !continuation_ && !error_) [[likely]]
+    {
+      // The common end of a child: nothing is left to release but the
+      // value, and every other member's destructor does nothing now, so
+      // none runs ([basic.life]: the storage is released without them).
+      if constexpr (!std::is_trivially_destructible_v<std::optional<value_type>>)
+        value_.reset();
+      return frame_block::of(this)->task_destroyed();
+    }
+    destroy_fully();
+  }
+
+private:
+  /// destroy_now() with something to release (out of line: the common end
+  /// above then needs no stack frame).
+  [[gnu::noinline]] void destroy_fully() noexcept
+  {
     if (error_unreported_)
       report_unhandled_error(error_);
     destroy_frame();
@@ -224,6 +241,7 @@ public:
     block->task_destroyed();
   }
 
+public:
   // --- tail calls ----------------------------------------------------------
 
   /// Whether this task's frame can become the tail-calling coroutine's body:
@@ -565,12 +583,13 @@ private:
     deliver();
   }
 
-  const Executor* executor_ = nullptr;
-  std::optional<value_type> value_;
-  std::exception_ptr error_;
   /// An error that no consumer has received yet: reported when the last
-  /// handle goes, as a deferred's is (DESIGN.md §3).
+  /// handle goes, as a deferred's is (DESIGN.md §3). (First: it fills the
+  /// base's tail padding, next to the other flags.)
   bool error_unreported_ = false;
+  const Executor* executor_ = nullptr;
+  std::exception_ptr error_;
+  std::optional<value_type> value_;
 };
 
 } // namespace detail
