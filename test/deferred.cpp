@@ -1219,6 +1219,59 @@ BOOST_AUTO_TEST_CASE(each_awaiting_coroutine_receives_its_failed_copy)
   BOOST_TEST(message_of(r3.error) == "copy failed");
 }
 
+BOOST_AUTO_TEST_CASE(a_coroutine_consumer_whose_copy_throws_receives_the_exception)
+{
+  // A child awaited by its parent, with a second consumer: the parent takes
+  // the value itself, the second consumer a copy, made as the child ends.
+  asio::io_context io;
+  deferred<int> gate(io);
+  auto producer = [](deferred<int> g) -> coflow::coroutine<fragile> {
+    co_await g;
+    co_return fragile(9);
+  };
+  auto parent = [](coflow::coroutine<fragile>& c) -> coflow::coroutine<int> {
+    fragile f = co_await c; // an lvalue: copied, the handle keeps its value
+    co_return f.value;
+  };
+  coflow::coroutine<fragile> child = producer(gate);
+  auto root = coflow::spawn(io, parent(child));
+  io.poll(); // the child runs under its parent, and waits on the gate
+  received<fragile> second;
+  child.async_wait(second.handler());
+  received<int> r;
+  root.async_wait(r.handler());
+  {
+    failing_copies none(0);
+    gate.callback(1);
+    io.restart();
+    io.run();
+  }
+  BOOST_TEST(second.calls == 1);
+  BOOST_TEST(message_of(second.error) == "copy failed");
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(message_of(r.error) == "copy failed"); // the parent's own copy
+
+  // A consumer attached once the coroutine has finished: its copy is made
+  // as it attaches, and its failure leaves nothing half built.
+  deferred<int> gate2(io);
+  coflow::coroutine<fragile> child2 = producer(gate2);
+  auto root2 = coflow::spawn(io, parent(child2));
+  gate2.callback(2);
+  io.restart();
+  io.run(); // child2 finished, its value still held by its handle
+  {
+    failing_copies none(0);
+    BOOST_CHECK_THROW(child2.async_wait([](std::exception_ptr, fragile) {}), std::runtime_error);
+  }
+  received<fragile> later;
+  child2.async_wait(later.handler());
+  io.restart();
+  io.run();
+  BOOST_TEST(later.calls == 1);
+  BOOST_TEST(!later.error);
+  BOOST_TEST((later.value && later.value->value == 9));
+}
+
 BOOST_AUTO_TEST_CASE(then_taking_a_copy_that_throws_fails_its_target)
 {
   asio::io_context io;

@@ -190,14 +190,14 @@ public:
     extras& x = more();
     if (!x.shared)
     {
-      x.shared = std::make_shared<shared_state_type>(ex);
-      x.shared->set_canceller(std::make_unique<shared_canceller>(this));
-      x.shared->set_internal_producer(); // only the body fires it
+      auto state = std::make_shared<shared_state_type>(ex);
+      state->set_canceller(std::make_unique<shared_canceller>(this));
+      state->set_internal_producer(); // only the body fires it
       if (finished_)
-      {
-        x.shared->settle(copy_outcome());
+        state->settle(copy_outcome()); // a copy that throws: to this consumer, nothing built
+      x.shared = std::move(state);
+      if (finished_)
         error_unreported_ = false; // the state reports it now, if nobody takes it
-      }
     }
     return x.shared;
   }
@@ -381,6 +381,21 @@ private:
     started_ = true;
   }
 
+  /// copy_outcome(), or the exception its copy threw: the state's
+  /// consumers receive that exception (the awaiting parent still takes the
+  /// value itself).
+  outcome<T> copy_or_error() const
+  {
+    try
+    {
+      return copy_outcome();
+    }
+    catch (...)
+    {
+      return outcome<T>(std::in_place_index<1>, std::current_exception());
+    }
+  }
+
   outcome<T> copy_outcome() const
   {
     if (error_)
@@ -429,7 +444,7 @@ private:
       if (shared)
       {
         if (continuation_)
-          x->shared->settle(copy_outcome());
+          x->shared->settle(copy_or_error());
         else
           x->shared->settle(take_outcome());
       }
