@@ -24,6 +24,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <functional>
@@ -1113,6 +1114,175 @@ BOOST_AUTO_TEST_CASE(a_handler_dropped_after_the_initiation_returned)
   BOOST_TEST((log == event_log{
       "coflow: the awaited operation destroyed its handler without calling it",
       "child cleanup", "parent cleanup"}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// DESIGN.md section 4, cancel(): a deferred that has already fired and is held
+// only by someone else's pause does not delay the cancel of a coroutine that
+// waits on it. Its result can no longer touch the frame: the coroutine drops
+// its consumer link and unwinds at once; the deferred and its other consumers
+// are not disturbed.
+BOOST_AUTO_TEST_SUITE(cancel_of_a_wait_on_a_held_deferred)
+
+using coflow_test::run_until_quiet;
+
+namespace {
+
+coroutine<int> logged_await(event_log& log, std::string name, deferred<int> d)
+{
+  cleanup c{log, name};
+  co_return co_await d;
+}
+
+/// Logs what a consumer of a coroutine<int> or deferred<int> receives.
+auto log_result(event_log& log, std::string name)
+{
+  return [&log, name](std::exception_ptr e, int v) {
+    if (!e)
+      log.push_back(name + ": " + std::to_string(v));
+    else
+      log.push_back(name + (holds<coflow::cancelled_error>(e) ? ": cancelled" : ": error"));
+  };
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(held_by_a_pause_of_the_deferred)
+{
+  asio::io_context io;
+  event_log log;
+  deferred<int> d(io);
+  d.async_wait(log_result(log, "before"));
+  auto c = coflow::spawn(io, logged_await(log, "body", d));
+  c.async_wait(log_result(log, "c"));
+  run_until_quiet(io);
+  d.async_wait(log_result(log, "after"));
+  d.pause();
+  d.callback(5); // fired; the pause holds the result
+  run_until_quiet(io);
+  BOOST_TEST(log.empty());
+  c.cancel();
+  run_until_quiet(io);
+  BOOST_TEST((log == event_log{"body cleanup", "c: cancelled"}));
+  BOOST_TEST(d.pause_count() == 1u); // the deferred is not disturbed
+  d.unpause();
+  run_until_quiet(io);
+  BOOST_TEST((log == event_log{"body cleanup", "c: cancelled", "before: 5", "after: 5"}));
+}
+
+BOOST_AUTO_TEST_CASE(held_by_a_paused_sibling)
+{
+  // The pause of a coroutine that waits on a shared deferred pauses that
+  // deferred for everyone; a cancelled sibling still unwinds at once.
+  asio::io_context io;
+  event_log log;
+  deferred<int> d(io);
+  auto a = coflow::spawn(io, logged_await(log, "a body", d));
+  auto b = coflow::spawn(io, logged_await(log, "b body", d));
+  a.async_wait(log_result(log, "a"));
+  b.async_wait(log_result(log, "b"));
+  run_until_quiet(io);
+  a.pause();
+  BOOST_TEST(d.pause_count() == 1u);
+  d.callback(8);
+  run_until_quiet(io);
+  BOOST_TEST(log.empty()); // held for b too
+  b.cancel();
+  run_until_quiet(io);
+  BOOST_TEST((log == event_log{"b body cleanup", "b: cancelled"}));
+  a.unpause();
+  run_until_quiet(io);
+  BOOST_TEST((log == event_log{"b body cleanup", "b: cancelled", "a body cleanup", "a: 8"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_fallback_that_the_canceller_fires_while_paused)
+{
+  asio::io_context io;
+  event_log log;
+  deferred<int> d(io, [](deferred<int>& self) { self.callback(-1); });
+  auto c = coflow::spawn(io, logged_await(log, "body", d));
+  c.async_wait(log_result(log, "c"));
+  d.async_wait(log_result(log, "other"));
+  run_until_quiet(io);
+  d.pause();
+  c.cancel(); // the canceller fires the fallback, which the pause holds
+  BOOST_TEST(d.called());
+  run_until_quiet(io);
+  BOOST_TEST((log == event_log{"body cleanup", "c: cancelled"}));
+  d.unpause();
+  run_until_quiet(io);
+  BOOST_TEST((log == event_log{"body cleanup", "c: cancelled", "other: -1"}));
+}
+
+BOOST_AUTO_TEST_CASE(held_in_an_inner_deferred)
+{
+  // The awaited deferred waits on an inner one that has fired and is paused.
+  asio::io_context io;
+  event_log log;
+  deferred<int> outer(io), inner(io);
+  inner.pause();
+  inner.callback(3);
+  outer.add_callback([&](int) { return inner; });
+  outer.callback(0);
+  auto c = coflow::spawn(io, logged_await(log, "body", outer));
+  c.async_wait(log_result(log, "c"));
+  outer.async_wait(log_result(log, "other"));
+  run_until_quiet(io);
+  BOOST_TEST(log.empty());
+  c.cancel();
+  run_until_quiet(io);
+  BOOST_TEST((log == event_log{"body cleanup", "c: cancelled"}));
+  inner.unpause();
+  run_until_quiet(io);
+  BOOST_TEST((log == event_log{"body cleanup", "c: cancelled", "other: 3"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_deferred_of_another_executor)
+{
+  asio::io_context io, other_io;
+  event_log log;
+  deferred<int> d(other_io);
+  auto c = coflow::spawn(io, logged_await(log, "body", d));
+  c.async_wait(log_result(log, "c"));
+  auto both_quiet = [&] {
+    for (int i = 0; i < 4; ++i)
+    {
+      run_until_quiet(io);
+      run_until_quiet(other_io);
+    }
+  };
+  both_quiet();
+  d.pause();
+  d.callback(4);
+  both_quiet();
+  BOOST_TEST(log.empty());
+  c.cancel();
+  both_quiet();
+  BOOST_TEST((log == event_log{"body cleanup", "c: cancelled"}));
+  d.unpause();
+  both_quiet();
+  BOOST_TEST(log.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(an_unfired_paused_deferred_still_fails_at_once)
+{
+  // Unchanged: a plain deferred whose canceller does not fire it fails with
+  // cancelled_error at once, despite the pause.
+  asio::io_context io;
+  event_log log;
+  deferred<int> d(io);
+  auto c = coflow::spawn(io, logged_await(log, "body", d));
+  c.async_wait(log_result(log, "c"));
+  d.async_wait(log_result(log, "other"));
+  run_until_quiet(io);
+  d.pause();
+  c.cancel();
+  BOOST_TEST(d.called());
+  run_until_quiet(io);
+  BOOST_TEST(log.size() == 3u);
+  BOOST_TEST(std::count(log.begin(), log.end(), "other: cancelled") == 1);
+  BOOST_TEST(std::count(log.begin(), log.end(), "c: cancelled") == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -9,6 +9,12 @@
 
 #include <coflow/use_deferred.hpp>
 
+#include <coflow/coroutine.hpp>
+#include <coflow/spawn.hpp>
+#include <coflow/unhandled_error.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,12 +29,15 @@
 #include <array>
 #include <chrono>
 #include <optional>
+#include <memory>
 #include <string>
 #include <tuple>
+#include <vector>
 
 namespace asio = boost::asio;
 using coflow_test::holds;
 using coflow_test::loopback_pair;
+using coflow_test::run_until_quiet;
 using asio::ip::tcp;
 using boost::system::error_code;
 using coflow::deferred;
@@ -61,6 +70,137 @@ auto async_complete_with(asio::io_context& io, Token&& token, Args... args)
   return asio::async_initiate<Token, Signature>(
       initiate_complete_with{&io}, token, args...);
 }
+
+/// An operation that completes when the test says so. It holds its handler,
+/// records what its cancellation slot emits and otherwise ignores the cancel
+/// (or, if told to, completes inside it, with operation_aborted).
+struct held_operation
+{
+  using signature = void(error_code, int);
+
+  explicit held_operation(asio::io_context& context) : io(context) {}
+
+  asio::io_context& io;
+  std::optional<asio::any_completion_handler<signature>> handler;
+  std::vector<asio::cancellation_type_t> emitted;
+  bool complete_inside_cancel = false;
+
+  struct initiation
+  {
+    using executor_type = asio::io_context::executor_type;
+    held_operation* self;
+
+    executor_type get_executor() const noexcept { return self->io.get_executor(); }
+
+    template <class Handler>
+    void operator()(Handler&& h) const
+    {
+      auto slot = asio::get_associated_cancellation_slot(h);
+      self->handler.emplace(std::forward<Handler>(h));
+      if (slot.is_connected())
+        slot.assign([s = self](asio::cancellation_type_t type) {
+          s->emitted.push_back(type);
+          if (s->complete_inside_cancel)
+            s->complete(asio::error::operation_aborted, 0);
+        });
+    }
+  };
+
+  template <class Token>
+  auto async_run(Token&& token)
+  {
+    return asio::async_initiate<Token, signature>(initiation{this}, token);
+  }
+
+  /// Invokes the held handler (as the operation completing).
+  void complete(error_code ec, int value)
+  {
+    auto h = std::move(*handler);
+    handler.reset();
+    std::move(h)(ec, value);
+  }
+
+  /// Destroys the held handler without invoking it.
+  void drop() { handler.reset(); }
+};
+
+/// A service that keeps handlers and destroys them, uncalled, at its
+/// shutdown (as Asio's services do with pending operations).
+struct handler_keeper : asio::execution_context::service
+{
+  static inline asio::execution_context::id id;
+
+  explicit handler_keeper(asio::execution_context& context) : service(context) {}
+
+  void shutdown() override { handlers.clear(); }
+
+  std::vector<asio::any_completion_handler<void(error_code, int)>> handlers;
+};
+
+/// Starts an operation that only the shutdown of handler_keeper ends.
+struct initiate_kept
+{
+  using executor_type = asio::io_context::executor_type;
+  asio::io_context* io;
+
+  executor_type get_executor() const noexcept { return io->get_executor(); }
+
+  template <class Handler>
+  void operator()(Handler&& h) const
+  {
+    asio::use_service<handler_keeper>(*io).handlers.emplace_back(std::forward<Handler>(h));
+  }
+};
+
+struct destruction_counter
+{
+  int* count;
+  explicit destruction_counter(int* c) : count(c) {}
+  destruction_counter(const destruction_counter&) = delete;
+  ~destruction_counter() { ++*count; }
+};
+
+/// What a consumer of a deferred<int> received.
+struct received_int
+{
+  int calls = 0;
+  std::exception_ptr error;
+  int value = 0;
+
+  auto handler()
+  {
+    return [this](std::exception_ptr e, int v) {
+      ++calls;
+      error = e;
+      value = v;
+    };
+  }
+};
+
+using event_log = std::vector<std::string>;
+
+/// Counts what reaches the unhandled-error handler while alive.
+struct unhandled_capture
+{
+  std::vector<std::exception_ptr> messages;
+  coflow::unhandled_error_handler previous;
+
+  unhandled_capture()
+  {
+    previous = coflow::set_unhandled_error_handler(
+        [this](std::exception_ptr e) { messages.push_back(e); });
+  }
+
+  ~unhandled_capture() { coflow::set_unhandled_error_handler(previous); }
+};
+
+/// Logs "<name> cleanup" when destroyed: a frame's unwinding, observable.
+struct cleanup
+{
+  event_log& log;
+  std::string name;
+  ~cleanup() { log.push_back(name + " cleanup"); }
+};
 
 } // namespace
 
@@ -195,12 +335,15 @@ BOOST_AUTO_TEST_CASE(cancel_emits_terminal_on_the_operation)
   std::exception_ptr seen;
   d.async_wait([&](std::exception_ptr e) { seen = e; });
   d.cancel();
-  BOOST_TEST(d.called()); // failed at once
   // The emit reached the operation: the timer has no pending wait left.
   BOOST_TEST(timer.cancel() == 0u);
-  // run() returns (with an hour to go it would block otherwise); the
-  // operation's own completion is ignored, not an already_called_error.
+  // The deferred fails when the operation has completed, not before.
+  BOOST_TEST(!d.called());
+  // run() returns (with an hour to go it would block otherwise): the
+  // aborted wait completes, and its completion fails the deferred with
+  // cancelled_error (its operation_aborted is discarded).
   io.run();
+  BOOST_TEST(d.called());
   BOOST_TEST(holds<coflow::cancelled_error>(seen));
   BOOST_CHECK_NO_THROW(d.cancel());
 }
@@ -334,6 +477,254 @@ BOOST_AUTO_TEST_CASE(awaited_from_an_awaitable)
       asio::detached);
   io.run();
   BOOST_TEST(done);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// DESIGN.md section 3: cancel() emits terminal on the operation's slot; the
+// deferred fails with cancelled_error once the operation has completed
+// (whatever it completed with), never before: the operation may use its
+// buffers until then.
+BOOST_AUTO_TEST_SUITE(cancel_waits_for_the_operation)
+
+BOOST_AUTO_TEST_CASE(fails_when_the_operation_completes)
+{
+  asio::io_context io;
+  held_operation op(io);
+  deferred<int> d = op.async_run(use_deferred);
+  received_int r;
+  d.async_wait(r.handler());
+  d.cancel();
+  BOOST_TEST(op.emitted.size() == 1u);
+  BOOST_TEST((op.emitted.at(0) == asio::cancellation_type::terminal));
+  BOOST_TEST(!d.called()); // the operation still runs
+  run_until_quiet(io);
+  BOOST_TEST(r.calls == 0);
+
+  d.cancel(); // idempotent: nothing is emitted again
+  BOOST_TEST(op.emitted.size() == 1u);
+  run_until_quiet(io);
+  BOOST_TEST(r.calls == 0);
+
+  // A success that ignored the cancel is discarded all the same.
+  op.complete(error_code(), 42);
+  BOOST_TEST(d.called());
+  BOOST_TEST(r.calls == 0); // never inside the operation's handler
+  run_until_quiet(io);
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(holds<coflow::cancelled_error>(r.error));
+  BOOST_CHECK_THROW(d.callback(1), coflow::already_called_error);
+}
+
+BOOST_AUTO_TEST_CASE(the_failure_overrides_a_pause)
+{
+  asio::io_context io;
+  held_operation op(io);
+  deferred<int> d = op.async_run(use_deferred);
+  received_int r;
+  d.async_wait(r.handler());
+  d.pause();
+  d.cancel();
+  run_until_quiet(io);
+  BOOST_TEST(r.calls == 0);
+  d.pause(); // a pause meanwhile changes nothing either
+  op.complete(asio::error::operation_aborted, 0);
+  run_until_quiet(io);
+  BOOST_TEST(r.calls == 1); // delivered despite the pause
+  BOOST_TEST(holds<coflow::cancelled_error>(r.error));
+  BOOST_TEST(d.pause_count() == 2u);
+  BOOST_CHECK_NO_THROW(d.unpause());
+  BOOST_CHECK_NO_THROW(d.unpause());
+  run_until_quiet(io);
+  BOOST_TEST(r.calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_completion_inside_the_cancel_is_discarded_too)
+{
+  unhandled_capture capture;
+  asio::io_context io;
+  held_operation op(io);
+  op.complete_inside_cancel = true;
+  deferred<int> d = op.async_run(use_deferred);
+  received_int r;
+  d.async_wait(r.handler());
+  d.cancel(); // the operation completes inside the emit, with operation_aborted
+  BOOST_TEST(!op.handler);
+  BOOST_TEST(d.called());
+  run_until_quiet(io);
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(holds<coflow::cancelled_error>(r.error)); // not its system_error
+  BOOST_TEST(capture.messages.empty());
+}
+
+BOOST_AUTO_TEST_CASE(firing_by_hand_while_the_cancel_waits)
+{
+  asio::io_context io;
+  held_operation op(io);
+  deferred<int> d = op.async_run(use_deferred);
+  received_int r;
+  d.async_wait(r.handler());
+  d.cancel();
+  // As after any cancel: the next firing is ignored (its producer did not
+  // know), a further one throws.
+  BOOST_CHECK_NO_THROW(d.callback(5));
+  BOOST_CHECK_THROW(d.callback(6), coflow::already_called_error);
+  run_until_quiet(io);
+  BOOST_TEST(r.calls == 0);
+  op.complete(error_code(), 7);
+  run_until_quiet(io);
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(holds<coflow::cancelled_error>(r.error));
+}
+
+BOOST_AUTO_TEST_CASE(a_then_deferred_waits_too)
+{
+  asio::io_context io;
+  held_operation op(io);
+  deferred<int> d = op.async_run(use_deferred);
+  deferred<std::string> t = d.then([](int x) { return std::to_string(x); });
+  std::exception_ptr seen;
+  int calls = 0;
+  t.async_wait([&](std::exception_ptr e, std::string) { ++calls, seen = e; });
+  t.pause();
+  t.cancel(); // reaches the operation through d
+  BOOST_TEST(op.emitted.size() == 1u);
+  BOOST_TEST(!t.called());
+  BOOST_TEST(!d.called());
+  run_until_quiet(io);
+  BOOST_TEST(calls == 0);
+  op.complete(error_code(), 3);
+  run_until_quiet(io);
+  BOOST_TEST(calls == 1); // despite t's pause
+  BOOST_TEST(holds<coflow::cancelled_error>(seen));
+}
+
+BOOST_AUTO_TEST_CASE(a_dropped_handler_after_a_cancel_fails_the_deferred)
+{
+  asio::io_context io;
+  held_operation op(io);
+  deferred<int> d = op.async_run(use_deferred);
+  received_int r;
+  d.async_wait(r.handler());
+  d.cancel();
+  run_until_quiet(io);
+  BOOST_TEST(r.calls == 0);
+  op.drop(); // outside the context's shutdown: the operation is over
+  BOOST_TEST(r.calls == 0);
+  run_until_quiet(io);
+  BOOST_TEST(d.called());
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(holds<coflow::cancelled_error>(r.error));
+}
+
+BOOST_AUTO_TEST_CASE(a_dropped_handler_without_a_cancel_changes_nothing)
+{
+  asio::io_context io;
+  held_operation op(io);
+  deferred<int> d = op.async_run(use_deferred);
+  received_int r;
+  d.async_wait(r.handler());
+  op.drop();
+  run_until_quiet(io);
+  BOOST_TEST(!d.called()); // as before: nothing fires it
+  BOOST_TEST(r.calls == 0);
+  d.cancel(); // no operation left to wait for: fails at once
+  BOOST_TEST(d.called());
+  BOOST_TEST(op.emitted.size() == 1u);
+  run_until_quiet(io);
+  BOOST_TEST(holds<coflow::cancelled_error>(r.error));
+}
+
+BOOST_AUTO_TEST_CASE(context_shutdown_while_the_cancel_waits)
+{
+  // The operation ignores the cancel and its service keeps the handler: the
+  // context's shutdown destroys it without calling it, and nothing else is
+  // called; the waiting frame and consumer are destroyed. Both orders of
+  // the services' shutdown: the operation's service made before the waiter
+  // registry (it shuts down after it), and after (it shuts down first).
+  for (bool service_first : {true, false})
+  {
+    event_log log;
+    int consumer_destroyed = 0;
+    {
+      asio::io_context io;
+      if (service_first)
+        (void)asio::use_service<handler_keeper>(io);
+      deferred<int> other(io); // a consumer that waits builds the registry
+      other.async_wait([](std::exception_ptr, int) {});
+      if (!service_first)
+        (void)asio::use_service<handler_keeper>(io);
+      deferred<int> d = asio::async_initiate<const coflow::use_deferred_t,
+          void(error_code, int)>(initiate_kept{&io}, use_deferred);
+      auto f = std::make_shared<destruction_counter>(&consumer_destroyed);
+      d.async_wait([&log, f](std::exception_ptr, int) { log.push_back("consumer"); });
+      f.reset();
+      auto body = [&]() -> coflow::coroutine<int> {
+        cleanup c{log, "body"};
+        co_return co_await d;
+      };
+      auto c = coflow::spawn(io, body());
+      run_until_quiet(io);
+      d.cancel();
+      run_until_quiet(io);
+      BOOST_TEST(!d.called());
+      BOOST_TEST(log.empty());
+      BOOST_TEST(consumer_destroyed == 0);
+    }
+    BOOST_TEST((log == event_log{"body cleanup"})); // destroyed, not resumed
+    BOOST_TEST(consumer_destroyed == 1);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_coroutine_waits_for_the_operation)
+{
+  asio::io_context io;
+  held_operation op(io);
+  event_log log;
+  char* buffer_in_frame = nullptr;
+  auto body = [&]() -> coflow::coroutine<int> {
+    std::array<char, 16> buffer{}; // the operation's memory, in the frame
+    buffer_in_frame = buffer.data();
+    cleanup c{log, "body"};
+    co_return co_await op.async_run(use_deferred);
+  };
+  auto c = coflow::spawn(io, body());
+  c.async_wait([&](std::exception_ptr e, int) {
+    log.push_back(holds<coflow::cancelled_error>(e) ? "consumer: cancelled" : "consumer: ?");
+  });
+  run_until_quiet(io);
+  BOOST_TEST(op.handler.has_value());
+  c.cancel();
+  BOOST_TEST(op.emitted.size() == 1u); // forwarded to the operation
+  run_until_quiet(io);
+  // The operation ignores the cancel for now: the body must not unwind.
+  BOOST_TEST(log.empty());
+  if (log.empty())
+    buffer_in_frame[0] = 'x'; // the operation still writes into the frame
+  log.push_back("operation completes");
+  op.complete(error_code(), 16);
+  run_until_quiet(io);
+  BOOST_TEST((log == event_log{"operation completes", "body cleanup", "consumer: cancelled"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_coroutine_waits_for_a_timer)
+{
+  asio::io_context io;
+  asio::steady_timer timer(io, std::chrono::hours(1));
+  event_log log;
+  deferred<void> wait = timer.async_wait(use_deferred);
+  auto body = [&]() -> coflow::coroutine<void> {
+    cleanup c{log, "body"};
+    co_await wait;
+  };
+  auto c = coflow::spawn(io, body());
+  run_until_quiet(io);
+  c.cancel();
+  BOOST_TEST(!wait.called()); // until the aborted wait has completed
+  io.run();
+  BOOST_TEST(wait.called());
+  BOOST_TEST((log == event_log{"body cleanup"}));
+  BOOST_TEST(c.called());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -106,10 +106,12 @@ struct then_value<deferred<U, E>>
  * @par Cancel
  * `cancel()` on an unfired deferred calls the canceller; if the deferred is
  * still unfired afterwards, it fails with cancelled_error, even while paused.
- * The producer's next `callback()` or `errback()` is then ignored. `cancel()`
- * on a fired deferred does nothing, except that a chain waiting on an inner
- * deferred forwards the cancel to it; a result already produced is never
- * dropped.
+ * The producer's next `callback()` or `errback()` is then ignored. A
+ * deferred of an operation still in flight (use_deferred), and an unfired
+ * then() deferred of one, fail so once the operation has completed, not
+ * before. `cancel()` on a fired deferred does nothing, except that a chain
+ * waiting on an inner deferred forwards the cancel to it; a result already
+ * produced is never dropped.
  *
  * @par Unhandled errors
  * An error that ends the chain and reached no consumer and no errback is
@@ -290,10 +292,12 @@ public:
   /// Cancels the deferred.
   /**
    * Unfired: calls the canceller, then fails with cancelled_error unless the
-   * canceller fired it. This failure is delivered even while paused.
-   * Fired: no effect, except that a chain waiting on an inner deferred
-   * forwards the cancel to it. Idempotent. Consumers are never resumed
-   * inside this call.
+   * canceller fired it. This failure is delivered even while paused. For a
+   * use_deferred deferred whose operation is in flight (and an unfired
+   * then() deferred of one) the failure comes when the operation completes:
+   * until then the deferred is not called(). Fired: no effect, except that
+   * a chain waiting on an inner deferred forwards the cancel to it.
+   * Idempotent. Consumers are never resumed inside this call.
    */
   void cancel() const;
 

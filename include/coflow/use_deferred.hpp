@@ -37,9 +37,17 @@ namespace coflow {
  * the operation completes into it on that executor.
  *
  * `cancel()` on the unfired deferred emits @c cancellation_type::terminal on
- * the cancellation slot bound to the operation; the deferred then fails with
- * cancelled_error at once, and the operation's own completion, when it comes,
- * is ignored. The memory the operation uses (buffers) must stay valid until
+ * the cancellation slot bound to the operation. The deferred fails with
+ * cancelled_error once the operation has completed, never before, whatever
+ * it completed with (its result is discarded): a coroutine that awaits it
+ * and is cancelled does not unwind while the operation may still use the
+ * frame's buffers. Meanwhile the deferred is not `called()`, a second
+ * `cancel()` does nothing, and a pause does not hold the failure when it
+ * comes. An operation that destroys its handler without calling it has
+ * ended too: after a cancel the deferred then fails (posted), except during
+ * the context's shutdown, which calls nothing; without a cancel, nothing
+ * fires it. Once the operation has completed, a cancel fails the deferred
+ * at once. The memory the operation uses (buffers) must stay valid until
  * the operation completes, as with any Asio operation.
  */
 class use_deferred_t : public detail::default_token<use_deferred_t>

@@ -81,6 +81,9 @@ public:
   /// The waiting coroutine's executor, read from its task: not copied.
   executor_type get_executor() const noexcept { return receiver_->executor(); }
 
+  /// Identifies the waiting awaiter (see deferred_state::cancel_waiter).
+  const void* consumer() const noexcept { return receiver_; }
+
   void operator()(outcome<U> result)
   {
     if (!token_.claim())
@@ -252,7 +255,15 @@ public:
 
   void pause() override { wait_.control(local_, &deferred_state<U, E>::pause); }
   void unpause() override { wait_.control(local_, &deferred_state<U, E>::unpause); }
-  void cancel() override { wait_.control(local_, &deferred_state<U, E>::cancel); }
+  void cancel() override
+  {
+    // A result that has fired and is only held by a pause is not waited
+    // for: this consumer leaves the chain (DESIGN.md section 4, cancel).
+    run_on(local_, wait_.state().executor(),
+        [s = wait_.shared_state(), consumer = static_cast<const void*>(&wait_)] {
+          s->cancel_waiter(consumer);
+        });
+  }
 
 private:
 

@@ -68,6 +68,10 @@ public:
   /// an unfired then() target), if any: what the cycle check follows.
   virtual const chain_node* dependent() const noexcept { return nullptr; }
 
+  /// The consumer that waits through this link, for links that may be
+  /// withdrawn (see deferred_state::cancel_waiter()); null otherwise.
+  virtual const void* consumer() const noexcept { return nullptr; }
+
 protected:
   explicit link_base(bool waiter) noexcept : is_waiter(waiter) {}
   ~link_base() = default;
@@ -82,6 +86,10 @@ public:
   /// chained outer deferred, a then() target) sets @p next to that state,
   /// whose chain the caller runs next; other links leave it null.
   virtual void run(State& state, std::shared_ptr<chain_node>& next) = 0;
+
+  /// The link leaves the chain without running: its consumer() receives
+  /// cancelled_error instead of the result (links with a consumer only).
+  virtual void withdraw(State&) {}
 
 protected:
   explicit chain_link(bool waiter = false) noexcept : link_base(waiter) {}
@@ -100,6 +108,13 @@ public:
   /// (a coroutine unwinding): cancel() then does not fail it at once.
   virtual bool settles_later() const noexcept { return false; }
 
+  /// True when the cancel's failure must wait for the canceller's target
+  /// to end (an Asio operation in flight, which may still use its
+  /// buffers): cancel() then marks the state cancelled, and it fails with
+  /// cancelled_error when its producer settles it, whatever the result.
+  /// Asked before cancel() runs.
+  virtual bool fails_later() const noexcept { return false; }
+
   /// The coroutine whose body produces the state (its deferred view), to
   /// find a coroutine that would wait on itself through it.
   virtual const task_base* producer() const noexcept { return nullptr; }
@@ -111,6 +126,27 @@ class chain_node : public registered_state
 {
 public:
   bool called() const noexcept { return called_; }
+
+  /// Cancelled, and its failure waits for its producer (see
+  /// canceller_base::fails_later()), or for the source it waits on.
+  bool cancel_pending() const noexcept { return cancel_pending_; }
+
+  /// The result is there, and so is the result of every inner deferred its
+  /// chain waits on: no producer can change it any more, only a pause can
+  /// hold it.
+  bool result_produced() const noexcept
+  {
+    const chain_node* s = this;
+    std::shared_ptr<chain_node> inner;
+    while (s->called_ && s->waiting_inner_)
+    {
+      inner = s->upstream_.lock();
+      if (!inner)
+        return false;
+      s = inner.get();
+    }
+    return s->called_;
+  }
 
 protected:
   chain_node() = default;
@@ -325,6 +361,7 @@ protected:
   bool running_ = false;
   bool waiting_inner_ = false;
   bool cancelling_ = false;
+  bool cancel_pending_ = false;
 
 private:
   struct graveyard
@@ -404,13 +441,15 @@ public:
                              "its body; it cannot be fired");
     if (std::exchange(ignore_next_fire_, false))
       return;
-    if (called_)
+    if (called_ || cancel_pending_)
       throw already_called_error();
     settle(std::move(result));
   }
 
   /// Internal producers (an Asio operation, a coroutine): fires unless
-  /// already called, and consumes the ignore-after-cancel allowance.
+  /// already called, and consumes the ignore-after-cancel allowance. After
+  /// a cancel that waits for the producer, fails with cancelled_error
+  /// instead: the result is discarded.
   void settle(outcome<T> result)
   {
     if (store(std::move(result)))
@@ -426,6 +465,13 @@ public:
     {
       ignore_next_fire_ = false;
       return false;
+    }
+    if (cancel_pending_) [[unlikely]]
+    {
+      // The producer knew of the cancel: nothing is ignored after it.
+      ignore_next_fire_ = false;
+      fail_cancelled();
+      return true;
     }
     called_ = true;
     adopt(std::move(result));
@@ -446,9 +492,26 @@ public:
       ignore_next_fire_ = false;
       return false;
     }
+    if (cancel_pending_) [[unlikely]]
+    {
+      ignore_next_fire_ = false;
+      fail_cancelled();
+      return true;
+    }
     check_inner(inner);
     called_ = true;
     return !chain_to(inner);
+  }
+
+  /// The producer that a pending cancel waits for has gone without a result
+  /// (an operation that destroyed its handler): the cancel's failure comes
+  /// now.
+  void producer_gone()
+  {
+    if (!cancel_pending_ || called_)
+      return;
+    fail_cancelled();
+    run_chain();
   }
 
   void set_canceller(std::unique_ptr<canceller_type> c) noexcept
@@ -480,6 +543,19 @@ public:
       forward_cancel(finish, std::move(next));
     else if (finish)
       cancel_finish();
+  }
+
+  /// cancel(), for a consumer that stops waiting because it is cancelled
+  /// itself (a coroutine's co_await; @p consumer is what its link's
+  /// consumer() returns). If the result has been produced and only a pause
+  /// holds it, the consumer's link leaves the chain and receives
+  /// cancelled_error, posted; the state, its pause and its other links are
+  /// not touched. A result still to come is waited for as by any consumer.
+  void cancel_waiter(const void* consumer)
+  {
+    cancel();
+    if (result_produced())
+      withdraw(consumer);
   }
 
   /// Cancels of this unfired state are forwarded to @p up (then() targets).
@@ -642,6 +718,43 @@ private:
     return waiting_inner_;
   }
 
+  /// Removes the link of @p consumer, if it is still in the chain, and
+  /// lets it receive cancelled_error.
+  void withdraw(const void* consumer)
+  {
+    link_base* prev = nullptr;
+    for (link_base* link = first_; link; prev = link, link = link->next)
+    {
+      if (link->consumer() != consumer)
+        continue;
+      // A chain that runs further down this stack reads first_ afresh for
+      // every link: unlinking one that has not run yet is safe.
+      (prev ? prev->next : first_) = link->next;
+      if (last_ == link)
+        last_ = prev;
+      link->next = nullptr;
+      if (link->is_waiter && --waiters_ == 0 && !running_)
+        unregister_waiters();
+      struct destroy_link
+      {
+        link_base* link;
+        ~destroy_link() { link->destroy(); }
+      } guard{link};
+      static_cast<link_type*>(link)->withdraw(*this);
+      return;
+    }
+  }
+
+  /// The failure a cancel causes, delivered despite a pause.
+  void fail_cancelled() noexcept
+  {
+    called_ = true;
+    cancel_pending_ = false;
+    cancel_overrides_pause_ = true;
+    error_unreported_ = false; // a cancelled_error is never reported
+    result_.template emplace<2>(shared_cancelled_error());
+  }
+
   void adopt(outcome<T>&& result)
   {
     if (result.index() == 0)
@@ -737,12 +850,18 @@ private:
       // A fired chain waiting on an inner deferred forwards the cancel to it.
       return waiting_inner_ ? upstream_.lock() : nullptr;
     }
-    if (cancelling_)
+    if (cancelling_ || cancel_pending_)
       return nullptr;
     cancelling_ = true;
     finish = true;
     if (canceller_)
     {
+      if (canceller_->fails_later())
+      {
+        // Marked first: the producer may settle inside the canceller.
+        cancel_pending_ = true;
+        ignore_next_fire_ = true;
+      }
       try
       {
         canceller_->cancel(*this);
@@ -758,15 +877,20 @@ private:
   void cancel_finish() override
   {
     cancelling_ = false;
-    if (!called_ && !(canceller_ && canceller_->settles_later()))
+    if (called_ || cancel_pending_ || (canceller_ && canceller_->settles_later()))
+      return;
+    if (auto source = upstream_.lock(); source && source->cancel_pending())
     {
-      called_ = true;
+      // A then() target whose source waits for its operation: it fails
+      // when the source's failure reaches it.
+      cancel_pending_ = true;
       ignore_next_fire_ = true;
-      // The failure caused by a cancel is delivered despite a pause.
-      cancel_overrides_pause_ = true;
-      result_.template emplace<2>(shared_cancelled_error());
-      run_chain();
+      return;
     }
+    ignore_next_fire_ = true;
+    // The failure caused by a cancel is delivered despite a pause.
+    fail_cancelled();
+    run_chain();
   }
 
   void abandon_waiters() noexcept override

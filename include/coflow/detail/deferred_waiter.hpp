@@ -104,10 +104,39 @@ public:
 
   void run(State& state, std::shared_ptr<chain_node>&) override
   {
-    using T = typename State::result_type;
     // A copy that throws is this consumer's error: it never escapes here,
     // where it would leave the consumer uncalled.
-    auto result = state.take_outcome();
+    deliver(state, state.take_outcome());
+  }
+
+  void withdraw(State& state) override
+  {
+    deliver(state, outcome<typename State::result_type>(
+        std::in_place_index<1>, shared_cancelled_error()));
+  }
+
+  /// What identifies the consumer, for handlers that say (coflow's own
+  /// waiters: the awaiter that receives the result).
+  const void* consumer() const noexcept override
+  {
+    if constexpr (requires(const Handler& h) { h.consumer(); })
+      return handler_.consumer();
+    else
+      return nullptr;
+  }
+
+  void destroy() noexcept override
+  {
+    allocator_type alloc(alloc_);
+    this->~waiter_link();
+    std::allocator_traits<allocator_type>::deallocate(alloc, this, 1);
+  }
+
+private:
+  /// Posts @p result to the consumer, through the deferred's executor.
+  void deliver(State& state, outcome<typename State::result_type> result)
+  {
+    using T = typename State::result_type;
     if constexpr (requires { typename Handler::takes_outcome; })
     {
       // coflow's own waiters take the outcome as it is: no default T needed.
@@ -136,14 +165,6 @@ public:
     }
   }
 
-  void destroy() noexcept override
-  {
-    allocator_type alloc(alloc_);
-    this->~waiter_link();
-    std::allocator_traits<allocator_type>::deallocate(alloc, this, 1);
-  }
-
-private:
   waiter_link(Handler&& handler, std::weak_ptr<registered_state> state,
       const allocator_type& alloc)
     : chain_link<State>(true),
