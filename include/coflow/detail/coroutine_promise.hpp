@@ -432,6 +432,15 @@ public:
       next_ = {}; // the next state's own identity goes; its frame stays
       return t->swap_frame(next_frame);
     }
+    if (n->accepts_tail_sink() && same_executor(t->executor(), n->executor()))
+      if (tail_source<T>* sink = t->lock_tail_sink())
+      {
+        // The chain collapses: the source that waits on this coroutine
+        // waits on the next state instead, and this coroutine goes. Its
+        // handle comes back here, and goes with the frame.
+        static_cast<source*>(sink)->retarget(next_);
+        return t->end_in_collapse(n); // the frame and this awaiter are gone
+      }
     t->end_in_tail(make_source());
   }
 
@@ -457,13 +466,28 @@ private:
     void wait(resume_token token) override
     {
       task_type* n = coroutine_access::task_pointer(next_);
+      if (local_ && n->accepts_tail_sink())
+        return n->set_tail_sink(this, std::move(token)); // no shared state
       run_on(local_, n->executor(), [this, n, token = std::move(token)]() mutable {
         wait_.attach(n->shared());
         wait_.wait(std::move(token));
       });
     }
 
-    outcome<T> take() override { return wait_.take_outcome(); }
+    outcome<T> take() override
+    {
+      if (this->direct_)
+        return std::move(*this->direct_);
+      return wait_.take_outcome();
+    }
+
+    /// A collapse (see task::lock_tail_sink()): this source waits on the
+    /// coroutine of @p next from now on, and @p next gets the handle of
+    /// the coroutine it waited on so far.
+    void retarget(coroutine<T, Executor>& next) noexcept
+    {
+      std::swap(next_, next);
+    }
 
     const task_base* awaited_task() const noexcept override
     {

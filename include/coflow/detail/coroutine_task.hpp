@@ -39,6 +39,13 @@ public:
 
   /// The result, once the token has been resumed.
   virtual outcome<T> take() = 0;
+
+  /// A coroutine that this source waits on directly (see
+  /// task::accepts_tail_sink()) delivers its result here.
+  void receive(outcome<T> result) { direct_.emplace(std::move(result)); }
+
+protected:
+  std::optional<outcome<T>> direct_;
 };
 
 template <class T, class Executor>
@@ -282,6 +289,69 @@ public:
     pump::resume(this);
   }
 
+  /// Whether the tail source of another coroutine on the same executor can
+  /// wait on this one directly (its token as this task's continuation, the
+  /// result delivered into the source): a spawned coroutine that has not
+  /// delivered yet and that nobody awaits as a child. Such a wait costs no
+  /// shared state, and lets a chain of tail calls collapse (see
+  /// lock_tail_sink()).
+  bool accepts_tail_sink() const noexcept
+  {
+    const extras* x = typed_extras();
+    return x && started_ && !borrowed_run_ && !continuation_ && !finished_ && !x->tail_sink;
+  }
+
+  void set_tail_sink(tail_source<T>* sink, resume_token token) noexcept
+  {
+    typed_extras()->tail_sink = sink;
+    continuation_ = std::move(token);
+  }
+
+  /// The collapse of a chain of tail calls (DESIGN.md, tail_call): this
+  /// body ends in a tail call, and only the tail source of the coroutine
+  /// waiting on this one holds it (no other handle, no other consumer, no
+  /// pause but the one that coroutine forwarded, no cancel). That source
+  /// can then wait on the next state itself, and this task go.
+  /// @returns the source, with the waiting task locked (until
+  /// end_in_collapse()), or nullptr: no collapse.
+  tail_source<T>* lock_tail_sink() noexcept
+  {
+    extras* x = typed_extras();
+    if (!x || !x->tail_sink || x->shared || borrowed_run_ || !continuation_
+        || cancel_requested() || refs_.load(std::memory_order_acquire) != 2)
+      return nullptr;
+    task_base* waiting = continuation_.get();
+    if (!waiting->try_lock_suspended())
+      return nullptr; // running, or a control call is forwarding through it
+    if (pause_count() != (waiting->forwarded_pause_to(x->tail_sink) ? 1u : 0u))
+    {
+      waiting->unlock_locked();
+      return nullptr;
+    }
+    return x->tail_sink;
+  }
+
+  /// After lock_tail_sink(): the source now holds @p next's handle (and
+  /// this task's its caller's). The waiting task's token moves to @p next,
+  /// which delivers into the source; a pause it had forwarded is forwarded
+  /// to @p next; it is unlocked; this frame goes. The caller's handle of
+  /// this task and the running reference go next: so does this task.
+  void end_in_collapse(task* next) noexcept
+  {
+    extras* x = typed_extras();
+    tail_source<T>* sink = std::exchange(x->tail_sink, nullptr);
+    task_base* waiting = continuation_.get();
+    next->set_tail_sink(sink, std::move(continuation_));
+    if (waiting->forwarded_pause_to(sink))
+      forward(&awaited_control::pause, sink);
+    waiting->unlock_locked();
+    leave_nesting();
+    body_done_ = true;
+    finished_ = true;
+    std::exchange(frame_, nullptr).destroy(); // with it, the caller's handle of this task
+    release(); // the running reference, the last one
+  }
+
   /// The running body ends in a tail call to a started coroutine or a
   /// deferred: the frame goes, and @p source delivers the result. What may
   /// fail before the frame goes (building the extras, forwarding a pause)
@@ -363,6 +433,9 @@ private:
     std::shared_ptr<shared_state_type> shared;
     /// After a tail call to a started coroutine or a deferred.
     std::unique_ptr<tail_source<T>> tail;
+    /// The tail source of the coroutine that waits on this one directly:
+    /// its token is this task's continuation_, and the result goes here.
+    tail_source<T>* tail_sink = nullptr;
   };
 
   std::unique_ptr<task_extras> make_extras() override
@@ -441,6 +514,14 @@ private:
     {
       extras* x = typed_extras();
       const bool shared = x && x->shared;
+      if (x && x->tail_sink)
+      {
+        // A spawned task: its running reference and the sink's handle are
+        // the only references if no other handle may read the result.
+        const bool only_sink = !shared && refs_.load(std::memory_order_acquire) == 2;
+        x->tail_sink->receive(only_sink ? take_outcome() : copy_or_error());
+        x->tail_sink = nullptr;
+      }
       if (shared)
       {
         if (continuation_)
@@ -523,7 +604,10 @@ private:
   resume_token on_abandoned() noexcept override
   {
     if (extras* x = typed_extras())
+    {
       x->work.reset();
+      x->tail_sink = nullptr; // its task is abandoned next, through the continuation
+    }
     destroy_frame();
     keep_executor();
     // Abandoned next, by the caller: with a borrowed running reference, the

@@ -577,6 +577,34 @@ public:
   /// The body resumes from its suspension point.
   void resumed() noexcept { awaited_ = nullptr; }
 
+  /// Locks a suspended task, to change what it awaits (a collapsing chain
+  /// of tail calls): its body cannot resume meanwhile, and control calls
+  /// only record themselves. @returns false if it is not suspended.
+  bool try_lock_suspended() noexcept
+  {
+    word_type w = state_.load(std::memory_order_acquire);
+    while (phase(w) == suspended)
+      if (state_.compare_exchange_weak(w, (w & ~phase_mask) | locked,
+              std::memory_order_acq_rel, std::memory_order_acquire))
+        return true;
+    return false;
+  }
+
+  /// Unlocks after try_lock_suspended(), forwarding what was recorded
+  /// meanwhile, and posting a wake-up that came meanwhile.
+  void unlock_locked() noexcept
+  {
+    while (!try_unlock(true))
+    {
+    }
+  }
+
+  /// Whether this task's pause was forwarded to @p control.
+  bool forwarded_pause_to(const awaited_control* control) const noexcept
+  {
+    return paused_target_ == control;
+  }
+
   /// What the suspended body awaits (read by the handler of its token).
   awaited_control* awaited() const noexcept { return awaited_; }
 
