@@ -10,6 +10,7 @@
 
 #include <coflow/coroutine.hpp>
 #include <coflow/spawn.hpp>
+#include <coflow/this_coro.hpp>
 
 #include <coflow/unhandled_error.hpp>
 #include <coflow/use_coroutine.hpp>
@@ -21,6 +22,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -666,6 +668,32 @@ BOOST_AUTO_TEST_CASE(context_destruction_destroys_suspended_frames)
     BOOST_TEST(log.empty());
   }
   BOOST_TEST((log == event_log{"L'' cleanup", "L' cleanup", "L cleanup"}));
+}
+
+BOOST_AUTO_TEST_CASE(context_destruction_with_a_resumption_queued_in_a_strand)
+{
+  // The strand's service is built after coflow's registry, so it shuts down
+  // first, and destroys the queued resumption before the registry tells a
+  // shutdown: the coroutine is resumed with the dropped-handler error,
+  // posted to the strand, which drops that post at once. It used to be
+  // posted again without end (a stack overflow); now it is abandoned.
+  event_log log;
+  {
+    asio::io_context io;
+    (void)coflow::spawn(io, []() -> coroutine<void> { co_return; }()); // the registry
+    io.run();
+    io.restart();
+    auto strand = asio::make_strand(io);
+    auto yields = [&]() -> coroutine<void> {
+      cleanup c{log, "body"};
+      co_await asio::post(co_await coflow::this_coro::executor, coflow::use_coroutine);
+      log.push_back("resumed");
+    };
+    (void)coflow::spawn(strand, yields());
+    io.run_one(); // the body posts its resumption into the strand
+    BOOST_TEST(log.empty());
+  }
+  BOOST_TEST((log == event_log{"body cleanup"}));
 }
 
 BOOST_AUTO_TEST_CASE(context_destruction_with_handles_of_inline_children)

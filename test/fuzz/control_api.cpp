@@ -6,8 +6,10 @@
 // errback, create a coroutine that awaits a deferred, or awaits or tail-calls
 // a coroutine of the set, or awaits a fuzz operation; spawn, add a consumer,
 // pause, unpause, cancel (also from a handler), drop a handle, run one or all
-// ready handlers, resolve a pending fuzz operation); the bodies await
-// deferreds, inline children, tail calls and Asio operations.
+// ready handlers, resolve a pending fuzz operation, destroy the context); the
+// bodies await deferreds, inline children, tail calls and Asio operations. A
+// coroutine is spawned on the context, or on a strand of it (its body and
+// the children it awaits at once then run on the strand).
 //
 // A fuzz operation is an Asio operation (asio::async_initiate, awaited with
 // coflow::use_coroutine) whose behaviour the input chooses, per operation:
@@ -19,6 +21,42 @@
 // handler on, or after (the handler is then stale: completing or dropping it
 // later does nothing), or after completing inline. Its value or its failure
 // is known, so the value checks cover it.
+//
+// A kept handler belongs to the operations' execution-context service
+// (built when the operation is created or when it is initiated, as the input
+// chooses, so before or after coflow's waiter registry), which destroys it
+// unused at the context's shutdown, as Asio's services destroy their pending
+// operations.
+//
+// Destroying the context (a rare step: "run every ready handler" with the
+// argument 0xfb, then a mode byte) ends the input there: the helper thread
+// is idle, the harness may drop its deferred and coroutine handles first,
+// and the io_context goes while bodies are suspended, paused, cancelled and
+// unwinding, nested, in tail calls, waiting on deferreds, children and fuzz
+// operations, with starts, completions, resumptions and cancels queued, in
+// the context or in the strand. (Asio: nothing that holds a copy of a
+// strand may outlive its context; once the strand was used, the harness
+// drops every coroutine handle, then the strand, before the context.) Then
+// (misuse.md: every suspended frame is destroyed once, parents after
+// children; waiting consumers are destroyed without being invoked; nothing
+// leaks):
+//   - every frame whose body ran is gone (live frames 0), each cleanup ran
+//     once, and every child frame went before its parent's;
+//   - no consumer was invoked by the destruction, none twice, and every
+//     consumer's handler is destroyed (none survives its context); what was
+//     delivered before is checked as at the end;
+//   - no body was resumed by it; what each saw before is checked as at the
+//     end; no kept handler outlives its context;
+//   - the harness then drops its handles (coroutines or deferreds first, as
+//     chosen): dropping a handle after its context is gone is safe, and the
+//     frames that never ran go with the last one (live frame parameters 0).
+// Calling pause(), unpause() or cancel() on those handles before dropping
+// them is not promised by the docs; COFLOW_FUZZ_CONTROL_AFTER_SHUTDOWN=1
+// adds it (with a deferred's pause, unpause, cancel and callback).
+// The strand is made at the first "spawn on the strand": its service shuts
+// down before coflow's waiter registry if something was spawned before (a
+// queued resumption is then dropped before the registry tells a shutdown),
+// after it otherwise; the input chooses.
 //
 // At the end everything is released and run to completion, pending fuzz
 // operations are completed (or dropped, as chosen), the helper thread's work
@@ -36,8 +74,10 @@
 //     through the executor, never inside the drop; the initiation's
 //     exception), and ran to its end; a stale handler completed or dropped
 //     changes nothing;
-//   - every frame was destroyed exactly once (live frames back to 0), and
-//     every cleanup ran exactly once;
+//   - every frame was destroyed exactly once (live frames back to 0, also
+//     the frames of coroutines that never started), every cleanup ran
+//     exactly once, and every child frame went before its parent's;
+//   - every consumer's handler was destroyed once it had been called;
 //   - run() returned.
 // A violated invariant aborts: libFuzzer reports it with the input.
 //
@@ -61,6 +101,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -102,16 +143,44 @@ void check(bool ok, const char* what)
   }
 }
 
-/// Lives in every frame: counts frames and runs its cleanup once.
+/// Lives in every frame: counts frames and runs its cleanup once. A child
+/// awaited at once (inline, not a tail call) names its parent's guard:
+/// every child frame goes before its parent's (misuse.md: "parents after
+/// children", at the context's shutdown as at any other time).
 struct frame_guard
 {
-  frame_guard() { ++live_frames, ++frames_made; }
+  explicit frame_guard(frame_guard* parent = nullptr) : parent_(parent)
+  {
+    ++live_frames, ++frames_made;
+    if (parent_)
+      ++parent_->children_;
+  }
   frame_guard(const frame_guard&) = delete;
   ~frame_guard()
   {
+    check(children_ == 0, "a parent frame is destroyed after its children's");
+    if (parent_)
+      --parent_->children_;
     --live_frames;
     ++cleanups;
   }
+
+private:
+  frame_guard* parent_;
+  std::atomic<int> children_{0};
+};
+
+/// A parameter of every coroutine function: it lives in the frame from the
+/// call on, so it counts frames whose body never ran too (unstarted ones,
+/// dropped or abandoned with their context): back to 0 once everything is
+/// released.
+std::atomic<long> live_params{0};
+struct frame_param
+{
+  frame_param() noexcept { ++live_params; }
+  frame_param(const frame_param&) noexcept { ++live_params; }
+  frame_param& operator=(const frame_param&) = default;
+  ~frame_param() { --live_params; }
 };
 
 // --- the helper thread ---------------------------------------------------------
@@ -264,6 +333,8 @@ public:
   /// @returns false if the handler was already completed or dropped.
   virtual bool complete(boost::system::error_code ec, int v) = 0;
   virtual bool drop() = 0;
+  /// Whether the handler is still here (neither completed nor dropped).
+  virtual bool holds() const = 0;
 };
 
 template <class Handler>
@@ -290,8 +361,62 @@ public:
     return true;
   }
 
+  bool holds() const override { return handler_.has_value(); }
+
 private:
   std::optional<Handler> handler_;
+};
+
+/// The service of the fuzz operations, as an Asio I/O object's service: it
+/// owns the handlers they keep, and its shutdown() destroys those not yet
+/// completed or dropped, unused, as Asio's services destroy pending
+/// operations when their execution context goes. Whether it was built before
+/// coflow's waiter registry (then shut down after it, and the library sees
+/// the drops as its context's shutdown) or after it (shut down first: the
+/// drops look like any other drop, and the resumptions they post die unrun
+/// in the strand's or the scheduler's shutdown) is the input's choice (see
+/// op_record::early_service).
+class fuzz_op_service : public asio::execution_context::service
+{
+public:
+  static inline asio::execution_context::id id;
+
+  explicit fuzz_op_service(asio::execution_context& context)
+    : asio::execution_context::service(context)
+  {
+  }
+
+  void keep(std::shared_ptr<handler_box> box)
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    boxes_.push_back(std::move(box));
+  }
+
+  /// Handlers this process's shutdowns destroyed unused (for the report).
+  static inline std::atomic<unsigned long> dropped_at_shutdown{0};
+
+private:
+  void shutdown() override
+  {
+    // Dropping a handler may destroy frames, and with them other records'
+    // references: the boxes are held here while they go.
+    for (;;)
+    {
+      std::vector<std::shared_ptr<handler_box>> boxes;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        boxes.swap(boxes_);
+      }
+      if (boxes.empty())
+        return;
+      for (auto& b : boxes)
+        if (b->drop())
+          ++dropped_at_shutdown;
+    }
+  }
+
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<handler_box>> boxes_;
 };
 
 /// One fuzz operation: its behaviour, and what its body saw. Shared by the
@@ -305,6 +430,11 @@ struct op_record
   /// (later), on the helper thread (drop_later), dropped instead of
   /// completed (throw_after, throw_after_thread).
   bool alternate = false;
+  /// Its service is built when the operation is created (before any spawn
+  /// builds coflow's waiter registry, if it is the first), not when it is
+  /// initiated (after).
+  bool early_service = false;
+  asio::io_context* context = nullptr;
   int value = 0;
 
   bool initiated = false;
@@ -363,8 +493,10 @@ struct op_record
     }
   }
 
-  /// What the body saw, once everything ran.
-  void check_seen() const
+  /// What the body saw, once everything ran; or, if @p abandoned, once the
+  /// context was destroyed (a body suspended then saw nothing, and the
+  /// shutdown resumed none: what it saw before is checked as usual).
+  void check_seen(bool abandoned = false) const
   {
     if (seen == outcome::value)
       check(seen_value == value, "a body got its own operation's value");
@@ -375,7 +507,11 @@ struct op_record
           "a body whose operation was never initiated saw nothing or the cancel");
       return;
     }
-    check(!frame_alive, "a body that initiated its operation ran to its end");
+    check(!frame_alive,
+        abandoned ? "a body suspended at the context's destruction was destroyed with it"
+                  : "a body that initiated its operation ran to its end");
+    if (abandoned && seen == outcome::nothing)
+      return;
     const outcome result = fails ? outcome::failed : outcome::value;
     switch (how)
     {
@@ -457,6 +593,7 @@ void initiate(const std::shared_ptr<op_record>& r, Handler&& handler)
   auto ex = asio::get_associated_executor(handler);
   auto box = std::make_shared<handler_box_for<std::decay_t<Handler>>>(std::move(handler));
   r->box = box;
+  asio::use_service<fuzz_op_service>(*r->context).keep(box);
   if (r->reaction != on_cancel::ignore && slot.is_connected())
   {
     slot.assign([w = std::weak_ptr<handler_box>(box), ex, reaction = r->reaction](
@@ -513,16 +650,17 @@ struct frame_presence
 
 // --- the bodies ------------------------------------------------------------------
 
-coroutine<int> leaf(deferred<int> d)
+/// @p parent: the guard of the frame that awaits it at once, if one does.
+coroutine<int> leaf(deferred<int> d, frame_guard* parent = nullptr, frame_param = {})
 {
-  frame_guard g;
+  frame_guard g(parent);
   co_return co_await d + 1;
 }
 
 /// What a body adds to the value it awaits; see expected_value().
 constexpr int deferred_body_adds[4] = {0, 1, 1, 0};
 
-coroutine<int> on_deferred(int kind, deferred<int> d, asio::io_context& io)
+coroutine<int> on_deferred(int kind, deferred<int> d, asio::io_context& io, frame_param = {})
 {
   frame_guard g;
   switch (kind % 4)
@@ -530,7 +668,7 @@ coroutine<int> on_deferred(int kind, deferred<int> d, asio::io_context& io)
   case 0:
     co_return co_await d;
   case 1:
-    co_return co_await leaf(d);
+    co_return co_await leaf(d, &g);
   case 2:
     co_return co_await coflow::tail_call(leaf(d));
   default:
@@ -541,7 +679,7 @@ coroutine<int> on_deferred(int kind, deferred<int> d, asio::io_context& io)
 
 /// Awaits, or tail-calls, a coroutine of the set: the set is a tree of
 /// coroutines that share children (an unstarted one starts as a child).
-coroutine<int> on_coroutine(bool tail, coroutine<int> c)
+coroutine<int> on_coroutine(bool tail, coroutine<int> c, frame_param = {})
 {
   frame_guard g;
   if (tail)
@@ -550,9 +688,10 @@ coroutine<int> on_coroutine(bool tail, coroutine<int> c)
 }
 
 /// Awaits a fuzz operation and records what it saw there.
-coroutine<int> awaits_operation(std::shared_ptr<op_record> r, int adds)
+coroutine<int> awaits_operation(
+    std::shared_ptr<op_record> r, int adds, frame_guard* parent = nullptr, frame_param = {})
 {
-  frame_guard g;
+  frame_guard g(parent);
   frame_presence p(r);
   int v = 0;
   try
@@ -574,24 +713,60 @@ constexpr int operation_body_adds[3] = {0, 1, 1};
 
 /// Kind 1 awaits the operation in an inline child, kind 2 in a tail call;
 /// kind 0 is awaits_operation itself.
-coroutine<int> on_operation(bool tail, std::shared_ptr<op_record> r)
+coroutine<int> on_operation(bool tail, std::shared_ptr<op_record> r, frame_param = {})
 {
   frame_guard g;
   if (tail)
     co_return co_await coflow::tail_call(awaits_operation(std::move(r), 1));
-  co_return co_await awaits_operation(std::move(r), 1);
+  co_return co_await awaits_operation(std::move(r), 1, &g);
 }
 
 // --- the model ---------------------------------------------------------------------
 
+/// Counts the copies of a consumer's handler that exist: once the context
+/// is gone, or once the consumer has been invoked and the context has run
+/// out of work, none is left (destroyed unused at the shutdown, or after
+/// its call).
+struct handler_copies
+{
+  explicit handler_copies(std::atomic<int>& n) noexcept : n_(&n) { ++*n_; }
+  handler_copies(const handler_copies& other) noexcept : n_(other.n_) { ++*n_; }
+  handler_copies& operator=(const handler_copies&) = delete;
+  ~handler_copies() { --*n_; }
+
+private:
+  std::atomic<int>* n_;
+};
+
 struct fuzz_state
 {
-  asio::io_context io;
+  /// Destroyed by a step (see end_by_destroying_the_context), or last. On
+  /// the heap of its own: ASan reports any use of it once it is gone.
+  std::unique_ptr<asio::io_context> context = std::make_unique<asio::io_context>();
+  asio::io_context& io() { return *context; }
+
+  /// The strand of "spawn on the strand". Destroyed before the context, as
+  /// everything holding a copy of it must be (Asio: the last copy of a
+  /// strand locks its service's mutex in its destructor).
+  using strand_type = asio::strand<asio::io_context::executor_type>;
+  std::optional<strand_type> strand;
+  bool spawned_on_strand = false;
+
+  strand_type& get_strand()
+  {
+    if (!strand)
+      strand.emplace(asio::make_strand(io()));
+    return *strand;
+  }
   struct deferred_entry
   {
     deferred<int> d;
     std::optional<int> value; // what callback() gave it, if it did
     bool errbacked = false;
+    /// The harness's own pauses: the coroutines that await the deferred
+    /// pause it too, and release their pauses themselves (on the
+    /// deferred's executor, posted, when they run on the strand).
+    unsigned pauses = 0;
   };
   std::vector<deferred_entry> deferreds;
   std::vector<std::shared_ptr<op_record>> ops;
@@ -608,10 +783,11 @@ struct fuzz_state
   std::vector<entry> coroutines;
   struct consumer
   {
-    std::size_t coroutine;
+    std::size_t coroutine = 0;
     int deliveries = 0;
     std::optional<int> value;
     std::exception_ptr error;
+    std::atomic<int> handlers{0}; // copies of its handler alive
   };
   std::vector<std::unique_ptr<consumer>> consumers;
 
@@ -645,10 +821,30 @@ struct fuzz_state
     return expected_failure(static_cast<std::size_t>(e.on_coroutine));
   }
 
+  /// What a consumer received, if it received something, is right.
+  void check_delivery(const consumer& k) const
+  {
+    const std::size_t i = k.coroutine;
+    check(k.deliveries <= 1, "no consumer is called twice");
+    if (k.value)
+    {
+      check(!coroutines[i].cancelled, "a coroutine cancelled before it completed delivered no value");
+      check(k.value == expected_value(i), "a delivered value is the one the coroutine computed");
+    }
+    if (k.error)
+    {
+      const outcome got = classify(k.error);
+      check(got == outcome::cancelled || got == expected_failure(i),
+          "a delivered error is cancelled_error or the one the coroutine's dependencies produced");
+    }
+  }
+
   void attach_consumer(std::size_t i)
   {
-    auto* c = consumers.emplace_back(std::make_unique<consumer>(consumer{i, 0, std::nullopt, {}})).get();
-    coroutines[i].handle.async_wait([c](std::exception_ptr e, int v) {
+    auto* c = consumers.emplace_back(std::make_unique<consumer>()).get();
+    c->coroutine = i;
+    coroutines[i].handle.async_wait([c, copy = handler_copies(c->handlers)](
+                                        std::exception_ptr e, int v) {
       ++c->deliveries;
       if (!e)
         c->value = v;
@@ -705,7 +901,7 @@ struct fuzz_state
     }
     default: // posted, later
       if (r.alternate)
-        asio::post(io, [box, ec, v] { (void)box->complete(ec, v); });
+        asio::post(io(), [box, ec, v] { (void)box->complete(ec, v); });
       else
         (void)box->complete(ec, v);
       break;
@@ -713,6 +909,137 @@ struct fuzz_state
     return true;
   }
 };
+
+/// The argument of "run every ready handler" (0xfb) that destroys the
+/// context instead.
+constexpr unsigned destroy_selector = 30;
+/// The argument of "run every ready handler" (0xe7) that spawns on the
+/// strand instead.
+constexpr unsigned strand_spawn_selector = 25;
+
+#ifndef COFLOW_FUZZ_CONTROL_AFTER_SHUTDOWN
+/// 1: after the context is destroyed, also call pause(), unpause() and
+/// cancel() on the coroutine handles the harness still holds, and pause(),
+/// unpause(), cancel() and callback() on its deferreds. The docs promise
+/// nothing about handles used after their context is gone (only that the
+/// context's destruction destroys the suspended frames, and that dropping a
+/// handle is safe), so the committed target does not rely on it.
+#define COFLOW_FUZZ_CONTROL_AFTER_SHUTDOWN 0
+#endif
+
+/// Figures of the whole run (printed at exit with COFLOW_FUZZ_STATS=1).
+struct run_figures
+{
+  std::atomic<unsigned long> contexts_destroyed{0};
+  std::atomic<unsigned long> frames_abandoned{0};     // bodies suspended at the destruction
+  std::atomic<unsigned long> consumers_abandoned{0};  // waiting then, never invoked
+  std::atomic<unsigned long> consumers_delivered{0};  // invoked before the destruction
+  std::atomic<unsigned long> ops_pending{0};          // initiated, not resolved, frame alive
+};
+run_figures figures;
+
+/// The last step of an input that destroys the context (DESIGN.md §4,
+/// "Lifetime and threads"; misuse.md, "destroying the execution context
+/// while coroutines are suspended"): whatever is suspended, paused,
+/// cancelled and unwinding, nested, in a tail call, waiting on a deferred,
+/// a child or a fuzz operation, or queued in the context, goes with it.
+/// @p mode: bit 0 drops the harness's deferred handles first, bit 1 its
+/// coroutine handles (a handle dropped while paused keeps its coroutine
+/// paused): then only the context breaks the cycles that frames, deferreds
+/// and kept handlers form; bit 2 (COFLOW_FUZZ_CONTROL_AFTER_SHUTDOWN only)
+/// uses the handles left afterwards; bit 3 drops the coroutine handles
+/// before the deferred ones afterwards (else after).
+void end_by_destroying_the_context(std::unique_ptr<fuzz_state> s, unsigned mode)
+{
+  // The helper thread is idle between steps (the caller waited for it):
+  // no job of it runs, or holds a handler of this context, while the
+  // context goes, so the harness adds no race of its own.
+  std::vector<int> deliveries;
+  for (auto& k : s->consumers)
+    deliveries.push_back(k->deliveries);
+  std::vector<outcome> seen;
+  for (auto& r : s->ops)
+  {
+    seen.push_back(r->seen);
+    if (r->initiated && r->frame_alive && r->box && r->box->holds())
+      ++figures.ops_pending;
+  }
+  if (mode & 1)
+    for (auto& d : s->deferreds)
+      d.d = {};
+  // Asio: nothing that holds a copy of a strand may outlive its context.
+  // A coroutine spawned on the strand holds one in its task, and so may
+  // every handle (an unstarted frame holds the handles it awaits): with a
+  // strand in use, the harness drops them all first, then its strand.
+  if ((mode & 2) || s->spawned_on_strand)
+    for (auto& c : s->coroutines)
+      c.handle = {};
+  s->strand.reset();
+  figures.frames_abandoned += static_cast<unsigned long>(live_frames.load());
+
+  s->context.reset(); // shutdown: the services, coflow's registry, the queue
+  ++figures.contexts_destroyed;
+
+  // misuse.md: every suspended frame is destroyed once, parents after
+  // children (frame_guard checks that), waiting consumers are destroyed
+  // without being invoked, nothing leaks.
+  check(live_frames == 0, "every frame whose body ran was destroyed, at the latest with its context");
+  check(cleanups == frames_made, "every cleanup ran once");
+  for (std::size_t k = 0; k < s->consumers.size(); ++k)
+  {
+    const auto& consumer = *s->consumers[k];
+    check(consumer.deliveries == deliveries[k], "the context's destruction invokes no consumer");
+    check(consumer.handlers == 0,
+        "a consumer's handler is destroyed with its context, unless it was called before");
+    s->check_delivery(consumer);
+    ++(consumer.deliveries ? figures.consumers_delivered : figures.consumers_abandoned);
+  }
+  for (std::size_t k = 0; k < s->ops.size(); ++k)
+  {
+    const op_record& r = *s->ops[k];
+    check(r.seen == seen[k], "the context's destruction resumes no body");
+    r.check_seen(true);
+    check(!r.box || !r.box->holds(), "no kept handler outlives its context");
+  }
+
+#if COFLOW_FUZZ_CONTROL_AFTER_SHUTDOWN
+  if (mode & 4)
+  {
+    for (auto& c : s->coroutines)
+      if (c.handle)
+      {
+        const long frames = live_frames;
+        c.handle.pause();
+        c.handle.unpause();
+        c.handle.cancel();
+        check(live_frames == frames, "a control call after the context is gone runs no body");
+      }
+    for (auto& d : s->deferreds)
+      if (d.d)
+      {
+        d.d.pause();
+        d.d.unpause();
+        d.d.cancel();
+        if (!d.d.called())
+          d.d.callback(1);
+      }
+    for (auto& k : s->consumers)
+      check(k->handlers == 0 && k->deliveries <= 1, "no consumer is called after its context is gone");
+  }
+#endif
+
+  // Release what the harness holds, in the order the input chose: the
+  // frames of coroutines that never started go with their last handle.
+  if (mode & 8)
+    s->coroutines.clear();
+  s->deferreds.clear();
+  s->coroutines.clear();
+  s->ops.clear();
+  s.reset();
+  check(live_frames == 0, "every frame destroyed");
+  check(cleanups == frames_made, "every cleanup ran once");
+  check(live_params == 0, "every frame destroyed, also those whose body never ran");
+}
 
 void run(const std::uint8_t* data, std::size_t size)
 {
@@ -741,9 +1068,9 @@ void run(const std::uint8_t* data, std::size_t size)
       if (s->deferreds.size() < 8)
       {
         if (arg & 1)
-          s->deferreds.push_back({deferred<int>(s->io, [](deferred<int>&) {}), std::nullopt});
+          s->deferreds.push_back({deferred<int>(s->io(), [](deferred<int>&) {}), std::nullopt});
         else
-          s->deferreds.push_back({deferred<int>(s->io), std::nullopt});
+          s->deferreds.push_back({deferred<int>(s->io()), std::nullopt});
       }
       break;
     case 1: // fire
@@ -765,7 +1092,7 @@ void run(const std::uint8_t* data, std::size_t size)
       {
         const std::size_t d = arg % s->deferreds.size();
         const int kind = static_cast<int>(arg / 16 % 4);
-        s->coroutines.push_back({on_deferred(kind, s->deferreds[d].d, s->io),
+        s->coroutines.push_back({on_deferred(kind, s->deferreds[d].d, s->io()),
             static_cast<int>(d), -1, -1, deferred_body_adds[kind]});
       }
       break;
@@ -780,7 +1107,7 @@ void run(const std::uint8_t* data, std::size_t size)
     case 5: // spawn, with one consumer
       if (auto c = pick_index(); c && s->coroutines[*c].handle && !s->coroutines[*c].handle.started())
       {
-        (void)coflow::spawn(s->io, s->coroutines[*c].handle);
+        (void)coflow::spawn(s->io(), s->coroutines[*c].handle);
         s->attach_consumer(*c);
       }
       break;
@@ -792,7 +1119,7 @@ void run(const std::uint8_t* data, std::size_t size)
       if (auto* c = pick_coroutine(); c && c->handle)
         c->handle.pause(), ++c->pauses;
       else if (auto* d = pick_deferred())
-        d->d.pause();
+        d->d.pause(), ++d->pauses;
       break;
     case 8: // unpause
       if (auto* c = pick_coroutine(); c && c->handle && c->pauses > 0)
@@ -819,8 +1146,8 @@ void run(const std::uint8_t* data, std::size_t size)
     default:
       if (arg < 0x80) // run one handler (the committed seeds decode as before)
       {
-        s->io.restart();
-        (void)s->io.poll_one();
+        s->io().restart();
+        (void)s->io().poll_one();
         break;
       }
       switch (const unsigned sel = arg >> 2 & 0x1f; arg & 3)
@@ -838,6 +1165,10 @@ void run(const std::uint8_t* data, std::size_t size)
             r->reaction = static_cast<on_cancel>(plan & 3);
           r->fails = plan & 4;
           r->alternate = plan & 8;
+          r->early_service = plan & 16;
+          r->context = &s->io();
+          if (r->early_service)
+            (void)asio::use_service<fuzz_op_service>(s->io());
           r->value = 1000 * static_cast<int>(s->ops.size() + 1) + static_cast<int>(how >> 4);
           const int kind = static_cast<int>(sel % 3);
           coroutine<int> c = kind == 0 ? awaits_operation(r, 0) : on_operation(kind == 2, r);
@@ -855,16 +1186,38 @@ void run(const std::uint8_t* data, std::size_t size)
               // cancellation handler then runs inline
         if (auto c = pick_index(sel, true); c && s->coroutines[*c].handle)
         {
-          asio::post(s->io, [st = s.get(), idx = *c, h = s->coroutines[*c].handle] {
+          asio::post(s->io(), [st = s.get(), idx = *c, h = s->coroutines[*c].handle] {
             if (!h.called())
               st->coroutines[idx].cancelled = true;
             h.cancel();
           });
         }
         break;
-      default: // run every ready handler
-        s->io.restart();
-        (void)s->io.poll();
+      default:
+        if (sel == strand_spawn_selector)
+        {
+          // Spawn on the strand, with one consumer: the body, and its
+          // children awaited at once, run on the strand.
+          const unsigned which = byte(i);
+          if (auto c = pick_index(which, true);
+              c && s->coroutines[*c].handle && !s->coroutines[*c].handle.started())
+          {
+            (void)coflow::spawn(s->get_strand(), s->coroutines[*c].handle);
+            s->spawned_on_strand = true;
+            s->attach_consumer(*c);
+          }
+          break;
+        }
+        if (sel == destroy_selector)
+        {
+          // Destroy the context: the run ends here (rare: one step in
+          // 12 * 256; the committed seeds made before it never use it).
+          helper().wait_idle();
+          return end_by_destroying_the_context(std::move(s), byte(i));
+        }
+        // Run every ready handler.
+        s->io().restart();
+        (void)s->io().poll();
         break;
       }
       break;
@@ -884,8 +1237,8 @@ void run(const std::uint8_t* data, std::size_t size)
     }
   for (auto& d : s->deferreds)
   {
-    while (d.d.pause_count() > 0)
-      d.d.unpause();
+    while (d.pauses > 0)
+      d.d.unpause(), --d.pauses;
     if (!d.d.called())
     {
       d.d.callback(0);
@@ -896,33 +1249,21 @@ void run(const std::uint8_t* data, std::size_t size)
   // operations initiated meanwhile; again until nothing is left.
   for (bool progress = true; progress;)
   {
-    s->io.restart();
-    (void)s->io.poll();
+    s->io().restart();
+    (void)s->io().poll();
     helper().wait_idle();
     progress = false;
     for (std::size_t k = 0; k < s->ops.size(); ++k)
       progress = s->resolve(*s->ops[k]) || progress;
   }
-  s->io.restart();
-  s->io.run();
+  s->io().restart();
+  s->io().run();
 
   for (auto& consumer : s->consumers)
   {
-    const std::size_t i = consumer->coroutine;
     check(consumer->deliveries == 1, "every consumer got exactly one delivery");
-    const auto& c = s->coroutines[i];
-    if (consumer->value)
-    {
-      check(!c.cancelled, "a coroutine cancelled before it completed delivered no value");
-      check(consumer->value == s->expected_value(i),
-          "a delivered value is the one the coroutine computed");
-    }
-    if (consumer->error)
-    {
-      const outcome got = classify(consumer->error);
-      check(got == outcome::cancelled || got == s->expected_failure(i),
-          "a delivered error is cancelled_error or the one the coroutine's dependencies produced");
-    }
+    check(consumer->handlers == 0, "a consumer's handler is destroyed once it has been called");
+    s->check_delivery(*consumer);
   }
   for (auto& r : s->ops)
     r->check_seen();
@@ -930,6 +1271,7 @@ void run(const std::uint8_t* data, std::size_t size)
   s.reset(); // the context goes: unspawned and abandoned frames with it
   check(live_frames == 0, "every frame destroyed");
   check(cleanups == frames_made, "every cleanup ran once");
+  check(live_params == 0, "every frame destroyed, also those whose body never ran");
 }
 
 } // namespace
@@ -940,6 +1282,16 @@ extern "C" int LLVMFuzzerInitialize(int*, char***)
   // writes a line per error, which would slow the run down for nothing.
   coflow::set_unhandled_error_handler([](std::exception_ptr) {});
   (void)helper(); // started once, before the first input
+  if (const char* e = std::getenv("COFLOW_FUZZ_STATS"); e && *e == '1')
+    std::atexit([] {
+      std::fprintf(stderr,
+          "control_api: contexts destroyed %lu, frames abandoned %lu, consumers abandoned %lu, "
+          "consumers delivered before %lu, fuzz operations pending %lu, kept handlers dropped "
+          "by the shutdown %lu\n",
+          figures.contexts_destroyed.load(), figures.frames_abandoned.load(),
+          figures.consumers_abandoned.load(), figures.consumers_delivered.load(),
+          figures.ops_pending.load(), fuzz_op_service::dropped_at_shutdown.load());
+    });
   return 0;
 }
 

@@ -663,7 +663,12 @@ public:
   {
     try
     {
-      if (context_shutting_down(context()))
+      // A service built after the registry (a strand's, a timer's) shuts
+      // down before it, and destroys handlers before the registry can say
+      // so. A resumption posted here that is dropped in turn (failed_bit
+      // still set) can only have been discarded by a shutdown: abandoned,
+      // not posted again (a shut-down strand drops posts at once: no end).
+      if (context_shutting_down(context()) || (state() & failed_bit))
         return false;
       task_extras& x = more_base();
       x.resume_error = std::make_exception_ptr(std::logic_error(
