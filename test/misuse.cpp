@@ -17,6 +17,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <memory>
@@ -97,6 +98,35 @@ BOOST_AUTO_TEST_CASE(unpause_without_pause)
   auto c = coflow::spawn(io, body());
   BOOST_TEST(holds_message<std::logic_error>(
       thrown_by([&] { c.unpause(); }), "coflow: unpause() without a matching pause()"));
+  io.run();
+}
+
+BOOST_AUTO_TEST_CASE(a_forwarded_unpause_without_a_pause_on_another_executor)
+{
+  // A user unpauses a shared deferred that a coroutine paused (misuse: the
+  // pause belongs to the deferred), so the coroutine's own unpause, which
+  // it forwards, finds none. The forward is posted (the deferred lives on
+  // another executor): its error reaches the unhandled-error handler, as it
+  // does on the same executor, instead of escaping run().
+  coflow_test::unhandled_capture capture;
+  asio::io_context io;
+  deferred<int> d(io);
+  auto waits = [](deferred<int> x) -> coroutine<int> { co_return co_await x; };
+  auto c = coflow::spawn(asio::make_strand(io), waits(d));
+  io.poll();
+  c.pause(); // forwarded to d, posted
+  io.restart();
+  io.poll();
+  BOOST_TEST(d.pause_count() == 1u);
+  d.unpause(); // the misuse
+  c.unpause();
+  io.restart();
+  BOOST_CHECK_NO_THROW(io.poll());
+  BOOST_TEST(capture.messages.size() == 1u);
+  BOOST_TEST(capture.messages.at(0) == "coflow: unpause() without a matching pause()");
+  c.cancel();
+  d.callback(1);
+  io.restart();
   io.run();
 }
 

@@ -34,6 +34,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::unhandled_capture;
 using coflow::coroutine;
 using coflow::use_coroutine;
 using coflow_test::holds;
@@ -84,32 +85,6 @@ bool before(const event_log& log, const std::string& first, const std::string& s
   auto b = std::find(log.begin(), log.end(), second);
   return a != log.end() && b != log.end() && a < b;
 }
-
-/// Captures what reaches the unhandled-error handler while alive.
-struct unhandled_capture
-{
-  std::vector<std::string> messages;
-  coflow::unhandled_error_handler previous;
-
-  unhandled_capture()
-  {
-    previous = coflow::set_unhandled_error_handler([this](std::exception_ptr e) {
-      try
-      {
-        std::rethrow_exception(e);
-      }
-      catch (const std::exception& x)
-      {
-        messages.push_back(x.what());
-      }
-    });
-  }
-
-  unhandled_capture(const unhandled_capture&) = delete;
-  unhandled_capture& operator=(const unhandled_capture&) = delete;
-
-  ~unhandled_capture() { coflow::set_unhandled_error_handler(previous); }
-};
 
 coroutine<int> forty()
 {

@@ -10,7 +10,11 @@
 
 #include <sys/resource.h>
 
+#include <coflow/unhandled_error.hpp>
+
 #include <exception>
+#include <string>
+#include <vector>
 
 // Sanitizers own malloc and keep freed memory in quarantine: memory figures
 // (RSS, malloc counts) say nothing in those builds.
@@ -85,6 +89,32 @@ struct loopback_pair
     client.connect(acceptor.local_endpoint());
     acceptor.accept(server);
   }
+};
+
+/// Captures what reaches the unhandled-error handler while alive.
+struct unhandled_capture
+{
+  std::vector<std::string> messages;
+  coflow::unhandled_error_handler previous;
+
+  unhandled_capture()
+  {
+    previous = coflow::set_unhandled_error_handler([this](std::exception_ptr e) {
+      try
+      {
+        std::rethrow_exception(e);
+      }
+      catch (const std::exception& x)
+      {
+        messages.push_back(x.what());
+      }
+    });
+  }
+
+  unhandled_capture(const unhandled_capture&) = delete;
+  unhandled_capture& operator=(const unhandled_capture&) = delete;
+
+  ~unhandled_capture() { coflow::set_unhandled_error_handler(previous); }
 };
 
 } // namespace coflow_test

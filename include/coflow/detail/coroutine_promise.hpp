@@ -111,6 +111,24 @@ bool same_executor(const E1& a, const E2& b)
     return false;
 }
 
+/// Posts @p f to @p ex; what it throws there goes to the unhandled-error
+/// handler, as it would from the same call made on the caller's executor,
+/// instead of escaping the run() of whoever runs the executor.
+template <class Executor, class Function>
+void post_reported(const Executor& ex, Function&& f)
+{
+  boost::asio::post(ex, [f = std::forward<Function>(f)]() mutable {
+    try
+    {
+      f();
+    }
+    catch (...)
+    {
+      report_unhandled_error(std::current_exception());
+    }
+  });
+}
+
 /// Runs @p f now when the target lives on the caller's executor, otherwise
 /// posts it to the target's executor: a shared object is only touched from
 /// its own executor, as Asio requires. Posted, never dispatched: a dispatch
@@ -123,7 +141,7 @@ void run_on(bool local, const Executor& ex, Function&& f)
   if (local)
     std::forward<Function>(f)();
   else
-    boost::asio::post(ex, std::forward<Function>(f));
+    post_reported(ex, std::forward<Function>(f));
 }
 
 /// The coroutine that produces @p state, when it is a coroutine's deferred
@@ -200,7 +218,7 @@ public:
     if (local)
       ((*state_).*member)();
     else
-      boost::asio::post(state_->executor(), [s = state_, member] { ((*s).*member)(); });
+      post_reported(state_->executor(), [s = state_, member] { ((*s).*member)(); });
   }
 
 private:
@@ -353,7 +371,7 @@ public:
     if (local_)
       child()->pause();
     else
-      boost::asio::post(child()->executor(), [c = child_] { c.pause(); });
+      post_reported(child()->executor(), [c = child_] { c.pause(); });
   }
 
   void unpause() override
@@ -361,7 +379,7 @@ public:
     if (local_)
       child()->unpause();
     else
-      boost::asio::post(child()->executor(), [c = child_] { c.unpause(); });
+      post_reported(child()->executor(), [c = child_] { c.unpause(); });
   }
 
   void cancel() override
@@ -369,7 +387,7 @@ public:
     if (local_)
       child()->cancel();
     else
-      boost::asio::post(child()->executor(), [c = child_] { c.cancel(); });
+      post_reported(child()->executor(), [c = child_] { c.cancel(); });
   }
 
 private:
@@ -505,8 +523,7 @@ private:
       if (local_)
         f(next_);
       else
-        boost::asio::post(
-            coroutine_access::task_pointer(next_)->executor(), [c = next_, f] { f(c); });
+        post_reported(coroutine_access::task_pointer(next_)->executor(), [c = next_, f] { f(c); });
     }
 
     coroutine<T, Executor> next_;
