@@ -859,7 +859,10 @@ protected:
   /// control calls meanwhile), and releases a held wake-up that no pause
   /// holds any more; then it publishes @p to, unless the word changed
   /// meanwhile (then once more). A wake-up that came while locked is posted.
-  /// @returns true (the body stays suspended).
+  /// @returns true if the body stays suspended; false if the held wake-up
+  /// that forward_pending() released (an unpause came meanwhile) was used at
+  /// once on another thread, which found the body still owned here and left
+  /// it to this thread (claimed early): the body goes on, owned here.
   bool release_ownership(word_type w, word_type to)
   {
     for (;;)
@@ -873,6 +876,15 @@ protected:
           post_resume_noexcept(resume_token::adopt(this));
         return true;
       }
+      if (phase(w) == running)
+        continue; // a control call recorded itself: forwarded next round
+      // Publishing `suspended` now would lose that wake-up for good.
+      while (phase(w) == claimed)
+        w = state_.load(std::memory_order_acquire);
+      const word_type outcome = phase(w); // resumed_early, or dropped (its post failed)
+      state_.fetch_sub(outcome, std::memory_order_acquire); // running
+      cancel_forwarded_ = false;
+      return false;
     }
   }
 
@@ -1040,7 +1052,9 @@ protected:
   /// cancel that came meanwhile releases it at once. @returns false, and
   /// leaves @p token, if the extras that hold it cannot be built (out of
   /// memory; a forwarded pause does not build them): the pause is then not
-  /// honoured, and the failure is reported.
+  /// honoured, and the failure is reported. @returns false too if an
+  /// unpause or cancel released the token before the task was let go and
+  /// it came back at once (see release_ownership()): the caller goes on.
   bool hold(resume_token& token) noexcept
   {
     task_extras* x = extras_ptr();
@@ -1057,8 +1071,7 @@ protected:
     }
     leave_nesting(); // its release may run on another thread
     x->held = std::move(token);
-    (void)release_ownership(state(), suspended);
-    return true;
+    return release_ownership(state(), suspended); // false: unpaused meanwhile, goes on
   }
 
   void release_pause_target_noexcept() noexcept
