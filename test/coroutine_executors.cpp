@@ -9,8 +9,11 @@
 #define BOOST_TEST_MODULE coroutine_executors
 #include <boost/test/unit_test.hpp>
 
+#include "test_support.hpp"
+
 #include <coflow/coroutine.hpp>
 #include <coflow/spawn.hpp>
+#include <coflow/this_coro.hpp>
 #include <coflow/use_coroutine.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -335,6 +338,66 @@ BOOST_AUTO_TEST_CASE(control_from_a_third_thread)
     BOOST_CHECK_THROW(r.get(), coflow::cancelled_error);
   for (auto& c : cs)
     c.unpause(); // balances the count, no error
+  pool.join();
+}
+
+BOOST_AUTO_TEST_CASE(a_held_wake_up_survives_an_unpause_from_another_thread)
+{
+  // A body whose wake-up comes while it is paused keeps it (held); an
+  // unpause from another thread while its thread is still letting it go
+  // released the wake-up to the other pool thread, which found the body
+  // still owned and left it there, and the body was then marked suspended
+  // with nobody to resume it (lost: it hung). Pauses and unpauses at
+  // varying moments, until every body has finished.
+  asio::thread_pool pool(2);
+  constexpr int count = 8;
+  constexpr long steps_each = coflow_test::memory_figures_are_meaningful ? 200000 : 20000; // sanitizers are slow
+  std::array<std::atomic<long>, count> steps{};
+  std::atomic<int> done{0};
+  auto body = [&](int i) -> coroutine<int> {
+    auto ex = co_await coflow::this_coro::executor;
+    for (long k = 0; k < steps_each; ++k)
+    {
+      co_await asio::post(ex, coflow::use_coroutine);
+      steps[i].fetch_add(1, std::memory_order_relaxed);
+    }
+    co_return 0;
+  };
+  std::vector<coroutine<int>> cs;
+  for (int i = 0; i < count; ++i)
+  {
+    cs.push_back(body(i));
+    coflow::spawn(pool.get_executor(), cs.back(), [&](std::exception_ptr, int) { ++done; });
+  }
+  auto last_progress = std::chrono::steady_clock::now();
+  long last_total = -1;
+  unsigned spin = 1;
+  bool stuck = false;
+  while (done.load() != count && !stuck)
+  {
+    for (auto& c : cs)
+    {
+      c.pause();
+      for (unsigned k = 0, n = (spin = spin * 1103515245u + 12345u) >> 22; k < n; ++k)
+        asm volatile("" ::: "memory"); // a varying moment, paused
+      c.unpause();
+    }
+    long total = 0;
+    for (auto& s : steps)
+      total += s.load(std::memory_order_relaxed);
+    const auto now = std::chrono::steady_clock::now();
+    if (total != last_total)
+    {
+      last_total = total;
+      last_progress = now;
+    }
+    else
+      stuck = now - last_progress > std::chrono::seconds(60); // generous: a hang, not a delay
+  }
+  BOOST_TEST(!stuck);
+  BOOST_TEST(done.load() == count);
+  if (stuck)
+    pool.stop(); // a lost body never ends
   pool.join();
 }
 
