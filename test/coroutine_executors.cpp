@@ -341,6 +341,49 @@ BOOST_AUTO_TEST_CASE(control_from_a_third_thread)
   pool.join();
 }
 
+BOOST_AUTO_TEST_CASE(cancel_from_another_thread_races_an_operation_completing)
+{
+  // A coroutine on a pool thread awaits an expired timer (it completes at
+  // once, on the pool thread) while the main thread cancels it at varying
+  // moments. The completion used to clear the awaiter's cancellation slot
+  // while the cancel, holding the task locked, emitted on it: a data race
+  // (TSan), and a call into the timer's cancellation handler as it was
+  // destroyed. The slot is now cleared by whoever takes the task.
+  asio::thread_pool pool(1);
+  std::atomic<bool> waiting{false};
+  auto body = [&]() -> coroutine<int> {
+    asio::steady_timer t(co_await coflow::this_coro::executor,
+        std::chrono::steady_clock::time_point{}); // expired
+    waiting.store(true);
+    co_await t.async_wait(coflow::use_coroutine);
+    co_return 1;
+  };
+  const int rounds = coflow_test::memory_figures_are_meaningful ? 20000 : 4000;
+  int values = 0, cancelled = 0;
+  for (int i = 0; i < rounds; ++i)
+  {
+    waiting.store(false);
+    auto c = body();
+    auto f = coflow::spawn(pool, c, asio::use_future);
+    while (!waiting.load())
+    {
+    }
+    for (int k = 0; k < i % 64; ++k) // a varying moment
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+    c.cancel();
+    try
+    {
+      values += f.get();
+    }
+    catch (const coflow::cancelled_error&)
+    {
+      ++cancelled;
+    }
+  }
+  BOOST_TEST(values + cancelled == rounds); // each delivered exactly once
+  pool.join();
+}
+
 BOOST_AUTO_TEST_CASE(a_held_wake_up_survives_an_unpause_from_another_thread)
 {
   // A body whose wake-up comes while it is paused keeps it (held); an

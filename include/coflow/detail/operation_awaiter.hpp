@@ -48,12 +48,11 @@ public:
   {
     if (!token_.claim())
       return; // its suspension failed: the awaiter is gone
-    Awaiter* a = awaiter();
-    a->receive(std::forward<Args>(args)...);
-    // The operation is over: its cancellation handler, which may refer to
-    // an I/O object that goes before the body resumes (a held wake-up),
-    // must never run again (as asio's awaitable handler does).
-    a->slot().clear();
+    awaiter()->receive(std::forward<Args>(args)...);
+    // The slot is cleared by whoever takes the task to resume the body or
+    // hold its wake-up (see operation_awaiter::completed()), not here: a
+    // control call on another thread may hold the task locked and be
+    // emitting on that slot right now.
     std::move(token_).resume();
   }
 
@@ -95,6 +94,7 @@ public:
 
   value_type await_resume()
   {
+    completed();
     task_->resumed();
     task_->throw_if_cancelled();
     outcome<value_type> result = std::move(*result_);
@@ -116,6 +116,12 @@ public:
   {
     return task_->executor();
   }
+
+  /// The operation is over: its cancellation handler, which may refer to
+  /// an I/O object that goes before the body resumes (a held wake-up), must
+  /// never run again (as asio's awaitable handler clears its slot). Called
+  /// by the task's owner, so no control call is emitting meanwhile.
+  void completed() noexcept override { signal_.slot().clear(); }
 
   // While paused, the task holds the wake-up: the operation runs on.
   void pause() override {}

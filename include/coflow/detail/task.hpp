@@ -138,6 +138,11 @@ public:
   /// The coroutine waited on, if it is one (to find cycles of awaits).
   virtual const task_base* awaited_task() const noexcept { return nullptr; }
 
+  /// What the body awaits has delivered, and the caller owns the task (it
+  /// resumes the body or holds its wake-up): an Asio operation's awaiter
+  /// disconnects the operation's cancellation handler here.
+  virtual void completed() noexcept {}
+
 protected:
   ~awaited_control() = default;
 };
@@ -1069,6 +1074,8 @@ protected:
       report_unhandled_error(std::current_exception());
       return false;
     }
+    if (awaited_)
+      awaited_->completed(); // a wake-up: held, while control calls may come
     leave_nesting(); // its release may run on another thread
     x->held = std::move(token);
     return release_ownership(state(), suspended); // false: unpaused meanwhile, goes on
