@@ -16,12 +16,15 @@
 #include <coflow/this_coro.hpp>
 #include <coflow/use_coroutine.hpp>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <array>
@@ -380,6 +383,49 @@ BOOST_AUTO_TEST_CASE(cancel_from_another_thread_races_an_operation_completing)
     }
   }
   BOOST_TEST(values + cancelled == rounds); // each delivered exactly once
+  pool.join();
+}
+
+BOOST_AUTO_TEST_CASE(cancel_from_another_thread_races_an_awaitable_completing)
+{
+  // A coroutine awaits an asio::awaitable that runs its last step on the
+  // pool while the main thread cancels. Boost 1.81's co_spawn cancellation
+  // handler, reached from a thread outside its executor, posts the emission
+  // with a pointer into itself, and the awaitable's completion then freed
+  // it: heap-use-after-free (ASan, every round). The cancel is now emitted
+  // on the executor, only while that await lasts.
+  asio::thread_pool pool(1);
+  std::atomic<int> phase{0}; // 1: the last step runs; 2: cancel() returned
+  auto leaf = [&]() -> asio::awaitable<int> {
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    phase.store(1);
+    while (phase.load() != 2)
+      std::this_thread::yield();
+    co_return 1;
+  };
+  auto body = [&]() -> coroutine<int> { co_return co_await leaf(); };
+  const int rounds = 200; // ASan failed in the first
+  int values = 0, cancelled = 0;
+  for (int i = 0; i < rounds; ++i)
+  {
+    phase.store(0);
+    auto c = body();
+    auto f = coflow::spawn(pool, c, asio::use_future);
+    while (phase.load() != 1)
+      std::this_thread::yield();
+    c.cancel(); // this thread is not the pool's
+    phase.store(2);
+    try
+    {
+      values += f.get();
+    }
+    catch (const coflow::cancelled_error&)
+    {
+      ++cancelled;
+    }
+  }
+  BOOST_TEST(values + cancelled == rounds); // each delivered exactly once
+  BOOST_TEST(cancelled == rounds); // the cancel came before the result
   pool.join();
 }
 

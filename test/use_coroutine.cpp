@@ -228,9 +228,40 @@ BOOST_AUTO_TEST_CASE(cancel_emits_terminal_and_waits_for_completion)
   auto c = coflow::spawn(io, body());
   io.poll();
   io.restart();
-  c.cancel();
-  BOOST_TEST(timer.cancel() == 0u); // the terminal emit removed the wait
+  asio::post(io, [&] {
+    c.cancel(); // this thread runs the executor: emitted at once
+    BOOST_TEST(timer.cancel() == 0u); // the terminal emit removed the wait
+  });
   io.run(); // returns: nothing waits for an hour
+  BOOST_TEST((log == event_log{"cancelled"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_cancel_from_outside_the_executor_is_emitted_on_it)
+{
+  // Asio emits an operation's cancellation on the operation's executor: a
+  // cancel() from a thread that does not run it is emitted there, before
+  // what is posted after it.
+  asio::io_context io;
+  asio::steady_timer timer(io, std::chrono::hours(1));
+  event_log log;
+  auto body = [&]() -> coroutine<void> {
+    try
+    {
+      co_await timer.async_wait(use_coroutine);
+    }
+    catch (const coflow::cancelled_error&)
+    {
+      log.push_back("cancelled");
+    }
+  };
+  auto c = coflow::spawn(io, body());
+  io.poll();
+  io.restart();
+  c.cancel(); // io is not running: this thread is not the executor's
+  std::size_t still_waiting = 99;
+  asio::post(io, [&] { still_waiting = timer.cancel(); });
+  io.run();
+  BOOST_TEST(still_waiting == 0u); // emitted before the post that came after
   BOOST_TEST((log == event_log{"cancelled"}));
 }
 
@@ -474,8 +505,10 @@ BOOST_AUTO_TEST_CASE(redirect_error_cancel_of_the_coroutine_still_throws)
   auto c = coflow::spawn(io, body());
   io.poll();
   io.restart();
-  c.cancel();
-  BOOST_TEST(timer.cancel() == 0u); // the terminal emit removed the wait
+  asio::post(io, [&] {
+    c.cancel();
+    BOOST_TEST(timer.cancel() == 0u); // the terminal emit removed the wait
+  });
   io.run();
   BOOST_TEST((log == event_log{"cancelled"}));
   BOOST_TEST(ec == asio::error::operation_aborted);
@@ -555,8 +588,10 @@ BOOST_AUTO_TEST_CASE(as_tuple_values_and_cancel)
   };
   auto c = coflow::spawn(io, body());
   run_until_quiet(io); // the short wait is over, the long one pending
-  c.cancel();
-  BOOST_TEST(timer.cancel() == 0u);
+  asio::post(io, [&] {
+    c.cancel();
+    BOOST_TEST(timer.cancel() == 0u);
+  });
   io.run();
   BOOST_TEST((log == event_log{"waited", "cancelled"}));
 }
@@ -620,8 +655,10 @@ BOOST_AUTO_TEST_CASE(bind_cancellation_slot_cancel_of_the_coroutine_still_cascad
   auto c = coflow::spawn(io, body());
   io.poll();
   io.restart();
-  c.cancel();
-  BOOST_TEST(timer.cancel() == 0u); // the terminal emit removed the wait
+  asio::post(io, [&] {
+    c.cancel();
+    BOOST_TEST(timer.cancel() == 0u); // the terminal emit removed the wait
+  });
   io.run();
   BOOST_TEST((log == event_log{"cancelled"}));
 }

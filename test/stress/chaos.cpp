@@ -6,14 +6,11 @@
 //
 // Usage: chaos [--mode strand|no-strand|both] [--long] [--rounds N] [--seed N]
 //              [--watchdog S] [--exclude awaitable,timer]
-//              [--no-workaround operation-cancel]
 //   default: both modes, 2 000 rounds (each variant below in turn), a short
 //   run for CI; --long: 100 000 rounds (60 000 in no-strand mode alone);
 //   --rounds N: exactly N rounds; --watchdog S: a round may take S seconds
 //   (120); --exclude: an awaitable leaf becomes a timer, a timer a post (to
-//   look past a known failure); --no-workaround: see WORKAROUNDS below (on
-//   by default until the library bugs they avoid are fixed). The figures
-//   of each mode are printed.
+//   look past a known failure). The figures of each mode are printed.
 //
 // Each round spawns roots whose bodies are random trees (depth up to 8) of:
 // child coroutines, deferreds with and without cancellers (fired later from
@@ -40,9 +37,12 @@
 // deferred on a strand (whose canceller cancels the child) that the parent
 // awaits. A root's second consumer is attached by its own body: no other
 // thread may use the shared state of a coroutine on a strand-less executor
-// (a root cancelled before its body ran has none). While the
-// operation-cancel workaround is on, timers and asio::awaitables run on
-// strands of their own and are awaited through use_deferred.
+// (a root cancelled before its body ran has none). Timers are awaited
+// directly, with use_coroutine (the cancel is emitted on the strand-less
+// executor, racing with their completion). An asio::awaitable's steps are
+// not safe against a cancellation emitted on another thread (Asio's rule,
+// not coflow's): it runs on a strand of its own, co_spawned with
+// use_deferred, so that the cancel reaches it through that strand.
 //
 // After every round:
 //   - every root completed exactly once (value, error or cancelled_error),
@@ -476,29 +476,6 @@ void check_states_released()
   }
 }
 
-// --- WORKAROUNDS for known library bugs ---------------------------------------------
-//
-// Each avoids one path of the no-strand mode that the library gets wrong
-// (strand mode is unchanged), so that the rest can be tested until it is
-// fixed; --no-workaround NAME turns one off (to check a fix), "all" every
-// one. The banner says which are on. (A second one, "lost-wakeup", went with
-// its fix: task_base::release_ownership().)
-
-/// "operation-cancel": a cancel() on another thread than the one that
-/// completes an Asio operation the body awaits (a timer through
-/// use_coroutine, an asio::awaitable):
-///   - operation_handler::operator() (detail/operation_awaiter.hpp) clears
-///     the awaiter's cancellation slot while the control call that locked
-///     the task emits on it: a data race, and a call into the operation's
-///     cancellation handler while it is destroyed (TSan);
-///   - with an asio::awaitable, Boost 1.81's co_spawn cancellation handler
-///     posts the emission with a pointer into itself when the caller is not
-///     on its executor; the completion frees it first (Asio issue #1332):
-///     heap-use-after-free, the SEGV of the release build.
-/// With it, those two leaves run their operation on a strand of their own
-/// and the body awaits it through use_deferred: the coroutine's cancel
-/// reaches the operation posted to that strand, as Asio's rules ask.
-bool work_around_operation_cancel = true;
 
 
 // --- the trees ----------------------------------------------------------------------
@@ -657,22 +634,6 @@ coroutine<int> node(round_context& rc, std::uint64_t key, int depth,
       value = 1;
       break;
     }
-    if (rc.strandless && work_around_operation_cancel)
-    {
-      // See work_around_operation_cancel. (The deferred is named: g++ 12
-      // destroys a co_await's temporaries twice when it throws.) A second
-      // wait keeps the timer until it fires: a body cancelled before its
-      // co_await drops the deferred unawaited, and destroying the timer
-      // then would fail it with operation_aborted, reported as unhandled.
-      auto t = std::make_shared<asio::steady_timer>(rc.new_strand(), delay);
-      deferred<void> d = t->async_wait(coflow::use_deferred);
-      t->async_wait([t](boost::system::error_code) {});
-      record->awaits("a timer on a strand, through use_deferred");
-      co_await d;
-      record->step();
-      value = 1;
-      break;
-    }
     asio::steady_timer t(ex, delay);
     record->awaits("a timer");
     co_await t.async_wait(coflow::use_coroutine);
@@ -681,9 +642,11 @@ coroutine<int> node(round_context& rc, std::uint64_t key, int depth,
     break;
   }
   case 3: // an asio::awaitable
-    if (rc.strandless && work_around_operation_cancel)
+    if (rc.strandless)
     {
-      // See work_around_operation_cancel.
+      // On a strand of its own (see the top of the file). (The deferred is
+      // named: g++ 12 destroys a co_await's temporaries twice when it
+      // throws.)
       deferred<int> d = asio::co_spawn(rc.new_strand(), asio_leaf(delay, record),
           coflow::use_deferred);
       record->awaits("an awaitable on a strand, through use_deferred");
@@ -1167,13 +1130,6 @@ int main(int argc, char* argv[])
       round_limit = std::chrono::seconds(std::strtol(argv[++i], nullptr, 10));
     else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
       rounds = std::strtol(argv[++i], nullptr, 10);
-    else if (std::strcmp(argv[i], "--no-workaround") == 0 && i + 1 < argc)
-    {
-      const std::string names = argv[++i];
-      const bool all = names == "all";
-      if (all || names.find("operation-cancel") != std::string::npos)
-        work_around_operation_cancel = false;
-    }
     else if (std::strcmp(argv[i], "--exclude") == 0 && i + 1 < argc)
     {
       const std::string leaves = argv[++i];
@@ -1195,8 +1151,7 @@ int main(int argc, char* argv[])
     {
       std::fprintf(stderr,
           "usage: chaos [--mode strand|no-strand|both] [--long] [--rounds N] [--seed N] "
-          "[--watchdog S] [--exclude awaitable,timer] "
-          "[--no-workaround operation-cancel|all]\n");
+          "[--watchdog S] [--exclude awaitable,timer]\n");
       return EXIT_FAILURE;
     }
   }
@@ -1208,9 +1163,6 @@ int main(int argc, char* argv[])
   std::printf("chaos: seed %llu (replay with --seed %llu), mode %s, %ld rounds%s\n",
       static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed), mode, rounds,
       long_mode ? ", long mode" : "");
-  if (strandless_mode && work_around_operation_cancel)
-    std::printf("chaos: no-strand mode works around a known library bug: operation-cancel "
-                "(leaves on strands; --no-workaround all to check a fix)\n");
   std::fflush(stdout);
 
   std::vector<variant> variants;

@@ -16,9 +16,13 @@
 
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 
 #include <coroutine>
+#include <cstdint>
 #include <optional>
+#include <utility>
 
 namespace coflow {
 namespace detail {
@@ -68,6 +72,14 @@ private:
   resume_token token_;
 };
 
+/// The awaiter whose cancel this thread is dispatching to the executor
+/// right now (see operation_awaiter::cancel()).
+inline const void*& cancel_dispatched_inline() noexcept
+{
+  static thread_local const void* awaiter = nullptr;
+  return awaiter;
+}
+
 /// @tparam Launch callable as `std::move(launch)(handler)`: initiates.
 template <class Task, class Signature, class Launch>
 class operation_awaiter final : public awaited_control
@@ -79,6 +91,15 @@ public:
   operation_awaiter(Task* t, Launch launch)
     : task_(t), launch_(std::move(launch))
   {
+  }
+
+  operation_awaiter(const operation_awaiter&) = delete;
+  operation_awaiter& operator=(const operation_awaiter&) = delete;
+
+  ~operation_awaiter()
+  {
+    if (lent_) [[unlikely]]
+      task_->end_lent_cancel_epoch(); // a lent cancel still queued finds it
   }
 
   bool await_ready() const noexcept { return task_->cancel_requested(); }
@@ -126,13 +147,116 @@ public:
   // While paused, the task holds the wake-up: the operation runs on.
   void pause() override {}
   void unpause() override {}
-  void cancel() override { signal_.emit(boost::asio::cancellation_type::terminal); }
+
+  /// Asio emits an operation's cancellation where the operation runs, on
+  /// its executor (a cancellation handler need not be thread-safe, and
+  /// Boost 1.81's co_spawn handler, reached from any other thread, posts
+  /// the emission with a pointer into itself, which dangles once the
+  /// awaitable completes: Asio issue 1332). So does coflow: on a thread
+  /// that runs the coroutine's executor the signal is emitted at once,
+  /// under the control call's lock; from any other thread the cancel is
+  /// lent to the executor, which locks the task to emit it, unless that
+  /// await is over by then.
+  void cancel() override
+  {
+    const void*& dispatched = cancel_dispatched_inline();
+    const void* outer = std::exchange(dispatched, this);
+    try
+    {
+      boost::asio::dispatch(task_->executor(), lent_cancel(this, task_->lent_cancel_epoch()));
+    }
+    catch (...)
+    {
+      const bool ran = dispatched != this;
+      dispatched = outer;
+      if (ran)
+        throw; // from the emission itself
+      emit(); // it could not be lent (no memory): emitted here
+      return;
+    }
+    lent_ = dispatched == this;
+    dispatched = outer;
+  }
 
 private:
+  /// A cancel on its way to the executor: holds a reference to the task,
+  /// so that it may look at it whenever it runs.
+  class lent_cancel
+  {
+  public:
+    lent_cancel(operation_awaiter* a, std::uint32_t epoch) noexcept
+      : task_(a->task_), awaiter_(a), epoch_(epoch)
+    {
+      task_->add_ref();
+    }
+
+    lent_cancel(lent_cancel&& other) noexcept
+      : task_(std::exchange(other.task_, nullptr)), awaiter_(other.awaiter_),
+        epoch_(other.epoch_)
+    {
+    }
+
+    lent_cancel& operator=(lent_cancel&&) = delete;
+
+    ~lent_cancel()
+    {
+      if (task_)
+        task_->release();
+    }
+
+    void operator()()
+    {
+      const void*& dispatched = cancel_dispatched_inline();
+      if (dispatched == awaiter_)
+      {
+        dispatched = nullptr; // ran inline: the control call holds the lock
+        return awaiter_->emit();
+      }
+      pump::run_control([this] { emit_locked(); });
+    }
+
+  private:
+    void emit_locked()
+    {
+      Task* t = task_;
+      if (t->lent_cancel_epoch_now() != epoch_)
+        return; // the await is over (its awaiter is gone)
+      if (!t->try_lock_suspended())
+      {
+        // Running, being suspended or resumed, or another control call
+        // holds it: briefly. Come back after what is queued.
+        boost::asio::post(t->executor(), std::move(*this));
+        return;
+      }
+      // Locked: the await cannot end meanwhile.
+      if (t->lent_cancel_epoch_now() == epoch_)
+      {
+        try
+        {
+          awaiter_->emit();
+        }
+        catch (...)
+        {
+          report_unhandled_error(std::current_exception());
+        }
+      }
+      t->unlock_locked();
+    }
+
+    Task* task_;
+    /// Touched only while the await it was lent by lasts.
+    operation_awaiter* awaiter_;
+    std::uint32_t epoch_;
+  };
+
+  void emit() { signal_.emit(boost::asio::cancellation_type::terminal); }
+
   Task* task_;
   Launch launch_;
   boost::asio::cancellation_signal signal_;
   std::optional<outcome<value_type>> result_;
+  /// A cancel was lent to the executor (see cancel()).
+  bool lent_ = false;
 };
 
 } // namespace detail

@@ -316,6 +316,8 @@ public:
   resume_token held;
   /// What the body's co_await throws instead of a result (failed_bit).
   std::exception_ptr resume_error;
+  /// See task_base::lent_cancel_epoch().
+  std::atomic<std::uint32_t> lent_cancel_epoch{0};
 
 private:
   void abandon_waiters() noexcept override
@@ -602,6 +604,24 @@ public:
     while (!try_unlock(true))
     {
     }
+  }
+
+  /// The awaits that lent a cancel to the executor (see operation_awaiter)
+  /// count their ends here: a lent cancel that finds the count changed knows
+  /// that the await it was meant for is over.
+  /// Builds the extras (where the count lives) if needed.
+  std::uint32_t lent_cancel_epoch()
+  {
+    return more_base().lent_cancel_epoch.load(std::memory_order_acquire);
+  }
+  /// Once lent_cancel_epoch() has been read.
+  std::uint32_t lent_cancel_epoch_now() const noexcept
+  {
+    return extras_ptr()->lent_cancel_epoch.load(std::memory_order_acquire);
+  }
+  void end_lent_cancel_epoch() noexcept
+  {
+    extras_ptr()->lent_cancel_epoch.fetch_add(1, std::memory_order_release);
   }
 
   /// Whether this task's pause was forwarded to @p control.
