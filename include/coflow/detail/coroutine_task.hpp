@@ -581,8 +581,17 @@ private:
       error_ = shared_cancelled_error();
     }
     // Its own result is held from its consumers, as a body's wake-up is.
-    if (held_by_pause() && hold_self())
-      return;
+    if (held_by_pause())
+    {
+      // Once held, another thread may release the end, deliver it and drop
+      // the last handle before this frame has flowed off: the frame keeps
+      // a reference of its own until it has freed its part of the block.
+      add_ref();
+      frame_block::release_after_frame<task>(frame.address(), this);
+      if (hold_self())
+        return;
+      return deliver(); // not held after all (unpaused meanwhile)
+    }
     deliver(frame.address());
   }
 

@@ -184,15 +184,15 @@ private:
   class lent_cancel
   {
   public:
-    lent_cancel(operation_awaiter* a, std::uint32_t epoch) noexcept
-      : task_(a->task_), awaiter_(a), epoch_(epoch)
+    lent_cancel(operation_awaiter* a, std::uint32_t epoch)
+      : executor_(a->task_->executor()), task_(a->task_), awaiter_(a), epoch_(epoch)
     {
       task_->add_ref();
     }
 
     lent_cancel(lent_cancel&& other) noexcept
-      : task_(std::exchange(other.task_, nullptr)), awaiter_(other.awaiter_),
-        epoch_(other.epoch_)
+      : executor_(std::move(other.executor_)), task_(std::exchange(other.task_, nullptr)),
+        awaiter_(other.awaiter_), epoch_(other.epoch_)
     {
     }
 
@@ -225,7 +225,7 @@ private:
       {
         // Running, being suspended or resumed, or another control call
         // holds it: briefly. Come back after what is queued.
-        boost::asio::post(t->executor(), std::move(*this));
+        boost::asio::post(executor_, std::move(*this));
         return;
       }
       // Locked: the await cannot end meanwhile.
@@ -243,6 +243,8 @@ private:
       t->unlock_locked();
     }
 
+    /// The task's, copied: the task may change it when it finishes.
+    typename Task::executor_type executor_;
     Task* task_;
     /// Touched only while the await it was lent by lasts.
     operation_awaiter* awaiter_;
