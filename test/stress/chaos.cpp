@@ -67,6 +67,8 @@
 //     shared states, deferreds, timers, pending handlers, drivers) was
 //     released: the round's executors are wrapped in one that counts its
 //     copies;
+//   - nothing reached the unhandled-error handler (every error of the
+//     trees has a consumer; a report means a cascade went wrong);
 //   - the round finished: a watchdog thread fails the test (with the seed)
 //     if a round takes over 120 s, wherever it hangs, and lists the frames
 //     still alive and what each waits on.
@@ -1164,6 +1166,22 @@ int main(int argc, char* argv[])
       static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed), mode, rounds,
       long_mode ? ", long mode" : "");
   std::fflush(stdout);
+
+  coflow::set_unhandled_error_handler([](std::exception_ptr e) {
+    std::string what = "unknown";
+    try
+    {
+      std::rethrow_exception(e);
+    }
+    catch (const std::exception& x)
+    {
+      what = x.what();
+    }
+    catch (...)
+    {
+    }
+    violated(("an unhandled error was reported: " + what).c_str());
+  });
 
   std::vector<variant> variants;
   if (strand_mode)
