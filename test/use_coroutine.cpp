@@ -212,57 +212,47 @@ BOOST_AUTO_TEST_CASE(paused_while_the_timer_fires)
 
 BOOST_AUTO_TEST_CASE(cancel_emits_terminal_and_waits_for_completion)
 {
-  asio::io_context io;
-  asio::steady_timer timer(io, std::chrono::hours(1));
-  event_log log;
-  auto body = [&]() -> coroutine<void> {
-    try
-    {
-      co_await timer.async_wait(use_coroutine);
-    }
-    catch (const coflow::cancelled_error&)
-    {
-      log.push_back("cancelled");
-    }
-  };
-  auto c = coflow::spawn(io, body());
-  io.poll();
-  io.restart();
-  asio::post(io, [&] {
-    c.cancel(); // this thread runs the executor: emitted at once
-    BOOST_TEST(timer.cancel() == 0u); // the terminal emit removed the wait
-  });
-  io.run(); // returns: nothing waits for an hour
-  BOOST_TEST((log == event_log{"cancelled"}));
-}
-
-BOOST_AUTO_TEST_CASE(a_cancel_from_outside_the_executor_is_emitted_on_it)
-{
   // Asio emits an operation's cancellation on the operation's executor: a
-  // cancel() from a thread that does not run it is emitted there, before
-  // what is posted after it.
-  asio::io_context io;
-  asio::steady_timer timer(io, std::chrono::hours(1));
-  event_log log;
-  auto body = [&]() -> coroutine<void> {
-    try
+  // cancel() on a thread that runs it is emitted at once; one from another
+  // thread is emitted there, before what is posted after it.
+  for (const bool from_outside : {false, true})
+  {
+    BOOST_TEST_CONTEXT("from outside the executor: " << from_outside)
     {
-      co_await timer.async_wait(use_coroutine);
+      asio::io_context io;
+      asio::steady_timer timer(io, std::chrono::hours(1));
+      event_log log;
+      auto body = [&]() -> coroutine<void> {
+        try
+        {
+          co_await timer.async_wait(use_coroutine);
+        }
+        catch (const coflow::cancelled_error&)
+        {
+          log.push_back("cancelled");
+        }
+      };
+      auto c = coflow::spawn(io, body());
+      io.poll();
+      io.restart();
+      std::size_t still_waiting = 99;
+      if (from_outside)
+      {
+        c.cancel(); // io is not running: this thread is not the executor's
+        asio::post(io, [&] { still_waiting = timer.cancel(); });
+      }
+      else
+      {
+        asio::post(io, [&] {
+          c.cancel(); // this thread runs the executor: emitted at once
+          still_waiting = timer.cancel();
+        });
+      }
+      io.run(); // returns: nothing waits for an hour
+      BOOST_TEST(still_waiting == 0u); // the terminal emit removed the wait
+      BOOST_TEST((log == event_log{"cancelled"}));
     }
-    catch (const coflow::cancelled_error&)
-    {
-      log.push_back("cancelled");
-    }
-  };
-  auto c = coflow::spawn(io, body());
-  io.poll();
-  io.restart();
-  c.cancel(); // io is not running: this thread is not the executor's
-  std::size_t still_waiting = 99;
-  asio::post(io, [&] { still_waiting = timer.cancel(); });
-  io.run();
-  BOOST_TEST(still_waiting == 0u); // emitted before the post that came after
-  BOOST_TEST((log == event_log{"cancelled"}));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(operation_ignoring_cancel_delays_the_unwinding)
