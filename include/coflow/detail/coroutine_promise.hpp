@@ -303,12 +303,19 @@ public:
   {
   }
 
-  bool await_ready()
+  [[gnu::always_inline]] bool await_ready()
   {
     if (parent_->cancel_requested())
       return true;
     if (!child()->started())
       return false;
+    return await_ready_started();
+  }
+
+  /// await_ready() of a started child (out of line: the common child is
+  /// not started).
+  [[gnu::noinline]] bool await_ready_started()
+  {
     local_ = same_executor(parent_->executor(), child()->executor());
     if (local_ && child()->waits_on(parent_))
       throw std::logic_error(child() == static_cast<const task_base*>(parent_)

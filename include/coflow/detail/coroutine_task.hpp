@@ -214,13 +214,21 @@ public:
   {
     if (this->extras_ptr()) [[unlikely]]
       return reap(this); // it may hold other tasks (a tail call's next state)
-    destroy_now();
+    destroy_without_extras();
   }
 
   /// Destroys the task at once (see destroy()).
   void destroy_now() noexcept override
   {
-    if (!frame_ && !this->extras_ptr() && !continuation_ && !error_) [[likely]]
+    if (this->extras_ptr()) [[unlikely]]
+      return destroy_fully();
+    destroy_without_extras();
+  }
+
+private:
+  void destroy_without_extras() noexcept
+  {
+    if (!frame_ && !continuation_ && !error_) [[likely]]
     {
       // The common end of a child: nothing is left to release but the
       // value, and every other member's destructor does nothing now, so
@@ -232,7 +240,6 @@ public:
     destroy_fully();
   }
 
-private:
   /// destroy_now() with something to release (out of line: the common end
   /// above then needs no stack frame).
   [[gnu::noinline]] void destroy_fully() noexcept

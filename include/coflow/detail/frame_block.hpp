@@ -124,8 +124,9 @@ public:
         static_cast<char*>(task) - task_offset()));
   }
 
-  /// The task living in this block has been destroyed.
-  void task_destroyed() noexcept
+  /// The task living in this block has been destroyed. (Inlined: it ends
+  /// every child awaited at once.)
+  [[gnu::always_inline]] void task_destroyed() noexcept
   {
     if (--alive_ == 0)
       free(); // else the frame frees the block
