@@ -171,7 +171,10 @@ public:
       dispatched = outer;
       if (ran)
         throw; // from the emission itself
-      emit(); // it could not be lent (no memory): emitted here
+      // It could not be lent (no memory): emitted on this thread, under
+      // the lock, rather than lost (from outside the executor, an awaited
+      // asio::awaitable then meets Asio issue 1332: out of memory only).
+      emit();
       return;
     }
     lent_ = dispatched == this;
@@ -224,8 +227,17 @@ private:
       if (!t->try_lock_suspended())
       {
         // Running, being suspended or resumed, or another control call
-        // holds it: briefly. Come back after what is queued.
-        boost::asio::post(executor_, std::move(*this));
+        // holds it: briefly. Come back after what is queued. (A handler:
+        // nothing may escape into run(); a post that fails loses this cancel
+        // of the operation, not the coroutine's, which stays requested.)
+        try
+        {
+          boost::asio::post(executor_, std::move(*this));
+        }
+        catch (...)
+        {
+          report_unhandled_error(std::current_exception());
+        }
         return;
       }
       // Locked: the await cannot end meanwhile.
