@@ -1,0 +1,8 @@
+// bench/instructions/coflow_post.cpp: a loop of argv[1] co_await
+// asio::post(use_coroutine) (bench (b)). Counted by ./count.
+#include <coflow/coflow.hpp>
+#include <boost/asio.hpp>
+#include <cstdlib>
+namespace asio = boost::asio;
+coflow::coroutine<long> loop(asio::io_context& io, int n) { long s = 0; for (int i = 0; i < n; ++i) { co_await asio::post(io, coflow::use_coroutine); ++s; } co_return s; }
+int main(int argc, char** argv) { int n = std::atoi(argv[1]); asio::io_context io; auto f = coflow::spawn(io, loop(io, n), asio::use_future); io.run(); return f.get() == n ? 0 : 1; }
