@@ -10,22 +10,16 @@
 #define COFLOW_COROUTINE_HPP
 
 #include <coflow/deferred.hpp>
+#include <coflow/detail/coroutine_promise.hpp>
 #include <coflow/detail/coroutine_task.hpp>
 #include <coflow/this_coro.hpp>
+#include <coflow/use_coroutine.hpp> // what a body awaits Asio operations with
 
 #include <boost/asio/any_io_executor.hpp>
 
 #include <utility>
 
 namespace coflow {
-namespace detail {
-
-template <class T, class Executor>
-class coroutine_promise;
-
-struct coroutine_access;
-
-} // namespace detail
 
 /// A coroutine whose pause, unpause and cancel cascade.
 /**
@@ -189,7 +183,5 @@ private:
 };
 
 } // namespace coflow
-
-#include <coflow/detail/coroutine_promise.hpp>
 
 #endif // COFLOW_COROUTINE_HPP

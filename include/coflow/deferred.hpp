@@ -10,6 +10,7 @@
 #define COFLOW_DEFERRED_HPP
 
 #include <coflow/detail/deferred_state.hpp>
+#include <coflow/detail/deferred_traits.hpp>
 #include <coflow/error.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -35,41 +36,6 @@ class initiate_wait;
 
 template <class State, class T, class Executor, class Canceller>
 class function_canceller;
-
-template <class T>
-struct wait_signature
-{
-  using type = void(std::exception_ptr, T);
-};
-
-template <>
-struct wait_signature<void>
-{
-  using type = void(std::exception_ptr);
-};
-
-template <class R>
-struct is_deferred : std::false_type
-{
-};
-
-template <class U, class E>
-struct is_deferred<deferred<U, E>> : std::true_type
-{
-};
-
-/// What then(f) yields: f's result, or U where f returns deferred<U>.
-template <class R>
-struct then_value
-{
-  using type = R;
-};
-
-template <class U, class E>
-struct then_value<deferred<U, E>>
-{
-  using type = U;
-};
 
 } // namespace detail
 

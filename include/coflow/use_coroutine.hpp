@@ -10,11 +10,6 @@
 
 #include <coflow/detail/default_token.hpp>
 
-#include <boost/asio/async_result.hpp>
-
-#include <tuple>
-#include <type_traits>
-#include <utility>
 
 namespace coflow {
 
@@ -63,58 +58,8 @@ public:
 /// The completion token object. See use_coroutine_t.
 inline constexpr use_coroutine_t use_coroutine{};
 
-namespace detail {
-
-/// An operation not yet initiated: what use_coroutine returns. Awaiting it
-/// in a body initiates it with a handler that resumes the body.
-template <class Signature, class Initiation, class... Args>
-class [[nodiscard]] coroutine_operation
-{
-public:
-  using signature = Signature;
-
-  coroutine_operation(Initiation init, Args... args)
-    : initiation_(std::move(init)), args_(std::move(args)...)
-  {
-  }
-
-  template <class Handler>
-  void launch(Handler&& handler) &&
-  {
-    std::apply(
-        [&](Args&... args) {
-          std::move(initiation_)(std::forward<Handler>(handler), std::move(args)...);
-        },
-        args_);
-  }
-
-private:
-  Initiation initiation_;
-  std::tuple<Args...> args_;
-};
-
-} // namespace detail
 } // namespace coflow
 
-namespace boost {
-namespace asio {
-
-template <typename R, typename... Args>
-class async_result<coflow::use_coroutine_t, R(Args...)>
-{
-public:
-  template <class Initiation, class RawToken, class... InitArgs>
-  static auto initiate(Initiation&& initiation, RawToken&&, InitArgs&&... args)
-  {
-    return coflow::detail::coroutine_operation<R(Args...),
-        std::decay_t<Initiation>, std::decay_t<InitArgs>...>(
-        std::forward<Initiation>(initiation), std::forward<InitArgs>(args)...);
-  }
-};
-
-} // namespace asio
-} // namespace boost
-
-#include <coflow/detail/use_coroutine_adapters.hpp>
+#include <coflow/impl/use_coroutine.hpp>
 
 #endif // COFLOW_USE_COROUTINE_HPP

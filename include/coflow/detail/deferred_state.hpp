@@ -15,6 +15,7 @@
 #ifndef COFLOW_DETAIL_DEFERRED_STATE_HPP
 #define COFLOW_DETAIL_DEFERRED_STATE_HPP
 
+#include <coflow/detail/outcome.hpp>
 #include <coflow/detail/waiter_registry.hpp>
 #include <coflow/error.hpp>
 #include <coflow/unhandled_error.hpp>
@@ -36,17 +37,6 @@ namespace detail {
 class task_base;
 
 
-/// Stands in for the value of a deferred<void>.
-struct void_value
-{
-};
-
-template <class T>
-using value_of = std::conditional_t<std::is_void_v<T>, void_value, T>;
-
-/// A result handed out of the chain: a value or an error, never empty.
-template <class T>
-using outcome = std::variant<value_of<T>, std::exception_ptr>;
 
 class chain_node;
 

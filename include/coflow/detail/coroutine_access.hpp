@@ -1,0 +1,47 @@
+//
+// coflow/detail/coroutine_access.hpp
+//
+// Reaches the task behind a coroutine handle, for the library's own
+// machinery.
+//
+
+#ifndef COFLOW_DETAIL_COROUTINE_ACCESS_HPP
+#define COFLOW_DETAIL_COROUTINE_ACCESS_HPP
+
+#include <coflow/detail/coroutine_task.hpp>
+
+namespace coflow {
+
+template <class T, class Executor>
+class coroutine;
+
+} // namespace coflow
+
+namespace coflow {
+namespace detail {
+
+struct coroutine_access
+{
+  template <class T, class Executor>
+  static coroutine<T, Executor> adopt(task<T, Executor>* t) noexcept
+  {
+    return coroutine<T, Executor>(t);
+  }
+
+  template <class T, class Executor>
+  static task<T, Executor>& task_of(const coroutine<T, Executor>& c)
+  {
+    return c.checked();
+  }
+
+  template <class T, class Executor>
+  static task<T, Executor>* task_pointer(const coroutine<T, Executor>& c) noexcept
+  {
+    return c.task_;
+  }
+};
+
+} // namespace detail
+} // namespace coflow
+
+#endif // COFLOW_DETAIL_COROUTINE_ACCESS_HPP

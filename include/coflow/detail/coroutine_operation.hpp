@@ -1,0 +1,48 @@
+//
+// coflow/detail/coroutine_operation.hpp
+//
+// What an Asio operation returns for use_coroutine: the operation, not yet
+// initiated, which a coroutine body initiates when it awaits it.
+//
+
+#ifndef COFLOW_DETAIL_COROUTINE_OPERATION_HPP
+#define COFLOW_DETAIL_COROUTINE_OPERATION_HPP
+
+#include <tuple>
+#include <utility>
+
+namespace coflow {
+namespace detail {
+
+/// An operation not yet initiated: what use_coroutine returns. Awaiting it
+/// in a body initiates it with a handler that resumes the body.
+template <class Signature, class Initiation, class... Args>
+class [[nodiscard]] coroutine_operation
+{
+public:
+  using signature = Signature;
+
+  coroutine_operation(Initiation init, Args... args)
+    : initiation_(std::move(init)), args_(std::move(args)...)
+  {
+  }
+
+  template <class Handler>
+  void launch(Handler&& handler) &&
+  {
+    std::apply(
+        [&](Args&... args) {
+          std::move(initiation_)(std::forward<Handler>(handler), std::move(args)...);
+        },
+        args_);
+  }
+
+private:
+  Initiation initiation_;
+  std::tuple<Args...> args_;
+};
+
+} // namespace detail
+} // namespace coflow
+
+#endif // COFLOW_DETAIL_COROUTINE_OPERATION_HPP

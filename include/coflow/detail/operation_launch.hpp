@@ -1,0 +1,76 @@
+//
+// coflow/detail/operation_launch.hpp
+//
+// How the operation awaiter initiates each kind of Asio operation: one made
+// with use_coroutine, one made with asio::deferred, an asio::awaitable.
+//
+
+#ifndef COFLOW_DETAIL_OPERATION_LAUNCH_HPP
+#define COFLOW_DETAIL_OPERATION_LAUNCH_HPP
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+
+#include <exception>
+#include <utility>
+
+namespace coflow {
+namespace detail {
+
+/// Launches an operation made with use_coroutine.
+template <class Operation>
+struct launch_coroutine_operation
+{
+  Operation operation;
+
+  template <class Handler>
+  void operator()(Handler&& handler) &&
+  {
+    std::move(operation).launch(std::forward<Handler>(handler));
+  }
+};
+
+/// Launches an operation made with asio::deferred.
+template <class Operation>
+struct launch_deferred_operation
+{
+  Operation operation;
+
+  template <class Handler>
+  void operator()(Handler&& handler) &&
+  {
+    std::move(operation)(std::forward<Handler>(handler));
+  }
+};
+
+/// Launches an asio::awaitable with co_spawn on the coroutine's executor;
+/// co_spawn binds the handler's cancellation slot to the awaitable.
+template <class U, class E>
+struct launch_awaitable
+{
+  boost::asio::awaitable<U, E> awaitable;
+
+  template <class Handler>
+  void operator()(Handler&& handler) &&
+  {
+    E ex(handler.get_executor());
+    boost::asio::co_spawn(ex, std::move(awaitable), std::forward<Handler>(handler));
+  }
+};
+
+template <class T>
+struct awaitable_signature
+{
+  using type = void(std::exception_ptr, T);
+};
+
+template <>
+struct awaitable_signature<void>
+{
+  using type = void(std::exception_ptr);
+};
+
+} // namespace detail
+} // namespace coflow
+
+#endif // COFLOW_DETAIL_OPERATION_LAUNCH_HPP

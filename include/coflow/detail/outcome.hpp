@@ -1,0 +1,46 @@
+//
+// coflow/detail/outcome.hpp
+//
+// The result of a deferred, a coroutine or an operation: a value or an
+// error, never empty.
+//
+
+#ifndef COFLOW_DETAIL_OUTCOME_HPP
+#define COFLOW_DETAIL_OUTCOME_HPP
+
+#include <exception>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace coflow {
+namespace detail {
+
+/// Stands in for the value of a deferred<void>.
+struct void_value
+{
+};
+
+template <class T>
+using value_of = std::conditional_t<std::is_void_v<T>, void_value, T>;
+
+/// A result: of a chain, a coroutine or an operation: a value or an error, never empty.
+template <class T>
+using outcome = std::variant<value_of<T>, std::exception_ptr>;
+
+/// The value of an outcome (moved out, by value), or its error thrown.
+template <class U>
+U unwrap(outcome<U>&& o)
+{
+  if (o.index() == 1)
+    std::rethrow_exception(std::get<1>(o));
+  if constexpr (std::is_void_v<U>)
+    return;
+  else
+    return std::get<0>(std::move(o));
+}
+
+} // namespace detail
+} // namespace coflow
+
+#endif // COFLOW_DETAIL_OUTCOME_HPP

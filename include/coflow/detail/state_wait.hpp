@@ -1,0 +1,145 @@
+//
+// coflow/detail/state_wait.hpp
+//
+// A coroutine body waiting on a deferred's shared state, as a consumer at
+// the end of its chain (for a deferred, a started child, a tail call).
+//
+
+#ifndef COFLOW_DETAIL_STATE_WAIT_HPP
+#define COFLOW_DETAIL_STATE_WAIT_HPP
+
+#include <coflow/detail/deferred_state.hpp>
+#include <coflow/detail/deferred_waiter.hpp>
+#include <coflow/detail/executor_hop.hpp>
+#include <coflow/detail/outcome.hpp>
+#include <coflow/detail/task.hpp>
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+namespace coflow {
+namespace detail {
+
+/// The handler that a suspended body leaves with a deferred's chain: stores
+/// the outcome in the awaiter and resumes the body on its executor.
+template <class Receiver, class U, class Executor>
+class wakeup_handler
+{
+public:
+  using executor_type = Executor;
+  /// Marks a handler called with the outcome itself (see waiter_link).
+  using takes_outcome = void;
+
+  wakeup_handler(resume_token token, Receiver* receiver) noexcept
+    : token_(std::move(token)), receiver_(receiver)
+  {
+  }
+
+  /// The waiting coroutine's executor, read from its task: not copied.
+  executor_type get_executor() const noexcept { return receiver_->executor(); }
+
+  /// Identifies the waiting awaiter (see deferred_state::cancel_waiter).
+  const void* consumer() const noexcept { return receiver_; }
+
+  void operator()(outcome<U> result)
+  {
+    if (!token_.claim())
+      return; // its suspension failed: the receiver is gone
+    receiver_->receive(std::move(result));
+    std::move(token_).resume();
+  }
+
+private:
+  resume_token token_;
+  Receiver* receiver_;
+};
+
+/// The coroutine that produces @p state, when it is a coroutine's deferred
+/// view (null otherwise).
+template <class State>
+const task_base* producer_of(const State& state) noexcept
+{
+  const auto* c = state.canceller();
+  return c ? c->producer() : nullptr;
+}
+
+/// Throws if waiting on @p state from @p waiter would close a cycle: the
+/// state is the deferred view of @p waiter, or of a coroutine that waits on
+/// it (read only on the waiter's executor).
+template <class State>
+void check_view_cycle(const State& state, const task_base* waiter, const char* self,
+    const char* cycle)
+{
+  if (const task_base* p = producer_of(state); p && p->waits_on(waiter))
+    throw std::logic_error(p == waiter ? self : cycle);
+}
+
+/// Waits on a deferred's shared state as a consumer at the end of its chain.
+template <class Task, class U, class E>
+class shared_state_wait
+{
+public:
+  using state_type = deferred_state<U, E>;
+
+  explicit shared_state_wait(Task* t, std::shared_ptr<state_type> s = nullptr) noexcept
+    : task_(t), state_(std::move(s))
+  {
+  }
+
+  void attach(std::shared_ptr<state_type> s) noexcept { state_ = std::move(s); }
+
+  /// The result is there and nothing holds it: no suspension needed.
+  bool try_now()
+  {
+    if (task_->pause_count() == 0 && state_->can_deliver_now())
+    {
+      result_.emplace(state_->take_outcome());
+      return true;
+    }
+    return false;
+  }
+
+  /// Appends the consumer that carries @p token (the body's running
+  /// reference). Runs on the state's executor.
+  void wait(resume_token token)
+  {
+    using handler = wakeup_handler<shared_state_wait, U,
+        typename Task::executor_type>;
+    state_->append(waiter_link<state_type, handler>::create(
+        handler(std::move(token), this), {}));
+  }
+
+  void receive(outcome<U> result) { result_.emplace(std::move(result)); }
+
+  const typename Task::executor_type& executor() const { return task_->executor(); }
+
+  U take() { return unwrap<U>(std::move(*result_)); }
+
+  outcome<U> take_outcome() { return std::move(*result_); }
+
+  state_type& state() const noexcept { return *state_; }
+  const std::shared_ptr<state_type>& shared_state() const noexcept { return state_; }
+
+  /// Applies @p member (pause, unpause or cancel) to the state: now when it
+  /// is @p local, otherwise on its executor.
+  template <class Member>
+  void control(bool local, Member member)
+  {
+    if (local)
+      ((*state_).*member)();
+    else
+      post_reported(state_->executor(), [s = state_, member] { ((*s).*member)(); });
+  }
+
+private:
+  Task* task_;
+  std::shared_ptr<state_type> state_;
+  std::optional<outcome<U>> result_;
+};
+
+} // namespace detail
+} // namespace coflow
+
+#endif // COFLOW_DETAIL_STATE_WAIT_HPP

@@ -1,0 +1,238 @@
+//
+// coflow/detail/tail_call_awaiter.hpp
+//
+// co_return co_await tail_call(next) in a coroutine body: a coroutine or a
+// deferred takes over the running coroutine.
+//
+
+#ifndef COFLOW_DETAIL_TAIL_CALL_AWAITER_HPP
+#define COFLOW_DETAIL_TAIL_CALL_AWAITER_HPP
+
+#include <coflow/detail/coroutine_access.hpp>
+#include <coflow/detail/coroutine_task.hpp>
+#include <coflow/detail/executor_hop.hpp>
+#include <coflow/detail/state_wait.hpp>
+
+#include <coroutine>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+namespace coflow {
+namespace detail {
+
+template <class T, class Executor>
+class coroutine_promise;
+
+/// Stands for a tail call whose types do not match, so that the
+/// static_assert is the only error the compiler reports.
+template <class T>
+struct mismatched_tail_call
+{
+  bool await_ready() const noexcept { return true; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  T await_resume() const; // never defined: the program is ill-formed anyway
+};
+
+/// co_return co_await tail_call(next) with a coroutine<T, Executor>: an
+/// unstarted next state nobody else holds becomes the body of the running
+/// coroutine (its promise is rebound to the running task); any other one is
+/// waited on through a tail_source.
+template <class T, class Executor>
+class coroutine_tail_awaiter
+{
+public:
+  using task_type = task<T, Executor>;
+
+  coroutine_tail_awaiter(task_type* t, coroutine<T, Executor>&& next) noexcept
+    : task_(t), next_(std::move(next))
+  {
+  }
+
+  /// A tail call is a suspension point: a pending cancel stops it here.
+  bool await_ready() const
+  {
+    const task_type* n = coroutine_access::task_pointer(next_);
+    if (n->started() && same_executor(task_->executor(), n->executor())
+        && n->waits_on(task_))
+      throw std::logic_error(n == task_
+              ? "coflow: a coroutine tail-calls itself"
+              : "coflow: a tail call to a coroutine that awaits the caller");
+    return task_->cancel_requested();
+  }
+
+  void await_suspend(std::coroutine_handle<>)
+  {
+    // This awaiter lives in the frame that goes: everything on the stack.
+    task_type* const t = task_;
+    task_type* const n = coroutine_access::task_pointer(next_);
+    if (n->adoptable())
+    {
+      auto next_frame = std::coroutine_handle<coroutine_promise<T, Executor>>::from_address(
+          n->give_frame().address());
+      next_frame.promise().rebind(t);
+      next_ = {}; // the next state's own identity goes; its frame stays
+      return t->swap_frame(next_frame);
+    }
+    if (n->accepts_tail_sink() && same_executor(t->executor(), n->executor()))
+      if (tail_source<T>* sink = t->lock_tail_sink())
+      {
+        // The chain collapses: the source that waits on this coroutine
+        // waits on the next state instead, and this coroutine goes. Its
+        // handle comes back here, and goes with the frame.
+        static_cast<source*>(sink)->retarget(next_);
+        return t->end_in_collapse(n); // the frame and this awaiter are gone
+      }
+    t->end_in_tail(make_source());
+  }
+
+  /// Reached only with a cancel pending (the frame is gone otherwise).
+  T await_resume()
+  {
+    std::rethrow_exception(shared_cancelled_error());
+  }
+
+private:
+  class source final : public tail_source<T>
+  {
+  public:
+    source(task_type* t, coroutine<T, Executor> next)
+      : next_(std::move(next)), wait_(t)
+    {
+      task_type* n = coroutine_access::task_pointer(next_);
+      if (!n->started())
+        n->start_posted(t->executor()); // shared but unstarted: spawned here
+      local_ = same_executor(t->executor(), n->executor());
+    }
+
+    void wait(resume_token token) override
+    {
+      task_type* n = coroutine_access::task_pointer(next_);
+      if (local_ && n->accepts_tail_sink())
+        return n->set_tail_sink(this, std::move(token)); // no shared state
+      run_on(local_, n->executor(), [this, n, token = std::move(token)]() mutable {
+        wait_.attach(n->shared());
+        wait_.wait(std::move(token));
+      });
+    }
+
+    outcome<T> take() override
+    {
+      if (this->direct_)
+        return std::move(*this->direct_);
+      return wait_.take_outcome();
+    }
+
+    /// A collapse (see task::lock_tail_sink()): this source waits on the
+    /// coroutine of @p next from now on, and @p next gets the handle of
+    /// the coroutine it waited on so far.
+    void retarget(coroutine<T, Executor>& next) noexcept
+    {
+      std::swap(next_, next);
+    }
+
+    const task_base* awaited_task() const noexcept override
+    {
+      return local_ ? coroutine_access::task_pointer(next_) : nullptr;
+    }
+
+    void pause() override { control([](const coroutine<T, Executor>& c) { c.pause(); }); }
+    void unpause() override { control([](const coroutine<T, Executor>& c) { c.unpause(); }); }
+    void cancel() override { control([](const coroutine<T, Executor>& c) { c.cancel(); }); }
+
+  private:
+    template <class Function>
+    void control(Function f)
+    {
+      if (local_)
+        f(next_);
+      else
+        post_reported(coroutine_access::task_pointer(next_)->executor(), [c = next_, f] { f(c); });
+    }
+
+    coroutine<T, Executor> next_;
+    shared_state_wait<task_type, T, Executor> wait_;
+    bool local_ = true;
+  };
+
+  std::unique_ptr<tail_source<T>> make_source()
+  {
+    return std::make_unique<source>(task_, std::move(next_));
+  }
+
+  task_type* task_;
+  coroutine<T, Executor> next_;
+};
+
+/// co_return co_await tail_call(d) with a deferred<T, E>: the running frame
+/// goes, and the deferred's result becomes the coroutine's; pause and
+/// cancel are forwarded to the deferred.
+template <class T, class Executor, class E>
+class deferred_tail_awaiter
+{
+public:
+  using task_type = task<T, Executor>;
+
+  deferred_tail_awaiter(task_type* t, std::shared_ptr<deferred_state<T, E>> s) noexcept
+    : task_(t), state_(std::move(s))
+  {
+  }
+
+  bool await_ready() const
+  {
+    if (same_executor(task_->executor(), state_->executor()))
+      check_view_cycle(*state_, task_, "coflow: a coroutine tail-calls itself",
+          "coflow: a tail call to a coroutine that awaits the caller");
+    return task_->cancel_requested();
+  }
+
+  void await_suspend(std::coroutine_handle<>)
+  {
+    task_->end_in_tail(std::make_unique<source>(task_, std::move(state_)));
+  }
+
+  T await_resume()
+  {
+    std::rethrow_exception(shared_cancelled_error());
+  }
+
+private:
+  class source final : public tail_source<T>
+  {
+  public:
+    source(task_type* t, std::shared_ptr<deferred_state<T, E>> s)
+      : local_(same_executor(t->executor(), s->executor())), wait_(t, std::move(s))
+    {
+    }
+
+    void wait(resume_token token) override
+    {
+      run_on(local_, wait_.state().executor(),
+          [this, token = std::move(token)]() mutable { wait_.wait(std::move(token)); });
+    }
+
+    outcome<T> take() override { return wait_.take_outcome(); }
+
+    const task_base* awaited_task() const noexcept override
+    {
+      return local_ ? producer_of(wait_.state()) : nullptr; // a coroutine's view
+    }
+
+    void pause() override { wait_.control(local_, &deferred_state<T, E>::pause); }
+    void unpause() override { wait_.control(local_, &deferred_state<T, E>::unpause); }
+    void cancel() override { wait_.control(local_, &deferred_state<T, E>::cancel); }
+
+  private:
+
+    bool local_;
+    shared_state_wait<task_type, T, E> wait_;
+  };
+
+  task_type* task_;
+  std::shared_ptr<deferred_state<T, E>> state_;
+};
+
+} // namespace detail
+} // namespace coflow
+
+#endif // COFLOW_DETAIL_TAIL_CALL_AWAITER_HPP
