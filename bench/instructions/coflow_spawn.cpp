@@ -1,0 +1,9 @@
+// bench/instructions/coflow_spawn.cpp: argv[1] coroutines spawned (detached)
+// on an io_context and run to their end. Counted by ./count.
+#include <coflow/coflow.hpp>
+#include <boost/asio.hpp>
+#include <cstdlib>
+namespace asio = boost::asio;
+long total = 0;
+coflow::coroutine<void> body(long i) { total += i; co_return; }
+int main(int argc, char** argv) { int n = std::atoi(argv[1]); asio::io_context io; for (int i = 0; i < n; ++i) coflow::spawn(io, body(i), asio::detached); io.run(); return total == long(n) * (n - 1) / 2 ? 0 : 1; }
