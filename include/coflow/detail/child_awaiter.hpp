@@ -7,6 +7,7 @@
 #ifndef COFLOW_DETAIL_CHILD_AWAITER_HPP
 #define COFLOW_DETAIL_CHILD_AWAITER_HPP
 
+#include <coflow/detail/cascade_awaiter.hpp>
 #include <coflow/detail/coroutine_access.hpp>
 #include <coflow/detail/executor_hop.hpp>
 #include <coflow/detail/state_wait.hpp>
@@ -14,7 +15,6 @@
 
 #include <coroutine>
 #include <optional>
-#include <stdexcept>
 #include <utility>
 
 namespace coflow {
@@ -25,112 +25,104 @@ namespace detail {
 /// waited on through its shared state. Either way pause and cancel go to the
 /// child's task, on the child's executor.
 template <class Task, class U, class E>
-class child_awaiter final : public awaited_control
+class child_awaiter final : public cascade_awaiter<child_awaiter<Task, U, E>, Task>
 {
 public:
   child_awaiter(Task* parent, coroutine<U, E>&& child) noexcept
-    : parent_(parent), child_(std::move(child))
+    : child_awaiter::cascade_awaiter(parent), child_(std::move(child))
   {
   }
 
-  [[gnu::always_inline]] bool await_ready()
+  [[gnu::always_inline]] bool ready()
   {
-    if (parent_->cancel_requested())
-      return true;
     if (!child()->started())
       return false;
-    return await_ready_started();
+    return ready_started();
   }
 
-  /// await_ready() of a started child (out of line: the common child is
-  /// not started).
-  [[gnu::noinline]] bool await_ready_started()
+  /// ready() of a started child (out of line: the common child is not
+  /// started).
+  [[gnu::noinline]] bool ready_started()
   {
-    local_ = same_executor(parent_->executor(), child()->executor());
-    if (local_ && child()->waits_on(parent_))
-      throw std::logic_error(child() == static_cast<const task_base*>(parent_)
-              ? "coflow: a coroutine awaits itself"
-              : "coflow: a cycle of coroutines awaiting each other");
-    shared_.emplace(parent_);
+    local_ = same_executor(this->task_->executor(), child()->executor());
+    if (local_)
+      check_no_cycle(child(), this->task_, wait_kind::await);
+    shared_.emplace(this->task_);
     if (!local_)
       return false; // its state is touched only from its executor
     shared_->attach(child()->shared());
     return shared_->try_now();
   }
 
-  bool await_suspend(std::coroutine_handle<>)
+  /// An unstarted child starts here, nested, and the parent waits on it as
+  /// its continuation; a started one through its shared state.
+  bool await_suspend(std::coroutine_handle<> h)
   {
     if (!shared_)
     {
-      parent_->suspend_on(this);
+      Task* parent = this->task_;
+      parent->suspend_on(this);
       try
       {
-        return child()->start_inline(parent_->executor(), parent_);
+        return child()->start_inline(parent->executor(), parent);
       }
       catch (...)
       {
-        parent_->suspension_failed(); // thrown before the child started
+        parent->suspension_failed(); // thrown before the child started
         throw;
       }
     }
-    return wait_shared();
+    return wait_shared(h);
   }
 
   /// A started child: the parent waits on its shared state (out of line:
   /// the inline start above is the common path).
-  [[gnu::noinline]] bool wait_shared()
+  [[gnu::noinline]] bool wait_shared(std::coroutine_handle<> h)
   {
-    return parent_->suspend_with(this, [this](resume_token token) {
-      run_on(local_, child()->executor(), [this, token = std::move(token)]() mutable {
-        if (!local_)
-          shared_->attach(child()->shared());
-        shared_->wait(std::move(token));
-      });
+    return child_awaiter::cascade_awaiter::await_suspend(h);
+  }
+
+  void hand_over(resume_token token)
+  {
+    run_on(local_, child()->executor(), [this, token = std::move(token)]() mutable {
+      if (!local_)
+        shared_->attach(child()->shared());
+      shared_->wait(std::move(token));
     });
   }
 
-  U await_resume()
+  U take()
   {
-    parent_->resumed();
-    parent_->throw_if_cancelled();
     if (shared_)
       return shared_->take();
     return child()->take_value();
   }
 
-  const task_base* awaited_task() const noexcept override
+  void for_each_awaited(awaited_visitor& visit) const noexcept override
   {
-    return local_ ? child() : nullptr; // another executor's task is not read
+    if (local_) // another executor's task is not read
+      visit(child());
   }
 
-  void pause() override
+  awaited_description describe() const noexcept override
   {
-    if (local_)
-      child()->pause();
-    else
-      post_reported(child()->executor(), [c = child_] { c.pause(); });
+    return {awaited_kind::coroutine};
   }
 
-  void unpause() override
-  {
-    if (local_)
-      child()->unpause();
-    else
-      post_reported(child()->executor(), [c = child_] { c.unpause(); });
-  }
-
-  void cancel() override
-  {
-    if (local_)
-      child()->cancel();
-    else
-      post_reported(child()->executor(), [c = child_] { c.cancel(); });
-  }
+  void pause() override { control([](const coroutine<U, E>& c) { c.pause(); }); }
+  void unpause() override { control([](const coroutine<U, E>& c) { c.unpause(); }); }
+  void cancel() override { control([](const coroutine<U, E>& c) { c.cancel(); }); }
 
 private:
   task<U, E>* child() const noexcept { return coroutine_access::task_pointer(child_); }
 
-  Task* parent_;
+  /// Applies @p f to the child, from its executor.
+  template <class Function>
+  void control(Function f)
+  {
+    apply_on(local_, child()->executor(), child_, f);
+  }
+
   coroutine<U, E> child_;
   bool local_ = true; // an unstarted child runs on the parent's executor
   /// Only for a child started elsewhere: waits on its shared state.

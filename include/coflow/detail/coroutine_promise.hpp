@@ -210,7 +210,7 @@ public:
   auto await_transform(
       boost::asio::deferred_async_operation<Signature, Initiation, Args...> op) const
   {
-    using launch = launch_deferred_operation<
+    using launch = launch_asio_deferred<
         boost::asio::deferred_async_operation<Signature, Initiation, Args...>>;
     return operation_awaiter<task_type, Signature, launch>(task_, launch{std::move(op)});
   }

@@ -7,6 +7,7 @@
 #ifndef COFLOW_DETAIL_DEFERRED_AWAITER_HPP
 #define COFLOW_DETAIL_DEFERRED_AWAITER_HPP
 
+#include <coflow/detail/cascade_awaiter.hpp>
 #include <coflow/detail/executor_hop.hpp>
 #include <coflow/detail/state_wait.hpp>
 #include <coflow/detail/task.hpp>
@@ -20,45 +21,43 @@ namespace detail {
 /// co_await deferred<U, E>: pause and cancel are forwarded to the deferred,
 /// on the deferred's executor.
 template <class Task, class U, class E>
-class deferred_awaiter final : public awaited_control
+class deferred_awaiter final
+  : public cascade_awaiter<deferred_awaiter<Task, U, E>, Task>
 {
 public:
   deferred_awaiter(Task* t, std::shared_ptr<deferred_state<U, E>> s)
-    : task_(t),
+    : deferred_awaiter::cascade_awaiter(t),
       local_(same_executor(t->executor(), s->executor())),
       wait_(t, std::move(s))
   {
   }
 
-  bool await_ready()
+  bool ready()
   {
-    if (task_->cancel_requested())
-      return true;
     if (!local_)
-      return false;
-    check_view_cycle(wait_.state(), task_, "coflow: a coroutine awaits itself",
-        "coflow: a cycle of coroutines awaiting each other");
+      return false; // its state is touched only from its executor
+    check_no_cycle(producer_of(wait_.state()), this->task_, wait_kind::await);
     return wait_.try_now();
   }
 
-  bool await_suspend(std::coroutine_handle<>)
+  void hand_over(resume_token token)
   {
-    return task_->suspend_with(this, [this](resume_token token) {
-      run_on(local_, wait_.state().executor(),
-          [this, token = std::move(token)]() mutable { wait_.wait(std::move(token)); });
-    });
+    run_on(local_, wait_.state().executor(),
+        [this, token = std::move(token)]() mutable { wait_.wait(std::move(token)); });
   }
 
-  const task_base* awaited_task() const noexcept override
+  U take() { return wait_.take(); }
+
+  void for_each_awaited(awaited_visitor& visit) const noexcept override
   {
-    return local_ ? producer_of(wait_.state()) : nullptr; // a coroutine's view
+    if (local_) // a coroutine's view: that coroutine
+      if (const task_base* producer = producer_of(wait_.state()))
+        visit(producer);
   }
 
-  U await_resume()
+  awaited_description describe() const noexcept override
   {
-    task_->resumed();
-    task_->throw_if_cancelled();
-    return wait_.take();
+    return {awaited_kind::deferred};
   }
 
   void pause() override { wait_.control(local_, &deferred_state<U, E>::pause); }
@@ -67,15 +66,12 @@ public:
   {
     // A result that has fired and is only held by a pause is not waited
     // for: this consumer leaves the chain (DESIGN.md section 4, cancel).
-    run_on(local_, wait_.state().executor(),
-        [s = wait_.shared_state(), consumer = static_cast<const void*>(&wait_)] {
-          s->cancel_waiter(consumer);
-        });
+    apply_on(local_, wait_.state().executor(), wait_.shared_state(),
+        [consumer = static_cast<const void*>(&wait_)](
+            const std::shared_ptr<deferred_state<U, E>>& s) { s->cancel_waiter(consumer); });
   }
 
 private:
-
-  Task* task_;
   bool local_;
   shared_state_wait<Task, U, E> wait_;
 };

@@ -66,6 +66,18 @@ void run_on(bool local, const Executor& ex, Function&& f)
     post_reported(ex, std::forward<Function>(f));
 }
 
+/// run_on() for a control operation @p f on @p target (a handle): applied
+/// to @p target itself when local; otherwise posted with a copy of it,
+/// which keeps the object alive until @p f has run.
+template <class Executor, class Target, class Function>
+void apply_on(bool local, const Executor& ex, const Target& target, Function f)
+{
+  if (local)
+    f(target);
+  else
+    post_reported(ex, [target, f] { f(target); });
+}
+
 } // namespace detail
 } // namespace coflow
 

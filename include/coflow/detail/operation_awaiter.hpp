@@ -11,7 +11,9 @@
 #ifndef COFLOW_DETAIL_OPERATION_AWAITER_HPP
 #define COFLOW_DETAIL_OPERATION_AWAITER_HPP
 
+#include <coflow/detail/cascade_awaiter.hpp>
 #include <coflow/detail/operation_outcome.hpp>
+#include <coflow/detail/outcome.hpp>
 #include <coflow/detail/task.hpp>
 
 #include <boost/asio/cancellation_signal.hpp>
@@ -22,6 +24,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <optional>
+#include <typeinfo>
 #include <utility>
 
 namespace coflow {
@@ -80,16 +83,17 @@ inline const void*& cancel_dispatched_inline() noexcept
   return awaiter;
 }
 
-/// @tparam Launch callable as `std::move(launch)(handler)`: initiates.
+/// @tparam Launch callable as `std::move(launch)(handler)`: initiates; its
+/// `kind` says what it launches (see operation_launch.hpp).
 template <class Task, class Signature, class Launch>
-class operation_awaiter final : public awaited_control
+class operation_awaiter final
+  : public cascade_awaiter<operation_awaiter<Task, Signature, Launch>, Task>
 {
 public:
   using value_type = typename signature_value<Signature>::type;
-  using task_type = Task;
 
   operation_awaiter(Task* t, Launch launch)
-    : task_(t), launch_(std::move(launch))
+    : operation_awaiter::cascade_awaiter(t), launch_(std::move(launch))
   {
   }
 
@@ -99,30 +103,26 @@ public:
   ~operation_awaiter()
   {
     if (lent_) [[unlikely]]
-      task_->end_lent_cancel_epoch(); // a lent cancel still queued finds it
+      this->task_->end_lent_cancel_epoch(); // a lent cancel still queued finds it
   }
 
-  bool await_ready() const noexcept { return task_->cancel_requested(); }
+  /// An operation completes through its handler, never at once.
+  bool ready() const noexcept { return false; }
 
-  bool await_suspend(std::coroutine_handle<>)
+  void hand_over(resume_token token)
   {
-    using handler = operation_handler<operation_awaiter,
-        typename Task::executor_type>;
-    return task_->suspend_with(this, [this](resume_token token) {
-      std::move(launch_)(handler(std::move(token)));
-    });
+    using handler = operation_handler<operation_awaiter, typename Task::executor_type>;
+    std::move(launch_)(handler(std::move(token)));
   }
 
-  value_type await_resume()
+  /// The body goes on: the operation's cancellation handler goes first.
+  void leaving() noexcept { completed(); }
+
+  value_type take() { return unwrap<value_type>(std::move(*result_)); }
+
+  awaited_description describe() const noexcept override
   {
-    completed();
-    task_->resumed();
-    task_->throw_if_cancelled();
-    outcome<value_type> result = std::move(*result_);
-    if (result.index() == 1)
-      std::rethrow_exception(std::get<1>(result));
-    if constexpr (!std::is_void_v<value_type>)
-      return std::get<0>(std::move(result));
+    return {Launch::kind, &typeid(Signature)};
   }
 
   template <class... Args>
@@ -133,10 +133,6 @@ public:
 
   boost::asio::cancellation_slot slot() noexcept { return signal_.slot(); }
 
-  const typename Task::executor_type& executor() const noexcept
-  {
-    return task_->executor();
-  }
 
   /// The operation is over: its cancellation handler, which may refer to
   /// an I/O object that goes before the body resumes (a held wake-up), must
@@ -163,7 +159,8 @@ public:
     const void* outer = std::exchange(dispatched, this);
     try
     {
-      boost::asio::dispatch(task_->executor(), lent_cancel(this, task_->lent_cancel_epoch()));
+      boost::asio::dispatch(
+          this->task_->executor(), lent_cancel(this, this->task_->lent_cancel_epoch()));
     }
     catch (...)
     {
@@ -265,7 +262,6 @@ private:
 
   void emit() { signal_.emit(boost::asio::cancellation_type::terminal); }
 
-  Task* task_;
   Launch launch_;
   boost::asio::cancellation_signal signal_;
   std::optional<outcome<value_type>> result_;

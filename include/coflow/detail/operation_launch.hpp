@@ -8,6 +8,8 @@
 #ifndef COFLOW_DETAIL_OPERATION_LAUNCH_HPP
 #define COFLOW_DETAIL_OPERATION_LAUNCH_HPP
 
+#include <coflow/detail/awaited_control.hpp>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 
@@ -21,6 +23,7 @@ namespace detail {
 template <class Operation>
 struct launch_coroutine_operation
 {
+  static constexpr awaited_kind kind = awaited_kind::operation;
   Operation operation;
 
   template <class Handler>
@@ -30,10 +33,12 @@ struct launch_coroutine_operation
   }
 };
 
-/// Launches an operation made with asio::deferred.
+/// Launches an operation made with asio::deferred (Asio's deferred
+/// operation, not coflow::deferred).
 template <class Operation>
-struct launch_deferred_operation
+struct launch_asio_deferred
 {
+  static constexpr awaited_kind kind = awaited_kind::operation;
   Operation operation;
 
   template <class Handler>
@@ -48,6 +53,7 @@ struct launch_deferred_operation
 template <class U, class E>
 struct launch_awaitable
 {
+  static constexpr awaited_kind kind = awaited_kind::awaitable;
   boost::asio::awaitable<U, E> awaitable;
 
   template <class Handler>

@@ -16,7 +16,6 @@
 
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <utility>
 
 namespace coflow {
@@ -65,17 +64,6 @@ const task_base* producer_of(const State& state) noexcept
   return c ? c->producer() : nullptr;
 }
 
-/// Throws if waiting on @p state from @p waiter would close a cycle: the
-/// state is the deferred view of @p waiter, or of a coroutine that waits on
-/// it (read only on the waiter's executor).
-template <class State>
-void check_view_cycle(const State& state, const task_base* waiter, const char* self,
-    const char* cycle)
-{
-  if (const task_base* p = producer_of(state); p && p->waits_on(waiter))
-    throw std::logic_error(p == waiter ? self : cycle);
-}
-
 /// Waits on a deferred's shared state as a consumer at the end of its chain.
 template <class Task, class U, class E>
 class shared_state_wait
@@ -122,15 +110,13 @@ public:
   state_type& state() const noexcept { return *state_; }
   const std::shared_ptr<state_type>& shared_state() const noexcept { return state_; }
 
-  /// Applies @p member (pause, unpause or cancel) to the state: now when it
-  /// is @p local, otherwise on its executor.
+  /// Applies @p member (pause, unpause or cancel) to the state, from its
+  /// executor (now, when it is @p local).
   template <class Member>
   void control(bool local, Member member)
   {
-    if (local)
-      ((*state_).*member)();
-    else
-      post_reported(state_->executor(), [s = state_, member] { ((*s).*member)(); });
+    apply_on(local, state_->executor(), state_,
+        [member](const std::shared_ptr<state_type>& s) { ((*s).*member)(); });
   }
 
 private:

@@ -8,6 +8,7 @@
 #ifndef COFLOW_DETAIL_TAIL_CALL_AWAITER_HPP
 #define COFLOW_DETAIL_TAIL_CALL_AWAITER_HPP
 
+#include <coflow/detail/cascade_awaiter.hpp>
 #include <coflow/detail/coroutine_access.hpp>
 #include <coflow/detail/coroutine_task.hpp>
 #include <coflow/detail/executor_hop.hpp>
@@ -15,7 +16,6 @@
 
 #include <coroutine>
 #include <memory>
-#include <stdexcept>
 #include <utility>
 
 namespace coflow {
@@ -40,31 +40,30 @@ struct mismatched_tail_call
 /// waited on through a tail_source.
 template <class T, class Executor>
 class coroutine_tail_awaiter
+  : public await_point<coroutine_tail_awaiter<T, Executor>, task<T, Executor>>
 {
 public:
   using task_type = task<T, Executor>;
 
   coroutine_tail_awaiter(task_type* t, coroutine<T, Executor>&& next) noexcept
-    : task_(t), next_(std::move(next))
+    : coroutine_tail_awaiter::await_point(t), next_(std::move(next))
   {
   }
 
-  /// A tail call is a suspension point: a pending cancel stops it here.
-  bool await_ready() const
+  /// A tail call is a suspension point (await_point: a pending cancel stops
+  /// it); it never completes at once.
+  bool ready() const
   {
     const task_type* n = coroutine_access::task_pointer(next_);
-    if (n->started() && same_executor(task_->executor(), n->executor())
-        && n->waits_on(task_))
-      throw std::logic_error(n == task_
-              ? "coflow: a coroutine tail-calls itself"
-              : "coflow: a tail call to a coroutine that awaits the caller");
-    return task_->cancel_requested();
+    if (n->started() && same_executor(this->task_->executor(), n->executor()))
+      check_no_cycle(n, this->task_, wait_kind::tail_call);
+    return false;
   }
 
   void await_suspend(std::coroutine_handle<>)
   {
     // This awaiter lives in the frame that goes: everything on the stack.
-    task_type* const t = task_;
+    task_type* const t = this->task_;
     task_type* const n = coroutine_access::task_pointer(next_);
     if (n->adoptable())
     {
@@ -86,11 +85,9 @@ public:
     t->end_in_tail(make_source());
   }
 
-  /// Reached only with a cancel pending (the frame is gone otherwise).
-  T await_resume()
-  {
-    std::rethrow_exception(shared_cancelled_error());
-  }
+  /// Reached only with a cancel pending (the frame is gone otherwise),
+  /// which await_point throws first.
+  [[noreturn]] T take() { std::rethrow_exception(shared_cancelled_error()); }
 
 private:
   class source final : public tail_source<T>
@@ -131,9 +128,15 @@ private:
       std::swap(next_, next);
     }
 
-    const task_base* awaited_task() const noexcept override
+    void for_each_awaited(awaited_visitor& visit) const noexcept override
     {
-      return local_ ? coroutine_access::task_pointer(next_) : nullptr;
+      if (local_)
+        visit(coroutine_access::task_pointer(next_));
+    }
+
+    awaited_description describe() const noexcept override
+    {
+      return {awaited_kind::coroutine, nullptr, true};
     }
 
     void pause() override { control([](const coroutine<T, Executor>& c) { c.pause(); }); }
@@ -141,13 +144,11 @@ private:
     void cancel() override { control([](const coroutine<T, Executor>& c) { c.cancel(); }); }
 
   private:
+    /// Applies @p f to the next state, from its executor.
     template <class Function>
     void control(Function f)
     {
-      if (local_)
-        f(next_);
-      else
-        post_reported(coroutine_access::task_pointer(next_)->executor(), [c = next_, f] { f(c); });
+      apply_on(local_, coroutine_access::task_pointer(next_)->executor(), next_, f);
     }
 
     coroutine<T, Executor> next_;
@@ -157,10 +158,9 @@ private:
 
   std::unique_ptr<tail_source<T>> make_source()
   {
-    return std::make_unique<source>(task_, std::move(next_));
+    return std::make_unique<source>(this->task_, std::move(next_));
   }
 
-  task_type* task_;
   coroutine<T, Executor> next_;
 };
 
@@ -169,32 +169,31 @@ private:
 /// cancel are forwarded to the deferred.
 template <class T, class Executor, class E>
 class deferred_tail_awaiter
+  : public await_point<deferred_tail_awaiter<T, Executor, E>, task<T, Executor>>
 {
 public:
   using task_type = task<T, Executor>;
 
   deferred_tail_awaiter(task_type* t, std::shared_ptr<deferred_state<T, E>> s) noexcept
-    : task_(t), state_(std::move(s))
+    : deferred_tail_awaiter::await_point(t), state_(std::move(s))
   {
   }
 
-  bool await_ready() const
+  /// See coroutine_tail_awaiter::ready().
+  bool ready() const
   {
-    if (same_executor(task_->executor(), state_->executor()))
-      check_view_cycle(*state_, task_, "coflow: a coroutine tail-calls itself",
-          "coflow: a tail call to a coroutine that awaits the caller");
-    return task_->cancel_requested();
+    if (same_executor(this->task_->executor(), state_->executor()))
+      check_no_cycle(producer_of(*state_), this->task_, wait_kind::tail_call);
+    return false;
   }
 
   void await_suspend(std::coroutine_handle<>)
   {
-    task_->end_in_tail(std::make_unique<source>(task_, std::move(state_)));
+    this->task_->end_in_tail(std::make_unique<source>(this->task_, std::move(state_)));
   }
 
-  T await_resume()
-  {
-    std::rethrow_exception(shared_cancelled_error());
-  }
+  /// See coroutine_tail_awaiter::take().
+  [[noreturn]] T take() { std::rethrow_exception(shared_cancelled_error()); }
 
 private:
   class source final : public tail_source<T>
@@ -213,9 +212,16 @@ private:
 
     outcome<T> take() override { return wait_.take_outcome(); }
 
-    const task_base* awaited_task() const noexcept override
+    void for_each_awaited(awaited_visitor& visit) const noexcept override
     {
-      return local_ ? producer_of(wait_.state()) : nullptr; // a coroutine's view
+      if (local_) // a coroutine's view: that coroutine
+        if (const task_base* producer = producer_of(wait_.state()))
+          visit(producer);
+    }
+
+    awaited_description describe() const noexcept override
+    {
+      return {awaited_kind::deferred, nullptr, true};
     }
 
     void pause() override { wait_.control(local_, &deferred_state<T, E>::pause); }
@@ -223,12 +229,10 @@ private:
     void cancel() override { wait_.control(local_, &deferred_state<T, E>::cancel); }
 
   private:
-
     bool local_;
     shared_state_wait<task_type, T, E> wait_;
   };
 
-  task_type* task_;
   std::shared_ptr<deferred_state<T, E>> state_;
 };
 

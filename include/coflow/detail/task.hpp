@@ -9,7 +9,7 @@
 #ifndef COFLOW_DETAIL_TASK_HPP
 #define COFLOW_DETAIL_TASK_HPP
 
-#include <coflow/detail/deferred_state.hpp>
+#include <coflow/detail/awaited_control.hpp>
 #include <coflow/detail/waiter_registry.hpp>
 #include <coflow/error.hpp>
 #include <coflow/unhandled_error.hpp>
@@ -27,6 +27,7 @@
 #include <stdexcept>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace coflow {
 namespace detail {
@@ -125,26 +126,6 @@ private:
   void post_queue() noexcept;
   void abandon_queue() noexcept;
   task_base* pop() noexcept;
-};
-
-/// What a suspended coroutine waits on, as the cascade sees it.
-class awaited_control
-{
-public:
-  virtual void pause() = 0;
-  virtual void unpause() = 0;
-  virtual void cancel() = 0;
-
-  /// The coroutine waited on, if it is one (to find cycles of awaits).
-  virtual const task_base* awaited_task() const noexcept { return nullptr; }
-
-  /// What the body awaits has delivered, and the caller owns the task (it
-  /// resumes the body or holds its wake-up): an Asio operation's awaiter
-  /// disconnects the operation's cancellation handler here.
-  virtual void completed() noexcept {}
-
-protected:
-  ~awaited_control() = default;
 };
 
 /// The right to resume a suspended coroutine: exactly one exists while it is
@@ -648,12 +629,50 @@ public:
   /// on. Only follows tasks of the caller's executor (no other is read).
   bool waits_on(const task_base* waiter) const noexcept
   {
+    // Depth first. A chain awaits one coroutine per level, walked in a
+    // loop; a node that waits on several children keeps the others on a
+    // stack (which never allocates for a chain).
+    struct walk final : awaited_visitor
+    {
+      const task_base* next = nullptr;
+      std::vector<const task_base*> others;
+
+      void operator()(const task_base* awaited) noexcept override
+      {
+        if (!next)
+          next = awaited;
+        else
+          try
+          {
+            others.push_back(awaited);
+          }
+          catch (...)
+          {
+            // Out of memory: that branch is not searched; a cycle through
+            // it then hangs instead of failing with logic_error.
+          }
+      }
+    } w;
+    // A bound on the work of one check, which runs at each await of a
+    // started child or of a deferred view, and at each tail call: a graph
+    // larger than this is not searched to its end.
+    constexpr int max_hops = 100000;
     const task_base* t = this;
-    for (int hops = 0; t && hops < 100000; ++hops)
+    for (int hops = 0; hops < max_hops; ++hops)
     {
       if (t == waiter)
         return true;
-      t = t->awaited_ ? t->awaited_->awaited_task() : nullptr;
+      w.next = nullptr;
+      if (t->awaited_)
+        t->awaited_->for_each_awaited(w);
+      if (!w.next)
+      {
+        if (w.others.empty())
+          return false;
+        w.next = w.others.back();
+        w.others.pop_back();
+      }
+      t = w.next;
     }
     return false;
   }
