@@ -12,11 +12,14 @@
 #include "test_support.hpp"
 
 #include <coflow/coroutine.hpp>
+#include <coflow/deferred.hpp>
 #include <coflow/spawn.hpp>
 #include <coflow/this_coro.hpp>
 #include <coflow/use_coroutine.hpp>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -527,6 +530,37 @@ BOOST_AUTO_TEST_CASE(a_held_wake_up_survives_an_unpause_from_another_thread)
   if (stuck)
     pool.stop(); // a lost body never ends
   pool.join();
+}
+
+// A consumer's cancellation slot may be emitted on any thread: the cancel of
+// the deferred it waits on must run on the deferred's executor, never on the
+// emitting thread (the state is touched only from its executor).
+BOOST_AUTO_TEST_CASE(a_slot_emitted_on_another_thread_cancels_on_the_executor)
+{
+  for (int round = 0; round < 50; ++round)
+  {
+    boost::asio::io_context io;
+    auto work = boost::asio::make_work_guard(io);
+    std::thread runner([&] { io.run(); });
+    std::promise<bool> canceller_on_executor;
+    std::promise<std::exception_ptr> delivered;
+    boost::asio::cancellation_signal signal;
+    coflow::deferred<int> d(io, [&](coflow::deferred<int>&) {
+      canceller_on_executor.set_value(io.get_executor().running_in_this_thread());
+    });
+    std::promise<void> waiting;
+    boost::asio::post(io, [&] {
+      d.async_wait(boost::asio::bind_cancellation_slot(signal.slot(),
+          [&](std::exception_ptr e, int) { delivered.set_value(e); }));
+      waiting.set_value();
+    });
+    waiting.get_future().get();
+    signal.emit(boost::asio::cancellation_type::terminal); // from this thread
+    BOOST_TEST(canceller_on_executor.get_future().get());
+    BOOST_TEST(coflow_test::holds<coflow::cancelled_error>(delivered.get_future().get()));
+    work.reset();
+    runner.join();
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -74,7 +74,7 @@ public:
   {
     if (!executor_)
     {
-      if (started_) // keep_executor() ran out of memory
+      if (started()) // keep_executor() ran out of memory
         throw std::bad_alloc();
       throw std::logic_error(
           "coflow: the coroutine has not started: spawn it or await it first");
@@ -119,12 +119,12 @@ public:
   template <class ParentExecutor>
   bool start_inline(const ParentExecutor& parent_executor, task_base* parent)
   {
-    assert(!started_); // the awaiter has checked
+    assert(!started()); // the awaiter has checked
     if constexpr (std::is_same_v<ParentExecutor, Executor>)
       executor_ = &parent_executor;
     else
       executor_ = &more().own_executor.emplace(parent_executor);
-    started_ = true;
+    stage_ = stage::started;
     adopt_continuation(parent);
     borrowed_run_ = true;
     // An unstarted coroutine is `running`, owned by whoever holds it: this
@@ -135,7 +135,7 @@ public:
       wake_slow(resume_token::adopt(this), w); // held, or never run
       return parent->leave_start_inline();
     }
-    body_entered_ = true;
+    stage_ = stage::in_body;
     assert(pump::current());
     if (parent->nesting() == pump::max_nesting)
     {
@@ -200,10 +200,10 @@ public:
       auto state = std::make_shared<shared_state_type>(ex);
       state->set_canceller(std::make_unique<shared_canceller>(this));
       state->set_internal_producer(); // only the body fires it
-      if (finished_)
+      if (finished())
         state->settle(copy_outcome()); // a copy that throws: to this consumer, nothing built
       x.shared = std::move(state);
-      if (finished_)
+      if (finished())
         error_unreported_ = false; // the state reports it now, if nobody takes it
     }
     return x.shared;
@@ -264,14 +264,14 @@ public:
   /// caller's, and lose that pause or cancel).
   bool adoptable() const noexcept
   {
-    return !started_ && this->pause_count() == 0 && !this->cancel_requested()
+    return !started() && this->pause_count() == 0 && !this->cancel_requested()
         && refs_.load(std::memory_order_acquire) == 1;
   }
 
   /// Hands this unstarted task's frame over (see tail_call_awaiter).
   std::coroutine_handle<> give_frame() noexcept
   {
-    started_ = true;
+    stage_ = stage::started; // and goes with the tail call
     return std::exchange(frame_, nullptr);
   }
 
@@ -287,10 +287,10 @@ public:
     std::exchange(frame_, next_frame).destroy();
     if (held_by_pause())
     {
-      body_entered_ = false; // so a cancel meanwhile never runs it
+      stage_ = stage::started; // so a cancel meanwhile never runs it
       if (hold_self())
         return;
-      body_entered_ = true;
+      stage_ = stage::in_body;
     }
     nesting_ = 0;
     pump::resume(this);
@@ -305,7 +305,7 @@ public:
   bool accepts_tail_sink() const noexcept
   {
     const extras* x = typed_extras();
-    return x && started_ && !borrowed_run_ && !continuation_ && !finished_ && !x->tail_sink;
+    return x && started() && !borrowed_run_ && !continuation_ && !finished() && !x->tail_sink;
   }
 
   void set_tail_sink(tail_source<T>* sink, resume_token token) noexcept
@@ -353,8 +353,7 @@ public:
       forward(&awaited_control::pause, sink);
     waiting->unlock_locked();
     leave_nesting();
-    body_done_ = true;
-    finished_ = true;
+    stage_ = stage::finished;
     std::exchange(frame_, nullptr).destroy(); // with it, the caller's handle of this task
     release(); // the running reference, the last one
   }
@@ -380,7 +379,7 @@ public:
     }
     leave_nesting(); // the token goes to the next state
     std::exchange(frame_, nullptr).destroy();
-    body_done_ = true;
+    stage_ = stage::body_done;
     wait_for_tail(s);
   }
 
@@ -391,7 +390,7 @@ public:
   /// of every child.)
   [[gnu::always_inline]] void on_body_done() noexcept
   {
-    body_done_ = true;
+    stage_ = stage::body_done;
     if (uncontrolled() && inline_slot_
         && !extras_ptr() && refs_.load(std::memory_order_relaxed) == 1
         && continuation_.get()->runnable())
@@ -400,7 +399,7 @@ public:
       // parent's await_suspend: the parent goes on by returning from it,
       // with its running reference, and borrows nothing beyond this point.
       frame_ = nullptr;
-      finished_ = true;
+      stage_ = stage::finished;
       (void)continuation_.detach();
       *std::exchange(inline_slot_, nullptr) = inline_result::goes_on;
       return;
@@ -433,8 +432,6 @@ private:
   /// What a child awaited at once never needs: allocated on first use.
   struct extras : task_extras
   {
-    using task_extras::task_extras;
-
     std::optional<Executor> own_executor;
     std::optional<work_type> work;
     std::shared_ptr<shared_state_type> shared;
@@ -447,7 +444,7 @@ private:
 
   std::unique_ptr<task_extras> make_extras() override
   {
-    return std::make_unique<extras>(this);
+    return std::make_unique<extras>();
   }
 
   extras& more() { return static_cast<extras&>(more_base()); }
@@ -456,9 +453,9 @@ private:
 
   void mark_started()
   {
-    if (started_)
+    if (started())
       throw std::logic_error("coflow: the coroutine has already started");
-    started_ = true;
+    stage_ = stage::started;
   }
 
   /// copy_outcome(), or the exception its copy threw: the state's
@@ -515,7 +512,7 @@ private:
   /// Runs inside a pump: the continuation runs after it.
   void deliver(void* ending_frame = nullptr) noexcept
   {
-    finished_ = true;
+    stage_ = stage::finished;
     const bool counted = !borrowed_run_;
     try
     {
@@ -635,7 +632,7 @@ private:
   {
     // Cancelled before the body started: it never runs.
     error_ = shared_cancelled_error();
-    body_done_ = true;
+    stage_ = stage::body_done;
     destroy_frame();
     deliver();
   }

@@ -20,6 +20,7 @@
 #include <coflow/error.hpp>
 #include <coflow/unhandled_error.hpp>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/query.hpp>
 
@@ -137,6 +138,18 @@ public:
     }
     return s->called_;
   }
+
+  /// Cancels the state (forwarding to whatever it waits on). From its
+  /// executor only.
+  virtual void cancel() = 0;
+
+  /// Cancels @p self (this state) from its executor: at once when the
+  /// caller runs it, else posted there. For a consumer's cancellation slot,
+  /// which may be emitted on any thread (Asio's co_spawn dispatches its
+  /// cancellation to the coroutine's executor for the same reason). What
+  /// the cancel throws goes to the unhandled-error handler: an emitter has
+  /// nothing to do with it.
+  virtual void dispatch_cancel(std::shared_ptr<chain_node> self) = 0;
 
 protected:
   chain_node() = default;
@@ -524,6 +537,20 @@ public:
   }
 
   unsigned pause_count() const noexcept { return pause_count_; }
+
+  void dispatch_cancel(std::shared_ptr<chain_node> self) override
+  {
+    boost::asio::dispatch(executor_, [self = std::move(self)] {
+      try
+      {
+        self->cancel();
+      }
+      catch (...)
+      {
+        report_unhandled_error(std::current_exception());
+      }
+    });
+  }
 
   void cancel() override
   {

@@ -24,12 +24,13 @@
 namespace coflow {
 namespace detail {
 
-/// Installed in a consumer's cancellation slot: cancels the deferred.
-/// Holds the state weakly, so that a slot that outlives the wait is harmless.
+/// Installed in a consumer's cancellation slot: cancels the deferred, from
+/// the deferred's executor (see chain_node::dispatch_cancel()). Holds the
+/// state weakly, so that a slot that outlives the wait is harmless.
 class cancel_forwarder
 {
 public:
-  explicit cancel_forwarder(std::weak_ptr<registered_state> state) noexcept
+  explicit cancel_forwarder(std::weak_ptr<chain_node> state) noexcept
     : state_(std::move(state))
   {
   }
@@ -41,11 +42,11 @@ public:
                     | cancellation_type::total))
         != cancellation_type::none)
       if (auto state = state_.lock())
-        state->cancel();
+        state->dispatch_cancel(std::move(state));
   }
 
 private:
-  std::weak_ptr<registered_state> state_;
+  std::weak_ptr<chain_node> state_;
 };
 
 /// What is posted to deliver a result: clears the consumer's slot (the wait
@@ -86,7 +87,7 @@ class waiter_link final : public chain_link<State>
 
 public:
   static waiter_link* create(Handler&& handler,
-      std::weak_ptr<registered_state> state)
+      std::weak_ptr<chain_node> state)
   {
     allocator_type alloc(boost::asio::get_associated_allocator(handler));
     waiter_link* link = std::allocator_traits<allocator_type>::allocate(alloc, 1);
@@ -165,7 +166,7 @@ private:
     }
   }
 
-  waiter_link(Handler&& handler, std::weak_ptr<registered_state> state,
+  waiter_link(Handler&& handler, std::weak_ptr<chain_node> state,
       const allocator_type& alloc)
     : chain_link<State>(true),
       handler_(std::move(handler)),

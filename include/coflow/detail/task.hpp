@@ -284,10 +284,8 @@ private:
 class task_extras : public registered_state
 {
 public:
-  explicit task_extras(task_base* owner) noexcept : owner_(owner) {}
+  task_extras() = default;
   virtual ~task_extras() { unregister_waiters(); }
-
-  void cancel() override;
 
   using registered_state::register_waiters;
   using registered_state::unregister_waiters;
@@ -306,8 +304,20 @@ private:
     resume_token token = std::move(held);
     token.reset(); // may destroy the task, and this with it: nothing after
   }
+};
 
-  task_base* owner_;
+/// Where a coroutine is in its life. Each stage follows the one before,
+/// except that a tail call's next state, held by a pause before it runs,
+/// goes back from `in_body` to `started` (so a cancel meanwhile never runs
+/// it).
+enum class stage : unsigned char
+{
+  created,   ///< its frame exists; nothing has started it
+  started,   ///< spawned, awaited or adopted: the body is due, not entered
+  in_body,   ///< the body runs, or is suspended
+  body_done, ///< the body has ended; its result waits (held by a pause, or
+             ///< a tail call's target has not delivered it yet)
+  finished,  ///< the result is delivered
 };
 
 /// The executor-independent part of a task: pause / cancel cascade, the
@@ -394,13 +404,14 @@ public:
   }
 
   // --- state ---------------------------------------------------------------
-  bool started() const noexcept { return started_; }
-  bool finished() const noexcept { return finished_; }
+  bool started() const noexcept { return stage_ >= stage::started; }
+  bool finished() const noexcept { return stage_ == stage::finished; }
   /// The result exists: delivered, or held by a pause (Twisted's `called`).
   /// After a tail call, the result is the next state's, once it is there.
   bool produced() const noexcept
   {
-    return finished_ || (body_done_ && (!awaited_ || (extras_ptr() && extras_ptr()->held)));
+    return stage_ == stage::finished
+        || (stage_ == stage::body_done && (!awaited_ || (extras_ptr() && extras_ptr()->held)));
   }
   [[gnu::always_inline]] bool cancel_requested() const noexcept { return is_cancelled(state()); }
   [[gnu::always_inline]] unsigned pause_count() const noexcept { return pauses(state()); }
@@ -737,8 +748,7 @@ public:
   void wake(resume_token token)
   {
     word_type w = state_.load(std::memory_order_acquire);
-    if ((w & (phase_mask | pause_mask | cancel_bit)) == suspended && body_entered_
-        && !body_done_
+    if ((w & (phase_mask | pause_mask | cancel_bit)) == suspended && stage_ == stage::in_body
         && state_.compare_exchange_strong(w, w & ~phase_mask, std::memory_order_acq_rel,
             std::memory_order_acquire)) [[likely]]
     {
@@ -773,7 +783,7 @@ public:
         break;
     }
     cancel_forwarded_ = false; // to the awaiter it leaves
-    if (!holds(w) && body_entered_ && !body_done_)
+    if (!holds(w) && stage_ == stage::in_body)
     {
       // The common case: a running body resumes from a suspension.
       (void)token.detach(); // the reference is now the running reference
@@ -790,11 +800,11 @@ protected:
     if (holds(w) && hold(token))
       return;
     (void)token.detach();
-    if (!body_done_)
+    if (stage_ < stage::body_done)
     {
-      if (!body_entered_)
+      if (stage_ < stage::in_body)
       {
-        body_entered_ = true;
+        stage_ = stage::in_body;
         if (is_cancelled(w))
           return finish_unstarted();
       }
@@ -1176,10 +1186,7 @@ protected:
   resume_token continuation_;
   bool pending_cancel_ = false;
   bool control_queued_ = false;
-  bool started_ = false;
-  bool finished_ = false;
-  bool body_entered_ = false;
-  bool body_done_ = false;
+  stage stage_ = stage::created;
   /// The cancel was forwarded to what the body awaits now.
   bool cancel_forwarded_ = false;
   /// How many children run nested below this body's frame on the stack,
@@ -1188,11 +1195,6 @@ protected:
   /// The running reference is borrowed from the awaiting parent's handle.
   bool borrowed_run_ = false;
 };
-
-inline void task_extras::cancel()
-{
-  owner_->cancel();
-}
 
 // --- control_queue ------------------------------------------------------------
 
@@ -1497,7 +1499,7 @@ inline void resume_token::abandon_chain() noexcept
     if (!next.abandons(t))
       return;
     // The token that went first: dropped by its operation, or by shutdown.
-    if (std::exchange(first, false) && t->body_entered_ && !t->body_done_
+    if (std::exchange(first, false) && t->stage_ == stage::in_body
         && t->resume_with_dropped_handler())
       return;
     const bool counted = !t->borrowed_run_;

@@ -32,9 +32,6 @@ public:
   registered_state(const registered_state&) = delete;
   registered_state& operator=(const registered_state&) = delete;
 
-  /// Cancels the state (forwarding to whatever it waits on).
-  virtual void cancel() = 0;
-
 protected:
   ~registered_state() = default;
 

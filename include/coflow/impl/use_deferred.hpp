@@ -73,7 +73,7 @@ private:
 
 /// The operation's handler. Move-only: its destruction without a call
 /// tells that the operation has ended without a result.
-template <class T, class... Args>
+template <class T>
 class deferred_operation_handler
 {
 public:
@@ -167,8 +167,7 @@ public:
   {
     using state_type = coflow::detail::deferred_state<value_type, any_io_executor>;
     using canceller_type = coflow::detail::operation_canceller<state_type>;
-    using handler_type = coflow::detail::deferred_operation_handler<
-        value_type, std::decay_t<Args>...>;
+    using handler_type = coflow::detail::deferred_operation_handler<value_type>;
 
     auto state = std::make_shared<state_type>(
         coflow::detail::operation_executor(initiation));
