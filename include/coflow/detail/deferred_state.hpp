@@ -20,6 +20,7 @@
 #include <coflow/error.hpp>
 #include <coflow/unhandled_error.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/query.hpp>
@@ -110,6 +111,14 @@ public:
   /// find a coroutine that would wait on itself through it.
   virtual const task_base* producer() const noexcept { return nullptr; }
 };
+
+/// chain_node::dispatch_cancel() for an executor that any_io_executor can
+/// hold: compiled once, in the library (src/deferred_cancel.cpp), not in
+/// every program that waits on a deferred.
+void dispatch_cancel_on(const boost::asio::any_io_executor& ex, std::shared_ptr<chain_node> state);
+
+/// Cancels @p state; what that throws goes to the unhandled-error handler.
+void cancel_reported(chain_node& state) noexcept;
 
 /// The part of a deferred_state that does not depend on its result type,
 /// and the loops that cross states of any type.
@@ -540,16 +549,10 @@ public:
 
   void dispatch_cancel(std::shared_ptr<chain_node> self) override
   {
-    boost::asio::dispatch(executor_, [self = std::move(self)] {
-      try
-      {
-        self->cancel();
-      }
-      catch (...)
-      {
-        report_unhandled_error(std::current_exception());
-      }
-    });
+    if constexpr (std::is_convertible_v<const Executor&, boost::asio::any_io_executor>)
+      dispatch_cancel_on(boost::asio::any_io_executor(executor_), std::move(self));
+    else
+      boost::asio::dispatch(executor_, [self = std::move(self)] { cancel_reported(*self); });
   }
 
   void cancel() override
