@@ -33,6 +33,7 @@ enum class awaited_kind : unsigned char
   deferred,  ///< a deferred (or the deferred view of a coroutine)
   operation, ///< an Asio operation (use_coroutine, asio::deferred)
   awaitable, ///< an asio::awaitable, run by co_spawn
+  fan_in,    ///< several children at once (a combinator, a group)
 };
 
 /// What an awaiter says about itself (DESIGN.md §8): its kind, and for an

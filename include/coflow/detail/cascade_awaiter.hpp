@@ -86,7 +86,7 @@ protected:
 
 /// An await_point that is the cascade's target while the body waits: the
 /// body suspends on it, and pause, unpause and cancel reach it.
-/// @tparam Derived supplies, beyond await_point's, `void hand_over(resume_token)`:
+/// @tparam Derived supplies, beyond await_point's, `void hand_over(resume_token&&)`:
 ///   gives the token to whatever resumes the body (it may be used at once,
 ///   on any thread: nothing of the awaiter is touched after handing it on);
 ///   and awaited_control's pause(), unpause(), cancel(), describe().

@@ -82,7 +82,7 @@ public:
     return child_awaiter::cascade_awaiter::await_suspend(h);
   }
 
-  void hand_over(resume_token token)
+  void hand_over(resume_token&& token)
   {
     run_on(local_, child()->executor(), [this, token = std::move(token)]() mutable {
       if (!local_)
@@ -109,9 +109,9 @@ public:
     return {awaited_kind::coroutine};
   }
 
-  void pause() override { control([](const coroutine<U, E>& c) { c.pause(); }); }
-  void unpause() override { control([](const coroutine<U, E>& c) { c.unpause(); }); }
-  void cancel() override { control([](const coroutine<U, E>& c) { c.cancel(); }); }
+  void pause() override { control([](task<U, E>& c) { c.pause(); }); }
+  void unpause() override { control([](task<U, E>& c) { c.unpause(); }); }
+  void cancel() override { control([](task<U, E>& c) { c.cancel(); }); }
 
 private:
   task<U, E>* child() const noexcept { return coroutine_access::task_pointer(child_); }
@@ -120,7 +120,7 @@ private:
   template <class Function>
   void control(Function f)
   {
-    apply_on(local_, child()->executor(), child_, f);
+    apply_on(local_, *child(), child_, f);
   }
 
   coroutine<U, E> child_;

@@ -223,6 +223,16 @@ public:
         task_, launch{std::move(a)});
   }
 
+  /// A node of the library's own that builds its awaiter for the body's
+  /// task (a combinator of DESIGN.md §7): `std::move(node).awaiter_for(task)`
+  /// returns a cascade_awaiter.
+  template <class Node>
+    requires requires(Node&& node, task_type* t) { std::move(node).awaiter_for(t); }
+  auto await_transform(Node&& node) const
+  {
+    return std::move(node).awaiter_for(task_);
+  }
+
   // --- anything else: one static_assert ---------------------------------------
 
   /// What no overload above accepts converts to this, and the conversion

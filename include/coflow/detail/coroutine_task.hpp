@@ -10,6 +10,7 @@
 
 #include <coflow/detail/deferred_state.hpp>
 #include <coflow/detail/frame_block.hpp>
+#include <coflow/detail/result_sink.hpp>
 #include <coflow/detail/task.hpp>
 
 #include <boost/asio/execution/context.hpp>
@@ -29,7 +30,7 @@ namespace detail {
 /// What a coroutine waits on after a tail call to a started coroutine or a
 /// deferred: the cascade's target until it delivers the coroutine's result.
 template <class T>
-class tail_source : public awaited_control
+class tail_source : public awaited_control, public result_sink<T>
 {
 public:
   virtual ~tail_source() = default;
@@ -41,8 +42,8 @@ public:
   virtual outcome<T> take() = 0;
 
   /// A coroutine that this source waits on directly (see
-  /// task::accepts_tail_sink()) delivers its result here.
-  void receive(outcome<T> result) { direct_.emplace(std::move(result)); }
+  /// task::set_tail_sink()) delivers its result here.
+  void receive(outcome<T> result) override { direct_.emplace(std::move(result)); }
 
 protected:
   std::optional<outcome<T>> direct_;
@@ -296,21 +297,27 @@ public:
     pump::resume(this);
   }
 
-  /// Whether the tail source of another coroutine on the same executor can
-  /// wait on this one directly (its token as this task's continuation, the
-  /// result delivered into the source): a spawned coroutine that has not
-  /// delivered yet and that nobody awaits as a child. Such a wait costs no
-  /// shared state, and lets a chain of tail calls collapse (see
-  /// lock_tail_sink()).
-  bool accepts_tail_sink() const noexcept
+  /// Whether a result_sink on the same executor can wait on this coroutine
+  /// directly (the result delivered into the sink, see set_sink()): a
+  /// spawned coroutine that has not delivered yet and that nobody awaits as
+  /// a child. Such a wait costs no shared state, and lets a chain of tail
+  /// calls collapse (see lock_tail_sink()).
+  bool accepts_sink() const noexcept
   {
     const extras* x = typed_extras();
-    return x && started() && !borrowed_run_ && !continuation_ && !finished() && !x->tail_sink;
+    return x && started() && !borrowed_run_ && !continuation_ && !finished() && !x->sink;
   }
 
+  /// The result goes to @p sink, which is told when it is there (or that
+  /// it never comes, see result_sink). After accepts_sink(), before the
+  /// start is posted or on the coroutine's executor.
+  void set_sink(result_sink<T>* sink) noexcept { typed_extras()->sink = sink; }
+
+  /// The result goes to @p sink, and @p token (the tail-calling coroutine)
+  /// is resumed as this coroutine's continuation.
   void set_tail_sink(tail_source<T>* sink, resume_token token) noexcept
   {
-    typed_extras()->tail_sink = sink;
+    set_sink(sink);
     continuation_ = std::move(token);
   }
 
@@ -324,18 +331,20 @@ public:
   tail_source<T>* lock_tail_sink() noexcept
   {
     extras* x = typed_extras();
-    if (!x || !x->tail_sink || x->shared || borrowed_run_ || !continuation_
+    // A sink with a continuation is a tail source (see set_tail_sink()).
+    if (!x || !x->sink || x->shared || borrowed_run_ || !continuation_
         || cancel_requested() || refs_.load(std::memory_order_acquire) != 2)
       return nullptr;
+    auto* source = static_cast<tail_source<T>*>(x->sink);
     task_base* waiting = continuation_.get();
     if (!waiting->try_lock_suspended())
       return nullptr; // running, or a control call is forwarding through it
-    if (pause_count() != (waiting->forwarded_pause_to(x->tail_sink) ? 1u : 0u))
+    if (pause_count() != (waiting->forwarded_pause_to(source) ? 1u : 0u))
     {
       waiting->unlock_locked();
       return nullptr;
     }
-    return x->tail_sink;
+    return source;
   }
 
   /// After lock_tail_sink(): the source now holds @p next's handle (and
@@ -346,7 +355,7 @@ public:
   void end_in_collapse(task* next) noexcept
   {
     extras* x = typed_extras();
-    tail_source<T>* sink = std::exchange(x->tail_sink, nullptr);
+    auto* sink = static_cast<tail_source<T>*>(std::exchange(x->sink, nullptr));
     task_base* waiting = continuation_.get();
     next->set_tail_sink(sink, std::move(continuation_));
     if (waiting->forwarded_pause_to(sink))
@@ -437,9 +446,9 @@ private:
     std::shared_ptr<shared_state_type> shared;
     /// After a tail call to a started coroutine or a deferred.
     std::unique_ptr<tail_source<T>> tail;
-    /// The tail source of the coroutine that waits on this one directly:
-    /// its token is this task's continuation_, and the result goes here.
-    tail_source<T>* tail_sink = nullptr;
+    /// Where the result goes directly (see set_sink()): a tail source (its
+    /// token is then this task's continuation_) or a fan-in's branch.
+    result_sink<T>* sink = nullptr;
   };
 
   std::unique_ptr<task_extras> make_extras() override
@@ -514,17 +523,18 @@ private:
   {
     stage_ = stage::finished;
     const bool counted = !borrowed_run_;
+    result_sink<T>* sink = nullptr;
     try
     {
       extras* x = typed_extras();
       const bool shared = x && x->shared;
-      if (x && x->tail_sink)
+      if (x && x->sink)
       {
         // A spawned task: its running reference and the sink's handle are
         // the only references if no other handle may read the result.
         const bool only_sink = !shared && refs_.load(std::memory_order_acquire) == 2;
-        x->tail_sink->receive(only_sink ? take_outcome() : copy_or_error());
-        x->tail_sink = nullptr;
+        sink = std::exchange(x->sink, nullptr);
+        sink->receive(only_sink ? take_outcome() : copy_or_error());
       }
       if (shared)
       {
@@ -535,7 +545,7 @@ private:
       }
       if (continuation_)
         keep_executor();
-      else if (!shared && error_ && error_ != shared_cancelled_error())
+      else if (!shared && !sink && error_ && error_ != shared_cancelled_error())
         error_unreported_ = true; // until a consumer takes it, or the last handle goes
     }
     catch (...)
@@ -565,6 +575,8 @@ private:
       else
         std::move(continuation_).resume();
     }
+    else if (sink)
+      sink->delivered(); // may resume what waits on the sink (queued)
     if (counted)
     {
       typed_extras()->work.reset(); // a counted run is a spawned one
@@ -616,16 +628,20 @@ private:
 
   resume_token on_abandoned() noexcept override
   {
+    result_sink<T>* sink = nullptr;
     if (extras* x = typed_extras())
     {
       x->work.reset();
-      x->tail_sink = nullptr; // its task is abandoned next, through the continuation
+      sink = std::exchange(x->sink, nullptr);
     }
     destroy_frame();
     keep_executor();
     // Abandoned next, by the caller: with a borrowed running reference, the
-    // parent's frame holds the only handle, and this task may go with it.
-    return std::move(continuation_);
+    // parent's frame holds the only handle, and this task may go with it. A
+    // tail source's task is its continuation; a fan-in's, its sink's.
+    if (continuation_ || !sink)
+      return std::move(continuation_);
+    return sink->abandoned();
   }
 
   void finish_unstarted() override

@@ -40,7 +40,7 @@ public:
     return wait_.try_now();
   }
 
-  void hand_over(resume_token token)
+  void hand_over(resume_token&& token)
   {
     run_on(local_, wait_.state().executor(),
         [this, token = std::move(token)]() mutable { wait_.wait(std::move(token)); });
@@ -66,9 +66,10 @@ public:
   {
     // A result that has fired and is only held by a pause is not waited
     // for: this consumer leaves the chain (DESIGN.md section 4, cancel).
-    apply_on(local_, wait_.state().executor(), wait_.shared_state(),
-        [consumer = static_cast<const void*>(&wait_)](
-            const std::shared_ptr<deferred_state<U, E>>& s) { s->cancel_waiter(consumer); });
+    apply_on(local_, wait_.state(), wait_.shared_state(),
+        [consumer = static_cast<const void*>(&wait_)](deferred_state<U, E>& s) {
+          s.cancel_waiter(consumer);
+        });
   }
 
 private:

@@ -66,16 +66,17 @@ void run_on(bool local, const Executor& ex, Function&& f)
     post_reported(ex, std::forward<Function>(f));
 }
 
-/// run_on() for a control operation @p f on @p target (a handle): applied
-/// to @p target itself when local; otherwise posted with a copy of it,
-/// which keeps the object alive until @p f has run.
-template <class Executor, class Target, class Function>
-void apply_on(bool local, const Executor& ex, const Target& target, Function f)
+/// run_on() for a control operation @p f on @p target (which has an
+/// executor()), kept alive by @p keep (a handle): @p f(target) runs now when
+/// local; otherwise it is posted to the target's executor with a copy of
+/// @p keep, so the target outlives the hop.
+template <class Target, class Keep, class Function>
+void apply_on(bool local, Target& target, const Keep& keep, Function f)
 {
   if (local)
     f(target);
   else
-    post_reported(ex, [target, f] { f(target); });
+    post_reported(target.executor(), [keep, t = &target, f] { f(*t); });
 }
 
 } // namespace detail

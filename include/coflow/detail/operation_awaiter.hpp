@@ -109,7 +109,7 @@ public:
   /// An operation completes through its handler, never at once.
   bool ready() const noexcept { return false; }
 
-  void hand_over(resume_token token)
+  void hand_over(resume_token&& token)
   {
     using handler = operation_handler<operation_awaiter, typename Task::executor_type>;
     std::move(launch_)(handler(std::move(token)));

@@ -115,8 +115,7 @@ public:
   template <class Member>
   void control(bool local, Member member)
   {
-    apply_on(local, state_->executor(), state_,
-        [member](const std::shared_ptr<state_type>& s) { ((*s).*member)(); });
+    apply_on(local, *state_, state_, [member](state_type& s) { (s.*member)(); });
   }
 
 private:

@@ -73,7 +73,7 @@ public:
       next_ = {}; // the next state's own identity goes; its frame stays
       return t->swap_frame(next_frame);
     }
-    if (n->accepts_tail_sink() && same_executor(t->executor(), n->executor()))
+    if (n->accepts_sink() && same_executor(t->executor(), n->executor()))
       if (tail_source<T>* sink = t->lock_tail_sink())
       {
         // The chain collapses: the source that waits on this coroutine
@@ -105,7 +105,7 @@ private:
     void wait(resume_token token) override
     {
       task_type* n = coroutine_access::task_pointer(next_);
-      if (local_ && n->accepts_tail_sink())
+      if (local_ && n->accepts_sink())
         return n->set_tail_sink(this, std::move(token)); // no shared state
       run_on(local_, n->executor(), [this, n, token = std::move(token)]() mutable {
         wait_.attach(n->shared());
@@ -139,16 +139,16 @@ private:
       return {awaited_kind::coroutine, nullptr, true};
     }
 
-    void pause() override { control([](const coroutine<T, Executor>& c) { c.pause(); }); }
-    void unpause() override { control([](const coroutine<T, Executor>& c) { c.unpause(); }); }
-    void cancel() override { control([](const coroutine<T, Executor>& c) { c.cancel(); }); }
+    void pause() override { control([](task_type& c) { c.pause(); }); }
+    void unpause() override { control([](task_type& c) { c.unpause(); }); }
+    void cancel() override { control([](task_type& c) { c.cancel(); }); }
 
   private:
     /// Applies @p f to the next state, from its executor.
     template <class Function>
     void control(Function f)
     {
-      apply_on(local_, coroutine_access::task_pointer(next_)->executor(), next_, f);
+      apply_on(local_, *coroutine_access::task_pointer(next_), next_, f);
     }
 
     coroutine<T, Executor> next_;
