@@ -1434,10 +1434,13 @@ inline void resume_token::resume_claimed() noexcept
 {
   if (state() == claim_state::early)
   {
-    // The result is stored: the suspending thread may read it now.
-    task_->state_.fetch_add(task_base::resumed_early - task_base::claimed,
+    // The result is stored: the suspending thread may read it now, and go
+    // on with the body, which may free this token (a node that waits on
+    // several children keeps its awaiter's token in its frame): nothing of
+    // the token is touched after the release.
+    task_base* t = detach();
+    t->state_.fetch_add(task_base::resumed_early - task_base::claimed,
         std::memory_order_release);
-    task_ = nullptr;
     return;
   }
   detach()->release(); // stale: only its own reference
