@@ -441,6 +441,10 @@ private:
   /// What a child awaited at once never needs: allocated on first use.
   struct extras : task_extras
   {
+    /// User-provided: make_unique's value-initialisation would zero the
+    /// whole block first (the members initialise themselves).
+    extras() noexcept {}
+
     std::optional<Executor> own_executor;
     std::optional<work_type> work;
     std::shared_ptr<shared_state_type> shared;

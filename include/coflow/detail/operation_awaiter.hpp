@@ -138,7 +138,13 @@ public:
   /// an I/O object that goes before the body resumes (a held wake-up), must
   /// never run again (as asio's awaitable handler clears its slot). Called
   /// by the task's owner, so no control call is emitting meanwhile.
-  void completed() noexcept override { signal_.slot().clear(); }
+  void completed() noexcept override
+  {
+    // Tested inline first: most operations (a post, a dispatch) never
+    // install a cancellation handler, and clear() is out of line.
+    if (boost::asio::cancellation_slot slot = signal_.slot(); slot.has_handler())
+      slot.clear();
+  }
 
   // While paused, the task holds the wake-up: the operation runs on.
   void pause() override {}

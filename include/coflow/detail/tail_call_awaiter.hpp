@@ -52,7 +52,7 @@ public:
 
   /// A tail call is a suspension point (await_point: a pending cancel stops
   /// it); it never completes at once.
-  bool ready() const
+  [[gnu::always_inline]] bool ready() const
   {
     const task_type* n = coroutine_access::task_pointer(next_);
     if (n->started() && same_executor(this->task_->executor(), n->executor()))
