@@ -73,13 +73,6 @@
 #include <string>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define COFLOW_TEST_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define COFLOW_TEST_LSAN 1
-#endif
-#endif
 #if defined(COFLOW_TEST_LSAN)
 #include <sanitizer/common_interface_defs.h>
 #include <sanitizer/lsan_interface.h>
@@ -358,23 +351,6 @@ coroutine<void> orphan()
   co_return;
 }
 
-/// The message of @p e, for a diagnosis (nothing is allocated).
-const char* describe(const std::exception_ptr& e)
-{
-  try
-  {
-    std::rethrow_exception(e);
-  }
-  catch (const std::exception& x)
-  {
-    return x.what();
-  }
-  catch (...)
-  {
-    return "(not a std::exception)";
-  }
-}
-
 /// The consumers of the workload.
 enum consumer_id
 {
@@ -461,6 +437,12 @@ struct run_state
   /// Handles kept beyond the workload (see keeps_child()).
   coroutine<int> kept;
   coroutine<int> kept_stuck;
+
+  /// What reaches the unhandled-error handler goes to reports while this
+  /// state lives (the last member: the previous handler is back before the
+  /// others go).
+  coflow_test::unhandled_error_guard reporting{
+      [this](std::exception_ptr e) { reports.push_back(e); }};
 
   run_state() { reports.reserve(64); }
 
@@ -834,7 +816,7 @@ int check_run(run_state& s, long n, bool armed)
       else
       {
         problem("a consumer received an unexpected error", name);
-        std::fprintf(stderr, "alloc_failure: N=%ld:   the error: %s\n", n, describe(r.error));
+        std::fprintf(stderr, "alloc_failure: N=%ld:   the error: %s\n", n, coflow_test::what_of(r.error));
       }
     }
     else if (is_stuck(id))
@@ -861,7 +843,7 @@ int check_run(run_state& s, long n, bool armed)
     else
     {
       problem("the unhandled-error handler received an unexpected error");
-      std::fprintf(stderr, "alloc_failure: N=%ld:   the error: %s\n", n, describe(e));
+      std::fprintf(stderr, "alloc_failure: N=%ld:   the error: %s\n", n, coflow_test::what_of(e));
     }
   }
   if (orphan_reports > 1)
@@ -937,8 +919,6 @@ int run_one(long n)
   int problems = 0;
   {
     run_state s;
-    auto previous = coflow::set_unhandled_error_handler(
-        [&s](std::exception_ptr e) { s.reports.push_back(e); });
     const long frames_before = live_frames;
     const long before = alloc_control::live.load();
     current_n = n;
@@ -981,7 +961,6 @@ int run_one(long n)
     for (auto& r : s.records)
       r.error = nullptr;
     s.reports.clear();
-    coflow::set_unhandled_error_handler(std::move(previous));
     const long leaked = alloc_control::live.load() - before;
     if (leaked != 0)
     {
@@ -1077,13 +1056,10 @@ BOOST_AUTO_TEST_CASE(unarmed_workload_completes)
     BOOST_TEST_MESSAGE("operator new is replaced (valgrind?): nothing is counted, "
                        "the sweep is skipped");
     run_state s;
-    auto previous = coflow::set_unhandled_error_handler(
-        [&s](std::exception_ptr e) { s.reports.push_back(e); });
     workload(s);
     BOOST_TEST(check_run(s, 0, false) == 0);
     BOOST_TEST(live_frames == 0);
     s.reports.clear();
-    coflow::set_unhandled_error_handler(std::move(previous));
     return;
   }
   // A first run fills the per-thread caches (coflow's kept frame block,
@@ -1091,21 +1067,16 @@ BOOST_AUTO_TEST_CASE(unarmed_workload_completes)
   // allocation count is not checked.
   {
     run_state s;
-    auto previous = coflow::set_unhandled_error_handler(
-        [&s](std::exception_ptr e) { s.reports.push_back(e); });
     workload(s);
     BOOST_TEST(check_run(s, 0, false) == 0);
     for (auto& r : s.records)
       r.error = nullptr;
     s.reports.clear();
-    coflow::set_unhandled_error_handler(std::move(previous));
   }
   BOOST_TEST(live_frames == 0);
   BOOST_TEST(run_one(0) == 0);
   {
     run_state s;
-    auto previous = coflow::set_unhandled_error_handler(
-        [&s](std::exception_ptr e) { s.reports.push_back(e); });
     alloc_control::arm(0);
     workload(s);
     workload_allocations = alloc_control::since_arming.load();
@@ -1113,7 +1084,6 @@ BOOST_AUTO_TEST_CASE(unarmed_workload_completes)
     for (auto& r : s.records)
       r.error = nullptr;
     s.reports.clear();
-    coflow::set_unhandled_error_handler(std::move(previous));
   }
   BOOST_TEST_MESSAGE("the workload allocates " << workload_allocations << " times");
   BOOST_TEST(workload_allocations > 50);

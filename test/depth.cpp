@@ -54,13 +54,6 @@
 #define COFLOW_TEST_ON_VALGRIND() false
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define COFLOW_TEST_LSAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define COFLOW_TEST_LSAN 1
-#endif
-#endif
 #if defined(COFLOW_TEST_LSAN)
 #include <sanitizer/lsan_interface.h>
 #endif
@@ -139,22 +132,7 @@ void check(bool ok, const char* what, int line)
 
 #define DEPTH_CHECK(cond) check((cond), #cond, __LINE__)
 
-/// What a consumer received.
-struct received
-{
-  int calls = 0;
-  int value = 0;
-  std::exception_ptr error;
-};
-
-auto consumer(received& r)
-{
-  return [&r](std::exception_ptr e, int v) {
-    ++r.calls;
-    r.error = e;
-    r.value = v;
-  };
-}
+using received = coflow_test::received<int>;
 
 /// A leaf that counts the calls of its canceller.
 struct leaf_state
@@ -360,7 +338,7 @@ struct recursion
   recursion(int depth, received& r) : result(r)
   {
     root = coflow::spawn(io, rec(depth, leaf.d));
-    root.async_wait(consumer(result));
+    root.async_wait(result.handler());
     run_until_quiet(io);
     DEPTH_CHECK(frame_count::live() == depth + 1);
     DEPTH_CHECK(!root.called());
@@ -463,7 +441,7 @@ struct hops
   {
     const long before = heap_in_use();
     root = coflow::spawn(io, hop(depth, leaf.d));
-    root.async_wait(consumer(result));
+    root.async_wait(result.handler());
     run_until_quiet(io);
     bytes_per_hop = (heap_in_use() - before) / depth;
     // Every state's frame is released by its tail call: only the last one,
@@ -549,7 +527,7 @@ struct mixed_chain
   mixed_chain(int depth, received& r) : result(r)
   {
     root = coflow::spawn(io, mixed(depth, leaf.d));
-    root.async_wait(consumer(result));
+    root.async_wait(result.handler());
     run_until_quiet(io);
     DEPTH_CHECK(frame_count::live() == depth + 1);
     DEPTH_CHECK(!root.called());

@@ -20,6 +20,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::event_log;
 using coflow::coroutine;
 using coflow::deferred;
 using coflow::tail_call;
@@ -27,8 +28,6 @@ using coflow_test::holds;
 using coflow_test::peak_rss_kib;
 
 namespace {
-
-using event_log = std::vector<std::string>;
 
 /// Logs "<name> gone" when destroyed: a frame's locals, observable.
 struct noisy

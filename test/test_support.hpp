@@ -1,5 +1,23 @@
 //
-// test/test_support.hpp: small helpers shared by the test suites.
+// test/test_support.hpp: what the test suites share: an io_context fixture,
+// recorders of results and unhandled errors, and small helpers.
+//
+// A suite whose cases each start with their own io_context uses the fixture:
+//
+//   BOOST_FIXTURE_TEST_SUITE(cancelling, coflow_test::io_fixture)
+//   BOOST_AUTO_TEST_CASE(a_case)
+//   {
+//     coflow::deferred<int> d(io);          // the fixture's io_context
+//     coflow_test::received<int> r;
+//     d.async_wait(r.handler());
+//     d.cancel();
+//     poll();                               // ready handlers, then restart
+//     BOOST_TEST(coflow_test::holds<coflow::cancelled_error>(r.error));
+//   }
+//   BOOST_AUTO_TEST_SUITE_END()
+//
+// The fixture's io_context is built before the case's locals and destroyed
+// after them, as a first local `asio::io_context io;` would be.
 //
 
 #ifndef COFLOW_TEST_SUPPORT_HPP
@@ -12,8 +30,11 @@
 
 #include <coflow/unhandled_error.hpp>
 
+#include <cstddef>
 #include <exception>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 // Sanitizers own malloc and keep freed memory in quarantine: memory figures
@@ -23,6 +44,16 @@
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define COFLOW_TEST_SANITIZED 1
+#endif
+#endif
+
+// LeakSanitizer comes with AddressSanitizer: a test that asks it for a leak
+// check includes <sanitizer/lsan_interface.h> when this is defined.
+#if defined(__SANITIZE_ADDRESS__)
+#define COFLOW_TEST_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COFLOW_TEST_LSAN 1
 #endif
 #endif
 
@@ -62,6 +93,33 @@ bool holds(std::exception_ptr e)
   }
 }
 
+/// The what() of the exception that @p e holds: "" for none, "(not a
+/// std::exception)" for another type. Allocates nothing (alloc_failure
+/// calls it while allocations fail).
+inline const char* what_of(const std::exception_ptr& e) noexcept
+{
+  if (!e)
+    return "";
+  try
+  {
+    std::rethrow_exception(e);
+  }
+  catch (const std::exception& x)
+  {
+    return x.what();
+  }
+  catch (...)
+  {
+    return "(not a std::exception)";
+  }
+}
+
+/// what_of() as a string, to compare and concatenate.
+inline std::string message_of(const std::exception_ptr& e)
+{
+  return what_of(e);
+}
+
 /// Runs ready handlers until none is left, without blocking: the reactor
 /// sees loopback readiness and expired timers at once.
 inline void run_until_quiet(boost::asio::io_context& io)
@@ -91,30 +149,113 @@ struct loopback_pair
   }
 };
 
-/// Captures what reaches the unhandled-error handler while alive.
-struct unhandled_capture
+/// Installs @p handler as the unhandled-error handler while alive, and puts
+/// back the one it replaced when it goes.
+class unhandled_error_guard
 {
-  std::vector<std::string> messages;
-  coflow::unhandled_error_handler previous;
-
-  unhandled_capture()
+public:
+  explicit unhandled_error_guard(coflow::unhandled_error_handler handler)
+    : previous_(coflow::set_unhandled_error_handler(std::move(handler)))
   {
-    previous = coflow::set_unhandled_error_handler([this](std::exception_ptr e) {
-      try
-      {
-        std::rethrow_exception(e);
-      }
-      catch (const std::exception& x)
-      {
-        messages.push_back(x.what());
-      }
-    });
   }
 
-  unhandled_capture(const unhandled_capture&) = delete;
-  unhandled_capture& operator=(const unhandled_capture&) = delete;
+  unhandled_error_guard(const unhandled_error_guard&) = delete;
+  unhandled_error_guard& operator=(const unhandled_error_guard&) = delete;
 
-  ~unhandled_capture() { coflow::set_unhandled_error_handler(previous); }
+  ~unhandled_error_guard() { coflow::set_unhandled_error_handler(std::move(previous_)); }
+
+  /// The handler this guard replaced (empty: the default one).
+  const coflow::unhandled_error_handler& previous() const noexcept { return previous_; }
+
+private:
+  coflow::unhandled_error_handler previous_;
+};
+
+/// Collects what reaches the unhandled-error handler while alive.
+struct unhandled_capture
+{
+  std::vector<std::exception_ptr> errors;
+  /// message_of() of each of errors, in the same order.
+  std::vector<std::string> messages;
+
+private:
+  // Declared last: it goes first, before the vectors it writes to.
+  unhandled_error_guard guard_{[this](std::exception_ptr e) {
+    messages.push_back(message_of(e));
+    errors.push_back(std::move(e));
+  }};
+};
+
+/// A consumer that records what it received: `d.async_wait(r.handler())`.
+template <class T>
+struct received
+{
+  int calls = 0;
+  std::exception_ptr error;
+  std::optional<T> value; ///< set only when the result is a value
+
+  auto handler()
+  {
+    return [this](std::exception_ptr e, T v) {
+      ++calls;
+      error = e;
+      if (!e)
+        value = std::move(v);
+    };
+  }
+};
+
+template <>
+struct received<void>
+{
+  int calls = 0;
+  std::exception_ptr error;
+
+  auto handler()
+  {
+    return [this](std::exception_ptr e) {
+      ++calls;
+      error = e;
+    };
+  }
+};
+
+/// What a test saw happen, in order.
+using event_log = std::vector<std::string>;
+
+/// Logs "<name> cleanup" when destroyed: a frame's unwinding, observable.
+struct cleanup
+{
+  event_log& log;
+  std::string name;
+  ~cleanup() { log.push_back(name + " cleanup"); }
+};
+
+/// A test case's io_context (see the top of this file).
+struct io_fixture
+{
+  boost::asio::io_context io;
+
+  /// Runs the handlers that are ready, without blocking, and restarts the
+  /// context for the next run. @returns how many ran.
+  std::size_t poll()
+  {
+    const std::size_t n = io.poll();
+    io.restart();
+    return n;
+  }
+
+  /// Runs until the context has no work left, and restarts it.
+  /// @returns how many handlers ran.
+  std::size_t run()
+  {
+    const std::size_t n = io.run();
+    io.restart();
+    return n;
+  }
+
+  /// coflow_test::run_until_quiet(io).
+  void run_until_quiet() { coflow_test::run_until_quiet(io); }
 };
 
 } // namespace coflow_test

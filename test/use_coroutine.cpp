@@ -31,6 +31,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::event_log;
 using coflow_test::loopback_pair;
 using coflow_test::run_until_quiet;
 using asio::ip::tcp;
@@ -39,8 +40,6 @@ using coflow::use_coroutine;
 using namespace std::chrono_literals;
 
 namespace {
-
-using event_log = std::vector<std::string>;
 
 /// An operation that ignores cancellation: it completes when @p release
 /// fires, whatever the slot says.

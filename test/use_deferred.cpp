@@ -38,6 +38,10 @@ namespace asio = boost::asio;
 using coflow_test::holds;
 using coflow_test::loopback_pair;
 using coflow_test::run_until_quiet;
+using coflow_test::cleanup;
+using coflow_test::event_log;
+using coflow_test::received;
+using coflow_test::unhandled_capture;
 using asio::ip::tcp;
 using boost::system::error_code;
 using coflow::deferred;
@@ -158,48 +162,6 @@ struct destruction_counter
   explicit destruction_counter(int* c) : count(c) {}
   destruction_counter(const destruction_counter&) = delete;
   ~destruction_counter() { ++*count; }
-};
-
-/// What a consumer of a deferred<int> received.
-struct received_int
-{
-  int calls = 0;
-  std::exception_ptr error;
-  int value = 0;
-
-  auto handler()
-  {
-    return [this](std::exception_ptr e, int v) {
-      ++calls;
-      error = e;
-      value = v;
-    };
-  }
-};
-
-using event_log = std::vector<std::string>;
-
-/// Counts what reaches the unhandled-error handler while alive.
-struct unhandled_capture
-{
-  std::vector<std::exception_ptr> messages;
-  coflow::unhandled_error_handler previous;
-
-  unhandled_capture()
-  {
-    previous = coflow::set_unhandled_error_handler(
-        [this](std::exception_ptr e) { messages.push_back(e); });
-  }
-
-  ~unhandled_capture() { coflow::set_unhandled_error_handler(previous); }
-};
-
-/// Logs "<name> cleanup" when destroyed: a frame's unwinding, observable.
-struct cleanup
-{
-  event_log& log;
-  std::string name;
-  ~cleanup() { log.push_back(name + " cleanup"); }
 };
 
 } // namespace
@@ -492,7 +454,7 @@ BOOST_AUTO_TEST_CASE(fails_when_the_operation_completes)
   asio::io_context io;
   held_operation op(io);
   deferred<int> d = op.async_run(use_deferred);
-  received_int r;
+  received<int> r;
   d.async_wait(r.handler());
   d.cancel();
   BOOST_TEST(op.emitted.size() == 1u);
@@ -521,7 +483,7 @@ BOOST_AUTO_TEST_CASE(the_failure_overrides_a_pause)
   asio::io_context io;
   held_operation op(io);
   deferred<int> d = op.async_run(use_deferred);
-  received_int r;
+  received<int> r;
   d.async_wait(r.handler());
   d.pause();
   d.cancel();
@@ -546,7 +508,7 @@ BOOST_AUTO_TEST_CASE(a_completion_inside_the_cancel_is_discarded_too)
   held_operation op(io);
   op.complete_inside_cancel = true;
   deferred<int> d = op.async_run(use_deferred);
-  received_int r;
+  received<int> r;
   d.async_wait(r.handler());
   d.cancel(); // the operation completes inside the emit, with operation_aborted
   BOOST_TEST(!op.handler);
@@ -562,7 +524,7 @@ BOOST_AUTO_TEST_CASE(firing_by_hand_while_the_cancel_waits)
   asio::io_context io;
   held_operation op(io);
   deferred<int> d = op.async_run(use_deferred);
-  received_int r;
+  received<int> r;
   d.async_wait(r.handler());
   d.cancel();
   // As after any cancel: the next firing is ignored (its producer did not
@@ -604,7 +566,7 @@ BOOST_AUTO_TEST_CASE(a_dropped_handler_after_a_cancel_fails_the_deferred)
   asio::io_context io;
   held_operation op(io);
   deferred<int> d = op.async_run(use_deferred);
-  received_int r;
+  received<int> r;
   d.async_wait(r.handler());
   d.cancel();
   run_until_quiet(io);
@@ -622,7 +584,7 @@ BOOST_AUTO_TEST_CASE(a_dropped_handler_without_a_cancel_changes_nothing)
   asio::io_context io;
   held_operation op(io);
   deferred<int> d = op.async_run(use_deferred);
-  received_int r;
+  received<int> r;
   d.async_wait(r.handler());
   op.drop();
   run_until_quiet(io);
