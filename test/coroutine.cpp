@@ -1,6 +1,6 @@
 //
-// test/coroutine.cpp: coflow::coroutine<T>, spawn and the cascade
-// (DESIGN.md section 4), for children and deferreds.
+// test/coroutine.cpp: coflow::coroutine<T> and the cascade (DESIGN.md
+// section 4), for children and deferreds. spawn: test/spawn.cpp.
 //
 
 #define BOOST_TEST_MODULE coroutine
@@ -11,8 +11,6 @@
 #include <coflow/coroutine.hpp>
 #include <coflow/spawn.hpp>
 #include <coflow/this_coro.hpp>
-
-#include <coflow/unhandled_error.hpp>
 #include <coflow/use_coroutine.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -36,21 +34,13 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::cleanup;
+using coflow_test::event_log;
 using coflow_test::holds;
 using coflow::coroutine;
 using coflow::deferred;
 
 namespace {
-
-using event_log = std::vector<std::string>;
-
-/// Logs "<name> cleanup" when destroyed: a frame's unwinding, observable.
-struct cleanup
-{
-  event_log& log;
-  std::string name;
-  ~cleanup() { log.push_back(name + " cleanup"); }
-};
 
 coroutine<int> add_one(deferred<int> d)
 {
@@ -86,37 +76,6 @@ BOOST_AUTO_TEST_CASE(children_run_and_return)
   io.run();
   BOOST_TEST(result == 42);
   BOOST_TEST(c.called());
-}
-
-BOOST_AUTO_TEST_CASE(spawn_posts_the_start)
-{
-  asio::io_context io;
-  bool ran = false;
-  auto body = [&]() -> coroutine<void> {
-    ran = true;
-    co_return;
-  };
-  auto c = body();
-  BOOST_TEST(!c.started());
-  auto started = coflow::spawn(io, c);
-  BOOST_TEST((started == c));
-  BOOST_TEST(c.started());
-  BOOST_TEST(!ran); // never inside spawn()
-  BOOST_CHECK_THROW((void)coflow::spawn(io, c), std::logic_error);
-  io.run();
-  BOOST_TEST(ran);
-}
-
-BOOST_AUTO_TEST_CASE(this_coro_executor)
-{
-  asio::io_context io;
-  auto body = [&]() -> coroutine<bool> {
-    auto ex = co_await coflow::this_coro::executor;
-    co_return ex == asio::any_io_executor(io.get_executor());
-  };
-  auto f = coflow::spawn(io, body(), asio::use_future);
-  io.run();
-  BOOST_TEST(f.get());
 }
 
 BOOST_AUTO_TEST_CASE(exception_before_first_suspension)
@@ -550,42 +509,6 @@ BOOST_AUTO_TEST_CASE(cancel_before_start_never_runs_the_body)
   BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
 }
 
-BOOST_AUTO_TEST_CASE(cleanup_exception_is_reported)
-{
-  asio::io_context io;
-  std::vector<std::string> reported;
-  auto previous = coflow::set_unhandled_error_handler([&](std::exception_ptr e) {
-    try
-    {
-      std::rethrow_exception(e);
-    }
-    catch (const std::exception& x)
-    {
-      reported.push_back(x.what());
-    }
-  });
-  deferred<int> d(io);
-  auto body = [&]() -> coroutine<void> {
-    try
-    {
-      co_await d;
-    }
-    catch (...)
-    {
-      throw std::runtime_error("cleanup failed");
-    }
-  };
-  auto c = coflow::spawn(io, body());
-  io.poll();
-  io.restart();
-  c.cancel();
-  auto f = c.async_wait(asio::use_future);
-  io.run();
-  coflow::set_unhandled_error_handler(previous);
-  BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
-  BOOST_TEST((reported == std::vector<std::string>{"cleanup failed"}));
-}
-
 BOOST_AUTO_TEST_CASE(self_cancel_at_next_suspension)
 {
   asio::io_context io;
@@ -642,15 +565,6 @@ BOOST_AUTO_TEST_CASE(awaitable_operators_cancel_the_cascade)
       asio::detached);
   io.run();
   BOOST_TEST((log == event_log{"canceller", "C' cleanup", "C cleanup", "timer won"}));
-}
-
-BOOST_AUTO_TEST_CASE(spawn_with_token)
-{
-  asio::io_context io;
-  auto f = coflow::spawn(io, []() -> coroutine<std::string> { co_return "token"; }(),
-      asio::use_future);
-  io.run();
-  BOOST_TEST(f.get() == "token");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -866,45 +780,6 @@ BOOST_AUTO_TEST_CASE(awaiting_a_handle_twice_sees_the_value_twice)
   auto g = child.async_wait(asio::use_future);
   io.run();
   BOOST_TEST(g.get() == std::string(100, 'x'));
-}
-
-BOOST_AUTO_TEST_CASE(an_error_nobody_waits_for_is_reported)
-{
-  std::vector<std::string> reported;
-  auto previous = coflow::set_unhandled_error_handler([&](std::exception_ptr e) {
-    try
-    {
-      std::rethrow_exception(e);
-    }
-    catch (const std::exception& x)
-    {
-      reported.push_back(x.what());
-    }
-  });
-  {
-    asio::io_context io;
-    auto failing = [](const char* what) -> coroutine<int> {
-      co_await coflow::this_coro::executor;
-      throw std::runtime_error(what);
-    };
-    auto cancelled = [&]() -> coroutine<void> {
-      co_await asio::post(io, coflow::use_coroutine);
-    };
-    (void)coflow::spawn(io, failing("dropped handle"));
-    auto kept = coflow::spawn(io, failing("kept handle"));
-    auto waited = coflow::spawn(io, failing("waited later"));
-    auto c = coflow::spawn(io, cancelled());
-    c.cancel();
-    io.run();
-    BOOST_TEST((reported == std::vector<std::string>{"dropped handle"}));
-    io.restart();
-    auto f = waited.async_wait(asio::use_future);
-    io.run();
-    BOOST_CHECK_THROW(f.get(), std::runtime_error);
-  }
-  // The kept handle goes with this scope; the error nobody received with it.
-  coflow::set_unhandled_error_handler(previous);
-  BOOST_TEST((reported == std::vector<std::string>{"dropped handle", "kept handle"}));
 }
 
 /// An operation whose handler the test holds (copyable, type-erased): it can

@@ -34,14 +34,13 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::event_log;
 using coflow_test::unhandled_capture;
 using coflow::coroutine;
 using coflow::use_coroutine;
 using coflow_test::holds;
 
 namespace {
-
-using event_log = std::vector<std::string>;
 
 /// A capture that says when it dies: the live object (not a moved-from
 /// shell) logs "<name> destroyed" once. A body that reads it after that
@@ -98,6 +97,39 @@ coroutine<int> fails(std::string what)
 }
 
 } // namespace
+
+// Starting a coroutine (DESIGN.md section 4, "Starting").
+BOOST_AUTO_TEST_SUITE(coroutines)
+
+BOOST_AUTO_TEST_CASE(spawn_posts_the_start)
+{
+  asio::io_context io;
+  bool ran = false;
+  auto body = [&]() -> coroutine<void> {
+    ran = true;
+    co_return;
+  };
+  auto c = body();
+  BOOST_TEST(!c.started());
+  auto started = coflow::spawn(io, c);
+  BOOST_TEST((started == c));
+  BOOST_TEST(c.started());
+  BOOST_TEST(!ran); // never inside spawn()
+  BOOST_CHECK_THROW((void)coflow::spawn(io, c), std::logic_error);
+  io.run();
+  BOOST_TEST(ran);
+}
+
+BOOST_AUTO_TEST_CASE(spawn_with_token)
+{
+  asio::io_context io;
+  auto f = coflow::spawn(io, []() -> coroutine<std::string> { co_return "token"; }(),
+      asio::use_future);
+  io.run();
+  BOOST_TEST(f.get() == "token");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(callables)
 
