@@ -34,6 +34,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::io_fixture;
 using coflow_test::cleanup;
 using coflow_test::event_log;
 using coflow_test::holds;
@@ -65,9 +66,8 @@ coroutine<int> level(event_log& log, std::string name, int depth, deferred<int> 
 
 BOOST_AUTO_TEST_SUITE(starting)
 
-BOOST_AUTO_TEST_CASE(children_run_and_return)
+BOOST_FIXTURE_TEST_CASE(children_run_and_return, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   auto c = coflow::spawn(io, twice(d));
   asio::post(io, [&] { d.callback(20); });
@@ -78,9 +78,8 @@ BOOST_AUTO_TEST_CASE(children_run_and_return)
   BOOST_TEST(c.called());
 }
 
-BOOST_AUTO_TEST_CASE(exception_before_first_suspension)
+BOOST_FIXTURE_TEST_CASE(exception_before_first_suspension, io_fixture)
 {
-  asio::io_context io;
   auto body = []() -> coroutine<int> {
     throw std::runtime_error("early");
     co_return 0;
@@ -103,9 +102,8 @@ BOOST_AUTO_TEST_CASE(deferred_operations_need_a_started_coroutine)
   BOOST_CHECK_THROW(empty.cancel(), std::logic_error);
 }
 
-BOOST_AUTO_TEST_CASE(dropping_handles_does_not_stop_it)
+BOOST_FIXTURE_TEST_CASE(dropping_handles_does_not_stop_it, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   int seen = 0;
   auto body = [&]() -> coroutine<void> {
@@ -283,30 +281,26 @@ BOOST_AUTO_TEST_CASE(a_throwing_parameter_copy_frees_the_frame)
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(pausing)
+BOOST_FIXTURE_TEST_SUITE(pausing, io_fixture)
 
 BOOST_AUTO_TEST_CASE(result_held_until_unpause)
 {
-  asio::io_context io;
   deferred<std::string> d(io);
   std::string seen;
   auto body = [&]() -> coroutine<void> {
     seen = co_await d;
   };
   auto c = coflow::spawn(io, body());
-  io.poll();
-  io.restart();
+  poll();
   c.pause();
   BOOST_TEST(d.pause_count() == 1u); // forwarded once
   c.pause();
   BOOST_TEST(d.pause_count() == 1u);
   d.callback("intact");
-  io.poll();
-  io.restart();
+  poll();
   BOOST_TEST(seen.empty());
   c.unpause(); // x2 / x1: still held
-  io.poll();
-  io.restart();
+  poll();
   BOOST_TEST(seen.empty());
   c.unpause();
   BOOST_TEST(seen.empty()); // never inside unpause()
@@ -319,11 +313,9 @@ BOOST_AUTO_TEST_CASE(result_held_until_unpause)
 
 BOOST_AUTO_TEST_CASE(pause_cascades_to_children)
 {
-  asio::io_context io;
   deferred<int> d(io);
   auto c = coflow::spawn(io, twice(d));
-  io.poll();
-  io.restart();
+  poll();
   c.pause();
   BOOST_TEST(d.pause_count() == 1u); // root -> add_one -> d
   c.unpause();
@@ -336,7 +328,6 @@ BOOST_AUTO_TEST_CASE(pause_cascades_to_children)
 
 BOOST_AUTO_TEST_CASE(pause_before_start_holds_the_start)
 {
-  asio::io_context io;
   bool ran = false;
   auto body = [&]() -> coroutine<void> {
     ran = true;
@@ -345,8 +336,7 @@ BOOST_AUTO_TEST_CASE(pause_before_start_holds_the_start)
   auto c = body();
   c.pause();
   (void)coflow::spawn(io, c);
-  io.poll();
-  io.restart();
+  poll();
   BOOST_TEST(!ran);
   c.unpause();
   BOOST_TEST(!ran);
@@ -356,17 +346,14 @@ BOOST_AUTO_TEST_CASE(pause_before_start_holds_the_start)
 
 BOOST_AUTO_TEST_CASE(own_result_held_while_paused)
 {
-  asio::io_context io;
   deferred<int> d(io);
   auto c = coflow::spawn(io, add_one(d));
   int seen = 0;
   c.async_wait([&](std::exception_ptr, int v) { seen = v; });
-  io.poll();
-  io.restart();
+  poll();
   c.pause();
   d.callback(1);
-  io.poll();
-  io.restart();
+  poll();
   BOOST_TEST(seen == 0);
   BOOST_TEST(!c.called());
   c.unpause();
@@ -376,11 +363,10 @@ BOOST_AUTO_TEST_CASE(own_result_held_while_paused)
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(cancelling)
+BOOST_FIXTURE_TEST_SUITE(cancelling, io_fixture)
 
 BOOST_AUTO_TEST_CASE(innermost_first)
 {
-  asio::io_context io;
   event_log log;
   deferred<int> leaf(io, [&](deferred<int>&) { log.push_back("canceller"); });
   auto a = coflow::spawn(io, level(log, "A", 2, leaf));
@@ -389,8 +375,7 @@ BOOST_AUTO_TEST_CASE(innermost_first)
     log.push_back("consumer");
     result = e;
   });
-  io.poll();
-  io.restart();
+  poll();
   a.cancel();
   BOOST_TEST((log == event_log{"canceller"})); // no coroutine code inside cancel()
   io.run();
@@ -400,7 +385,6 @@ BOOST_AUTO_TEST_CASE(innermost_first)
 
 BOOST_AUTO_TEST_CASE(third_party_cancel_of_a_child)
 {
-  asio::io_context io;
   deferred<int> d(io);
   auto child = coflow::spawn(io, add_one(d));
   std::string outcome;
@@ -416,8 +400,7 @@ BOOST_AUTO_TEST_CASE(third_party_cancel_of_a_child)
     co_return 7; // carries on
   };
   auto p = coflow::spawn(io, parent());
-  io.poll();
-  io.restart();
+  poll();
   child.cancel();
   auto f = p.async_wait(asio::use_future);
   io.run();
@@ -427,12 +410,10 @@ BOOST_AUTO_TEST_CASE(third_party_cancel_of_a_child)
 
 BOOST_AUTO_TEST_CASE(cancel_while_paused_unwinds_at_once)
 {
-  asio::io_context io;
   event_log log;
   deferred<int> leaf(io);
   auto a = coflow::spawn(io, level(log, "A", 1, leaf));
-  io.poll();
-  io.restart();
+  poll();
   a.pause();
   BOOST_TEST(leaf.pause_count() == 1u);
   a.cancel();
@@ -446,7 +427,6 @@ BOOST_AUTO_TEST_CASE(cancel_while_paused_unwinds_at_once)
 
 BOOST_AUTO_TEST_CASE(sticky_and_result_always_cancelled)
 {
-  asio::io_context io;
   deferred<int> first(io), second(io);
   second.callback(1);
   bool second_threw = false;
@@ -471,8 +451,7 @@ BOOST_AUTO_TEST_CASE(sticky_and_result_always_cancelled)
     co_return 5; // swallowed the cancel: still cancelled
   };
   auto c = coflow::spawn(io, body());
-  io.poll();
-  io.restart();
+  poll();
   c.cancel();
   auto f = c.async_wait(asio::use_future);
   io.run();
@@ -482,7 +461,6 @@ BOOST_AUTO_TEST_CASE(sticky_and_result_always_cancelled)
 
 BOOST_AUTO_TEST_CASE(cancel_before_start_never_runs_the_body)
 {
-  asio::io_context io;
   bool ran = false;
   int destroyed = 0;
   struct param
@@ -511,7 +489,6 @@ BOOST_AUTO_TEST_CASE(cancel_before_start_never_runs_the_body)
 
 BOOST_AUTO_TEST_CASE(self_cancel_at_next_suspension)
 {
-  asio::io_context io;
   coroutine<void> self;
   bool reached = false;
   auto body = [&]() -> coroutine<void> {
@@ -534,9 +511,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(interop)
 
-BOOST_AUTO_TEST_CASE(awaited_from_asio_awaitable)
+BOOST_FIXTURE_TEST_CASE(awaited_from_asio_awaitable, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   int seen = 0;
   asio::co_spawn(io,
@@ -705,9 +681,8 @@ BOOST_AUTO_TEST_CASE(control_of_a_coroutine_abandoned_at_shutdown)
   BOOST_TEST(!kept.called());
 }
 
-BOOST_AUTO_TEST_CASE(a_failed_suspension_releases_its_pause_target)
+BOOST_FIXTURE_TEST_CASE(a_failed_suspension_releases_its_pause_target, io_fixture)
 {
-  asio::io_context io;
   coroutine<void> self;
   bool child_ran = false;
   auto child = [&]() -> coroutine<void> {
@@ -728,7 +703,7 @@ BOOST_AUTO_TEST_CASE(a_failed_suspension_releases_its_pause_target)
     co_await child(); // paused: must not start before the unpause
   };
   self = coflow::spawn(io, body());
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(!child_ran);
   self.unpause();
   io.run();
@@ -736,9 +711,8 @@ BOOST_AUTO_TEST_CASE(a_failed_suspension_releases_its_pause_target)
   BOOST_TEST(self.called());
 }
 
-BOOST_AUTO_TEST_CASE(cancel_leaves_a_held_result_held)
+BOOST_FIXTURE_TEST_CASE(cancel_leaves_a_held_result_held, io_fixture)
 {
-  asio::io_context io;
   coroutine<int> self;
   auto body = [&]() -> coroutine<int> {
     co_await asio::post(io, coflow::use_coroutine);
@@ -749,11 +723,11 @@ BOOST_AUTO_TEST_CASE(cancel_leaves_a_held_result_held)
   int value = 0;
   std::exception_ptr error;
   self.async_wait([&](std::exception_ptr e, int v) { error = e, value = v; });
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(self.called()); // it has produced its result, held by the pause
   BOOST_TEST(value == 0);
   self.cancel(); // no effect on a finished coroutine
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(value == 0);
   self.unpause();
   io.run();
@@ -761,9 +735,8 @@ BOOST_AUTO_TEST_CASE(cancel_leaves_a_held_result_held)
   BOOST_TEST(value == 7);
 }
 
-BOOST_AUTO_TEST_CASE(awaiting_a_handle_twice_sees_the_value_twice)
+BOOST_FIXTURE_TEST_CASE(awaiting_a_handle_twice_sees_the_value_twice, io_fixture)
 {
-  asio::io_context io;
   auto make = []() -> coroutine<std::string> {
     co_return std::string(100, 'x');
   };
@@ -799,9 +772,8 @@ struct parked_operation
   }
 };
 
-BOOST_AUTO_TEST_CASE(two_completions_delivered_inline_while_a_body_runs)
+BOOST_FIXTURE_TEST_CASE(two_completions_delivered_inline_while_a_body_runs, io_fixture)
 {
-  asio::io_context io;
   parked_operation a, b;
   auto waiter = [](parked_operation& op) -> coroutine<int> {
     co_await op.async_wait();
@@ -817,7 +789,7 @@ BOOST_AUTO_TEST_CASE(two_completions_delivered_inline_while_a_body_runs)
   auto fa = coflow::spawn(io, waiter(a), asio::use_future);
   auto fb = coflow::spawn(io, waiter(b), asio::use_future);
   auto fc = coflow::spawn(io, completer(), asio::use_future);
-  run_until_quiet(io); // a lost coroutine would keep run() waiting forever
+  run_until_quiet(); // a lost coroutine would keep run() waiting forever
   for (auto* f : {&fa, &fb, &fc})
   {
     BOOST_REQUIRE(f->wait_for(0s) == std::future_status::ready);
@@ -899,9 +871,8 @@ BOOST_AUTO_TEST_CASE(an_initiation_that_hands_its_handler_on_then_throws)
   }
 }
 
-BOOST_AUTO_TEST_CASE(a_handler_dropped_inside_the_initiation)
+BOOST_FIXTURE_TEST_CASE(a_handler_dropped_inside_the_initiation, io_fixture)
 {
-  asio::io_context io;
   auto body = [&]() -> coroutine<int> {
     co_await asio::async_initiate<const coflow::use_coroutine_t, void()>(
         [](auto handler) { (void)std::move(handler); }, coflow::use_coroutine);
@@ -1051,26 +1022,25 @@ auto log_result(event_log& log, std::string name)
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(held_by_a_pause_of_the_deferred)
+BOOST_FIXTURE_TEST_CASE(held_by_a_pause_of_the_deferred, io_fixture)
 {
-  asio::io_context io;
   event_log log;
   deferred<int> d(io);
   d.async_wait(log_result(log, "before"));
   auto c = coflow::spawn(io, logged_await(log, "body", d));
   c.async_wait(log_result(log, "c"));
-  run_until_quiet(io);
+  run_until_quiet();
   d.async_wait(log_result(log, "after"));
   d.pause();
   d.callback(5); // fired; the pause holds the result
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(log.empty());
   c.cancel();
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST((log == event_log{"body cleanup", "c: cancelled"}));
   BOOST_TEST(d.pause_count() == 1u); // the deferred is not disturbed
   d.unpause();
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST((log == event_log{"body cleanup", "c: cancelled", "before: 5", "after: 5"}));
 }
 
@@ -1099,22 +1069,21 @@ BOOST_AUTO_TEST_CASE(held_by_a_paused_sibling)
   BOOST_TEST((log == event_log{"b body cleanup", "b: cancelled", "a body cleanup", "a: 8"}));
 }
 
-BOOST_AUTO_TEST_CASE(a_fallback_that_the_canceller_fires_while_paused)
+BOOST_FIXTURE_TEST_CASE(a_fallback_that_the_canceller_fires_while_paused, io_fixture)
 {
-  asio::io_context io;
   event_log log;
   deferred<int> d(io, [](deferred<int>& self) { self.callback(-1); });
   auto c = coflow::spawn(io, logged_await(log, "body", d));
   c.async_wait(log_result(log, "c"));
   d.async_wait(log_result(log, "other"));
-  run_until_quiet(io);
+  run_until_quiet();
   d.pause();
   c.cancel(); // the canceller fires the fallback, which the pause holds
   BOOST_TEST(d.called());
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST((log == event_log{"body cleanup", "c: cancelled"}));
   d.unpause();
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST((log == event_log{"body cleanup", "c: cancelled", "other: -1"}));
 }
 

@@ -40,6 +40,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::io_fixture;
 using coflow::coroutine;
 using coflow::deferred;
 
@@ -75,9 +76,8 @@ struct cleanup
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(cancel_reaches_a_child_on_a_pool_strand)
+BOOST_FIXTURE_TEST_CASE(cancel_reaches_a_child_on_a_pool_strand, io_fixture)
 {
-  asio::io_context io;
   asio::thread_pool pool(2);
   auto strand = asio::make_strand(pool);
   event_log log;
@@ -112,9 +112,8 @@ BOOST_AUTO_TEST_CASE(cancel_reaches_a_child_on_a_pool_strand)
   BOOST_TEST((log.events() == std::vector<std::string>{"child cleanup", "parent cleanup"}));
 }
 
-BOOST_AUTO_TEST_CASE(pause_reaches_a_child_on_a_pool_strand)
+BOOST_FIXTURE_TEST_CASE(pause_reaches_a_child_on_a_pool_strand, io_fixture)
 {
-  asio::io_context io;
   asio::thread_pool pool(2);
   auto strand = asio::make_strand(pool);
   deferred<int, decltype(strand)> go(strand);
@@ -165,9 +164,8 @@ BOOST_AUTO_TEST_CASE(child_on_a_second_io_context)
   BOOST_TEST(f.get() == "hello!?");
 }
 
-BOOST_AUTO_TEST_CASE(deferred_on_a_strand_cancelled_from_a_coroutine)
+BOOST_FIXTURE_TEST_CASE(deferred_on_a_strand_cancelled_from_a_coroutine, io_fixture)
 {
-  asio::io_context io;
   asio::thread_pool pool(2);
   auto strand = asio::make_strand(pool);
   std::atomic<bool> canceller_on_strand{false};
@@ -265,9 +263,8 @@ BOOST_AUTO_TEST_CASE(operations_complete_on_another_thread_during_the_suspension
   pool.join();
 }
 
-BOOST_AUTO_TEST_CASE(an_io_context_run_by_two_threads)
+BOOST_FIXTURE_TEST_CASE(an_io_context_run_by_two_threads, io_fixture)
 {
-  asio::io_context io;
   auto body = [&]() -> coroutine<int> { // outlives every coroutine it makes
     int n = 0;
     for (int k = 0; k < 500; ++k)

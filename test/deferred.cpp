@@ -38,6 +38,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::io_fixture;
 using coflow_test::holds;
 using coflow_test::message_of;
 using coflow_test::received;
@@ -46,9 +47,8 @@ using coflow::deferred;
 
 BOOST_AUTO_TEST_SUITE(construction)
 
-BOOST_AUTO_TEST_CASE(bound_to_executor_or_context)
+BOOST_FIXTURE_TEST_CASE(bound_to_executor_or_context, io_fixture)
 {
-  asio::io_context io;
   deferred<int> a(io);
   deferred<int> b(io.get_executor());
   BOOST_TEST((a.get_executor() == asio::any_io_executor(io.get_executor())));
@@ -61,9 +61,8 @@ BOOST_AUTO_TEST_CASE(bound_to_executor_or_context)
   BOOST_TEST((s.get_executor() == strand));
 }
 
-BOOST_AUTO_TEST_CASE(copies_share_state)
+BOOST_FIXTURE_TEST_CASE(copies_share_state, io_fixture)
 {
-  asio::io_context io;
   deferred<int> a(io);
   deferred<int> b = a;
   BOOST_TEST((a == b));
@@ -103,9 +102,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(firing)
 
-BOOST_AUTO_TEST_CASE(callback_twice_throws_already_called)
+BOOST_FIXTURE_TEST_CASE(callback_twice_throws_already_called, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   d.callback(1);
   BOOST_TEST(d.called());
@@ -135,9 +133,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(chain)
 
-BOOST_AUTO_TEST_CASE(callbacks_run_in_order_and_replace_the_result)
+BOOST_FIXTURE_TEST_CASE(callbacks_run_in_order_and_replace_the_result, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   std::vector<std::string> log;
   d.add_callback([&](int x) {
@@ -161,9 +158,8 @@ BOOST_AUTO_TEST_CASE(callbacks_run_in_order_and_replace_the_result)
   BOOST_TEST(log.back() == "c20");
 }
 
-BOOST_AUTO_TEST_CASE(throwing_callback_switches_to_error_path)
+BOOST_FIXTURE_TEST_CASE(throwing_callback_switches_to_error_path, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   std::vector<std::string> log;
   d.add_callback([&](int) -> int { throw std::runtime_error("bad"); })
@@ -211,9 +207,8 @@ BOOST_AUTO_TEST_CASE(errback_rethrow_stays_on_error_path)
   BOOST_TEST(message_of(r.error) == "replaced");
 }
 
-BOOST_AUTO_TEST_CASE(add_both_sees_values_and_errors)
+BOOST_FIXTURE_TEST_CASE(add_both_sees_values_and_errors, io_fixture)
 {
-  asio::io_context io;
   std::vector<std::string> log;
   auto both = [&](auto&& x) -> int {
     if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::exception_ptr>)
@@ -241,9 +236,8 @@ BOOST_AUTO_TEST_CASE(add_both_sees_values_and_errors)
   BOOST_TEST(*r.value == -1);
 }
 
-BOOST_AUTO_TEST_CASE(void_chain)
+BOOST_FIXTURE_TEST_CASE(void_chain, io_fixture)
 {
-  asio::io_context io;
   deferred<void> d(io);
   int n = 0;
   d.add_callback([&] { ++n; })
@@ -258,9 +252,8 @@ BOOST_AUTO_TEST_CASE(void_chain)
   BOOST_TEST(!r.error);
 }
 
-BOOST_AUTO_TEST_CASE(chaining_waits_for_inner_deferred)
+BOOST_FIXTURE_TEST_CASE(chaining_waits_for_inner_deferred, io_fixture)
 {
-  asio::io_context io;
   deferred<int> outer(io);
   deferred<int> inner(io);
   std::vector<std::string> log;
@@ -278,8 +271,7 @@ BOOST_AUTO_TEST_CASE(chaining_waits_for_inner_deferred)
 
   outer.callback(1);
   BOOST_TEST((log == std::vector<std::string>{"first:1"}));
-  io.run();
-  io.restart();
+  run();
   BOOST_TEST(r.calls == 0); // still waiting on inner
 
   inner.callback(41);
@@ -296,9 +288,8 @@ BOOST_AUTO_TEST_CASE(chaining_waits_for_inner_deferred)
   BOOST_TEST(*ri.value == 41);
 }
 
-BOOST_AUTO_TEST_CASE(chaining_on_fired_inner_continues_at_once)
+BOOST_FIXTURE_TEST_CASE(chaining_on_fired_inner_continues_at_once, io_fixture)
 {
-  asio::io_context io;
   deferred<int> outer(io);
   deferred<int> inner(io);
   inner.callback(5);
@@ -311,9 +302,8 @@ BOOST_AUTO_TEST_CASE(chaining_on_fired_inner_continues_at_once)
   BOOST_TEST(seen == 5);
 }
 
-BOOST_AUTO_TEST_CASE(chaining_on_failing_inner_takes_error_path)
+BOOST_FIXTURE_TEST_CASE(chaining_on_failing_inner_takes_error_path, io_fixture)
 {
-  asio::io_context io;
   deferred<int> outer(io);
   deferred<int> inner(io);
   std::string seen;
@@ -327,9 +317,8 @@ BOOST_AUTO_TEST_CASE(chaining_on_failing_inner_takes_error_path)
   BOOST_TEST(seen == "inner failed");
 }
 
-BOOST_AUTO_TEST_CASE(errback_may_chain_too)
+BOOST_FIXTURE_TEST_CASE(errback_may_chain_too, io_fixture)
 {
-  asio::io_context io;
   deferred<int> outer(io);
   deferred<int> inner(io);
   outer.add_errback([&](std::exception_ptr) { return inner; });
@@ -341,9 +330,8 @@ BOOST_AUTO_TEST_CASE(errback_may_chain_too)
   BOOST_TEST(*r.value == 9);
 }
 
-BOOST_AUTO_TEST_CASE(cancel_is_forwarded_to_inner)
+BOOST_FIXTURE_TEST_CASE(cancel_is_forwarded_to_inner, io_fixture)
 {
-  asio::io_context io;
   bool inner_cancelled = false;
   deferred<int> outer(io);
   deferred<int> inner(io, [&](deferred<int>&) { inner_cancelled = true; });
@@ -359,9 +347,8 @@ BOOST_AUTO_TEST_CASE(cancel_is_forwarded_to_inner)
   BOOST_TEST(holds<coflow::cancelled_error>(r.error));
 }
 
-BOOST_AUTO_TEST_CASE(returning_itself_is_an_error)
+BOOST_FIXTURE_TEST_CASE(returning_itself_is_an_error, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   std::string seen;
   d.add_callback([&](int) { return d; }).add_errback([&](std::exception_ptr e) {
@@ -372,9 +359,8 @@ BOOST_AUTO_TEST_CASE(returning_itself_is_an_error)
   BOOST_TEST(seen.find("it was added to") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(then_changes_type_and_keeps_source)
+BOOST_FIXTURE_TEST_CASE(then_changes_type_and_keeps_source, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   auto s = d.then([](const int& x) { return std::to_string(x) + "!"; });
   static_assert(std::is_same_v<decltype(s), deferred<std::string>>);
@@ -388,9 +374,8 @@ BOOST_AUTO_TEST_CASE(then_changes_type_and_keeps_source)
   BOOST_TEST(*rd.value == 3);
 }
 
-BOOST_AUTO_TEST_CASE(then_propagates_errors_and_unwraps_deferreds)
+BOOST_FIXTURE_TEST_CASE(then_propagates_errors_and_unwraps_deferreds, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   deferred<double> inner(io);
   auto s = d.then([&](int) { return inner; });
@@ -428,9 +413,8 @@ BOOST_AUTO_TEST_CASE(then_propagates_errors_and_unwraps_deferreds)
   BOOST_TEST(message_of(ru.error) == "in then");
 }
 
-BOOST_AUTO_TEST_CASE(cancelling_then_target_cancels_source)
+BOOST_FIXTURE_TEST_CASE(cancelling_then_target_cancels_source, io_fixture)
 {
-  asio::io_context io;
   bool source_cancelled = false;
   deferred<int> d(io, [&](deferred<int>&) { source_cancelled = true; });
   auto s = d.then([](int x) { return x * 2; });
@@ -445,11 +429,10 @@ BOOST_AUTO_TEST_CASE(cancelling_then_target_cancels_source)
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(pausing)
+BOOST_FIXTURE_TEST_SUITE(pausing, io_fixture)
 
 BOOST_AUTO_TEST_CASE(result_held_until_last_unpause)
 {
-  asio::io_context io;
   deferred<int> d(io);
   int chain_calls = 0;
   d.add_callback([&](int x) {
@@ -464,14 +447,12 @@ BOOST_AUTO_TEST_CASE(result_held_until_last_unpause)
   BOOST_TEST(d.pause_count() == 2u);
   d.callback(7); // the producer is not stopped by the pause
   BOOST_TEST(d.called());
-  io.run();
-  io.restart();
+  run();
   BOOST_TEST(chain_calls == 0);
   BOOST_TEST(r.calls == 0);
 
   d.unpause(); // pause x2 / unpause x1: still held
-  io.run();
-  io.restart();
+  run();
   BOOST_TEST(chain_calls == 0);
   BOOST_TEST(r.calls == 0);
 
@@ -485,7 +466,6 @@ BOOST_AUTO_TEST_CASE(result_held_until_last_unpause)
 
 BOOST_AUTO_TEST_CASE(unpause_without_pause_throws_and_changes_nothing)
 {
-  asio::io_context io;
   deferred<int> d(io);
   BOOST_CHECK_THROW(d.unpause(), std::logic_error);
   BOOST_TEST(d.pause_count() == 0u);
@@ -503,14 +483,12 @@ BOOST_AUTO_TEST_CASE(unpause_without_pause_throws_and_changes_nothing)
 
 BOOST_AUTO_TEST_CASE(pause_after_firing_holds_later_consumers)
 {
-  asio::io_context io;
   deferred<int> d(io);
   d.callback(3);
   d.pause();
   received<int> r;
   d.async_wait(r.handler());
-  io.run();
-  io.restart();
+  run();
   BOOST_TEST(r.calls == 0);
   d.unpause();
   io.run();
@@ -521,9 +499,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(cancelling)
 
-BOOST_AUTO_TEST_CASE(without_canceller_fails_with_cancelled_error)
+BOOST_FIXTURE_TEST_CASE(without_canceller_fails_with_cancelled_error, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   received<int> r;
   d.async_wait(r.handler());
@@ -543,9 +520,8 @@ BOOST_AUTO_TEST_CASE(without_canceller_fails_with_cancelled_error)
   }
 }
 
-BOOST_AUTO_TEST_CASE(canceller_is_called_once_with_the_deferred)
+BOOST_FIXTURE_TEST_CASE(canceller_is_called_once_with_the_deferred, io_fixture)
 {
-  asio::io_context io;
   int calls = 0;
   deferred<int> d(io, [&](deferred<int>& self) {
     ++calls;
@@ -558,9 +534,8 @@ BOOST_AUTO_TEST_CASE(canceller_is_called_once_with_the_deferred)
   BOOST_TEST(calls == 1);
 }
 
-BOOST_AUTO_TEST_CASE(canceller_may_fire_success)
+BOOST_FIXTURE_TEST_CASE(canceller_may_fire_success, io_fixture)
 {
-  asio::io_context io;
   deferred<std::string> d(io, [](deferred<std::string>& self) {
     self.callback("partial result");
   });
@@ -574,9 +549,8 @@ BOOST_AUTO_TEST_CASE(canceller_may_fire_success)
   BOOST_CHECK_THROW(d.callback("late"), coflow::already_called_error);
 }
 
-BOOST_AUTO_TEST_CASE(cancel_of_fired_deferred_does_nothing)
+BOOST_FIXTURE_TEST_CASE(cancel_of_fired_deferred_does_nothing, io_fixture)
 {
-  asio::io_context io;
   int calls = 0;
   deferred<int> d(io, [&](deferred<int>&) { ++calls; });
   d.callback(4);
@@ -588,9 +562,8 @@ BOOST_AUTO_TEST_CASE(cancel_of_fired_deferred_does_nothing)
   BOOST_TEST(*r.value == 4);
 }
 
-BOOST_AUTO_TEST_CASE(after_cancel_next_fire_ignored_then_throws)
+BOOST_FIXTURE_TEST_CASE(after_cancel_next_fire_ignored_then_throws, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   d.add_errback([](std::exception_ptr) { return -1; });
   d.cancel();
@@ -604,16 +577,14 @@ BOOST_AUTO_TEST_CASE(after_cancel_next_fire_ignored_then_throws)
   BOOST_CHECK_THROW(v.callback(), coflow::already_called_error);
 }
 
-BOOST_AUTO_TEST_CASE(cancel_while_paused_delivers_at_once)
+BOOST_FIXTURE_TEST_CASE(cancel_while_paused_delivers_at_once, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   received<int> r;
   d.async_wait(r.handler());
   d.pause();
   d.cancel();
-  io.run();
-  io.restart();
+  run();
   BOOST_TEST(r.calls == 1);
   BOOST_TEST(holds<coflow::cancelled_error>(r.error));
   // The later unpause balances the count without error.
@@ -623,9 +594,8 @@ BOOST_AUTO_TEST_CASE(cancel_while_paused_delivers_at_once)
   BOOST_TEST(r.calls == 1);
 }
 
-BOOST_AUTO_TEST_CASE(cancel_never_drops_a_produced_result)
+BOOST_FIXTURE_TEST_CASE(cancel_never_drops_a_produced_result, io_fixture)
 {
-  asio::io_context io;
   int canceller_calls = 0;
   deferred<int> d(io, [&](deferred<int>&) { ++canceller_calls; });
   received<int> r;
@@ -633,8 +603,7 @@ BOOST_AUTO_TEST_CASE(cancel_never_drops_a_produced_result)
   d.pause();
   d.callback(11);
   d.cancel();
-  io.run();
-  io.restart();
+  run();
   BOOST_TEST(canceller_calls == 0);
   BOOST_TEST(r.calls == 0);
   d.unpause();
@@ -643,16 +612,14 @@ BOOST_AUTO_TEST_CASE(cancel_never_drops_a_produced_result)
   BOOST_TEST(*r.value == 11);
 }
 
-BOOST_AUTO_TEST_CASE(canceller_firing_while_paused_is_held)
+BOOST_FIXTURE_TEST_CASE(canceller_firing_while_paused_is_held, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io, [](deferred<int>& self) { self.callback(5); });
   received<int> r;
   d.async_wait(r.handler());
   d.pause();
   d.cancel();
-  io.run();
-  io.restart();
+  run();
   BOOST_TEST(r.calls == 0); // a produced result, not the cancel's failure
   d.unpause();
   io.run();
@@ -676,9 +643,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(consumers)
 
-BOOST_AUTO_TEST_CASE(resumed_through_executor_never_inside_callback)
+BOOST_FIXTURE_TEST_CASE(resumed_through_executor_never_inside_callback, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   received<int> r;
   d.async_wait(r.handler());
@@ -696,9 +662,8 @@ BOOST_AUTO_TEST_CASE(resumed_through_executor_never_inside_callback)
   BOOST_TEST(late.calls == 1);
 }
 
-BOOST_AUTO_TEST_CASE(each_consumer_sees_result_at_its_place)
+BOOST_FIXTURE_TEST_CASE(each_consumer_sees_result_at_its_place, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   received<int> first, second, third;
   d.async_wait(first.handler());
@@ -714,9 +679,8 @@ BOOST_AUTO_TEST_CASE(each_consumer_sees_result_at_its_place)
   BOOST_TEST(first.calls + second.calls + third.calls == 3);
 }
 
-BOOST_AUTO_TEST_CASE(move_only_value_goes_to_first_consumer)
+BOOST_FIXTURE_TEST_CASE(move_only_value_goes_to_first_consumer, io_fixture)
 {
-  asio::io_context io;
   deferred<std::unique_ptr<int>> d(io);
   received<std::unique_ptr<int>> a, b;
   d.async_wait(a.handler());
@@ -727,9 +691,8 @@ BOOST_AUTO_TEST_CASE(move_only_value_goes_to_first_consumer)
   BOOST_TEST(holds<std::logic_error>(b.error));
 }
 
-BOOST_AUTO_TEST_CASE(handler_runs_on_its_associated_executor)
+BOOST_FIXTURE_TEST_CASE(handler_runs_on_its_associated_executor, io_fixture)
 {
-  asio::io_context io;
   asio::thread_pool pool(1);
   auto strand = asio::make_strand(pool);
   deferred<int> d(io);
@@ -774,9 +737,8 @@ BOOST_AUTO_TEST_CASE(slot_cancels_for_every_consumer)
   }
 }
 
-BOOST_AUTO_TEST_CASE(slot_emit_after_deferred_released_is_harmless)
+BOOST_FIXTURE_TEST_CASE(slot_emit_after_deferred_released_is_harmless, io_fixture)
 {
-  asio::io_context io;
   asio::cancellation_signal signal;
   {
     deferred<int> d(io);
@@ -790,9 +752,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(tokens)
 
-BOOST_AUTO_TEST_CASE(use_awaitable)
+BOOST_FIXTURE_TEST_CASE(use_awaitable, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   int seen = 0;
   asio::co_spawn(io,
@@ -809,9 +770,8 @@ BOOST_AUTO_TEST_CASE(use_awaitable)
   BOOST_TEST(seen == 42);
 }
 
-BOOST_AUTO_TEST_CASE(use_awaitable_error_is_the_exception_ptr)
+BOOST_FIXTURE_TEST_CASE(use_awaitable_error_is_the_exception_ptr, io_fixture)
 {
-  asio::io_context io;
   deferred<void> d(io);
   bool caught = false;
   asio::co_spawn(io,
@@ -852,9 +812,8 @@ BOOST_AUTO_TEST_CASE(awaitable_operators_cancel_the_deferred)
   BOOST_TEST(d.called());
 }
 
-BOOST_AUTO_TEST_CASE(use_future)
+BOOST_FIXTURE_TEST_CASE(use_future, io_fixture)
 {
-  asio::io_context io;
   deferred<std::string> d(io);
   std::future<std::string> f = d.async_wait(asio::use_future);
   d.callback("future");
@@ -869,9 +828,8 @@ BOOST_AUTO_TEST_CASE(use_future)
   BOOST_CHECK_THROW(g.get(), std::runtime_error);
 }
 
-BOOST_AUTO_TEST_CASE(asio_deferred)
+BOOST_FIXTURE_TEST_CASE(asio_deferred, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   auto op = d.async_wait(asio::deferred);
   d.callback(12);
@@ -893,9 +851,8 @@ BOOST_AUTO_TEST_CASE(asio_deferred)
   BOOST_TEST(seen == 2);
 }
 
-BOOST_AUTO_TEST_CASE(detached)
+BOOST_FIXTURE_TEST_CASE(detached, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   d.async_wait(asio::detached);
   d.errback(std::make_exception_ptr(std::runtime_error("received by detached")));
@@ -945,9 +902,8 @@ BOOST_AUTO_TEST_CASE(context_destruction_destroys_waiting_frames)
   BOOST_TEST(!resumed);
 }
 
-BOOST_AUTO_TEST_CASE(dropping_every_handle_destroys_waiters)
+BOOST_FIXTURE_TEST_CASE(dropping_every_handle_destroys_waiters, io_fixture)
 {
-  asio::io_context io;
   int destroyed = 0;
   {
     deferred<int> d(io);
@@ -996,9 +952,8 @@ struct failing_copies
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(each_async_wait_consumer_receives_its_failed_copy)
+BOOST_FIXTURE_TEST_CASE(each_async_wait_consumer_receives_its_failed_copy, io_fixture)
 {
-  asio::io_context io;
   deferred<fragile> d(io);
   received<fragile> a, b;
   d.async_wait(a.handler());
@@ -1038,9 +993,8 @@ BOOST_AUTO_TEST_CASE(each_async_wait_consumer_receives_its_failed_copy)
   BOOST_TEST(message_of(f.error) == "copy failed");
 }
 
-BOOST_AUTO_TEST_CASE(each_awaiting_coroutine_receives_its_failed_copy)
+BOOST_FIXTURE_TEST_CASE(each_awaiting_coroutine_receives_its_failed_copy, io_fixture)
 {
-  asio::io_context io;
   deferred<fragile> d(io);
   auto waiter = [](deferred<fragile> x) -> coflow::coroutine<int> {
     fragile f = co_await x;
@@ -1130,9 +1084,8 @@ BOOST_AUTO_TEST_CASE(a_coroutine_consumer_whose_copy_throws_receives_the_excepti
   BOOST_TEST((later.value && later.value->value == 9));
 }
 
-BOOST_AUTO_TEST_CASE(then_taking_a_copy_that_throws_fails_its_target)
+BOOST_FIXTURE_TEST_CASE(then_taking_a_copy_that_throws_fails_its_target, io_fixture)
 {
-  asio::io_context io;
   deferred<fragile> d(io);
   auto t = d.then([](fragile f) { return f.value; });
   received<int> rt;
@@ -1171,9 +1124,8 @@ auto holding(std::shared_ptr<int> canary)
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(two_deferreds_returning_each_other)
+BOOST_FIXTURE_TEST_CASE(two_deferreds_returning_each_other, io_fixture)
 {
-  asio::io_context io;
   auto canary = std::make_shared<int>(0);
   received<int> r1, r2;
   {
@@ -1194,9 +1146,8 @@ BOOST_AUTO_TEST_CASE(two_deferreds_returning_each_other)
   BOOST_TEST(canary.use_count() == 1);  // nothing leaked
 }
 
-BOOST_AUTO_TEST_CASE(a_longer_cycle)
+BOOST_FIXTURE_TEST_CASE(a_longer_cycle, io_fixture)
 {
-  asio::io_context io;
   auto canary = std::make_shared<int>(0);
   std::vector<received<int>> r(4);
   {
@@ -1220,9 +1171,8 @@ BOOST_AUTO_TEST_CASE(a_longer_cycle)
   BOOST_TEST(canary.use_count() == 1);
 }
 
-BOOST_AUTO_TEST_CASE(a_cycle_through_then)
+BOOST_FIXTURE_TEST_CASE(a_cycle_through_then, io_fixture)
 {
-  asio::io_context io;
   auto canary = std::make_shared<int>(0);
   received<int> rt, r2;
   {

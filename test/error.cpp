@@ -25,6 +25,7 @@
 #include <type_traits>
 
 namespace asio = boost::asio;
+using coflow_test::io_fixture;
 using coflow::coroutine;
 using coflow::deferred;
 using coflow_test::holds;
@@ -47,7 +48,7 @@ BOOST_AUTO_TEST_CASE(is_a_system_error_with_code_operation_aborted)
 // "Code written for Asio's own cancellation handles it unchanged": a body
 // that catches system_error and tests its code sees a coflow cancel as an
 // Asio one, and its consumer still receives a cancelled_error.
-BOOST_FIXTURE_TEST_CASE(is_caught_as_asio_cancellation, coflow_test::io_fixture)
+BOOST_FIXTURE_TEST_CASE(is_caught_as_asio_cancellation, io_fixture)
 {
   deferred<int> never(io);
   boost::system::error_code seen;
@@ -98,7 +99,7 @@ BOOST_AUTO_TEST_CASE(its_message_is_the_one_documented)
 }
 
 // Either firing after either firing throws it, and the first result stands.
-BOOST_FIXTURE_TEST_CASE(thrown_by_every_second_firing, coflow_test::io_fixture)
+BOOST_FIXTURE_TEST_CASE(thrown_by_every_second_firing, io_fixture)
 {
   const auto failure = std::make_exception_ptr(std::runtime_error("first"));
   deferred<int> by_value(io), by_error(io);

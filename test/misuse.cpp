@@ -25,6 +25,7 @@
 #include <string>
 
 namespace asio = boost::asio;
+using coflow_test::io_fixture;
 using coflow::coroutine;
 using coflow::deferred;
 using coflow::tail_call;
@@ -79,18 +80,16 @@ std::exception_ptr thrown_by(F f)
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(firing_a_deferred_twice)
+BOOST_FIXTURE_TEST_CASE(firing_a_deferred_twice, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   d.callback(1);
   BOOST_TEST(holds_message<coflow::already_called_error>(
       thrown_by([&] { d.callback(2); }), "coflow: deferred already called"));
 }
 
-BOOST_AUTO_TEST_CASE(unpause_without_pause)
+BOOST_FIXTURE_TEST_CASE(unpause_without_pause, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   BOOST_TEST(holds_message<std::logic_error>(
       thrown_by([&] { d.unpause(); }), "coflow: unpause() without a matching pause()"));
@@ -130,9 +129,8 @@ BOOST_AUTO_TEST_CASE(a_forwarded_unpause_without_a_pause_on_another_executor)
   io.run();
 }
 
-BOOST_AUTO_TEST_CASE(spawning_a_started_coroutine)
+BOOST_FIXTURE_TEST_CASE(spawning_a_started_coroutine, io_fixture)
 {
-  asio::io_context io;
   auto body = []() -> coroutine<int> { co_return 1; };
   auto c = coflow::spawn(io, body());
   BOOST_TEST(holds_message<std::logic_error>(
@@ -188,9 +186,8 @@ BOOST_AUTO_TEST_CASE(waiting_on_a_coroutine_before_it_starts)
   BOOST_TEST(!c.called()); // the one "result" query: never throws
 }
 
-BOOST_AUTO_TEST_CASE(a_coroutine_awaiting_itself)
+BOOST_FIXTURE_TEST_CASE(a_coroutine_awaiting_itself, io_fixture)
 {
-  asio::io_context io;
   coroutine<int> self;
   auto body = [&]() -> coroutine<int> { co_return co_await self; };
   self = coflow::spawn(io, body());
@@ -216,9 +213,8 @@ BOOST_AUTO_TEST_CASE(a_cycle_of_awaits)
       error, "coflow: a cycle of coroutines awaiting each other"));
 }
 
-BOOST_AUTO_TEST_CASE(a_coroutine_tail_calling_itself)
+BOOST_FIXTURE_TEST_CASE(a_coroutine_tail_calling_itself, io_fixture)
 {
-  asio::io_context io;
   coroutine<int> self;
   auto body = [&]() -> coroutine<int> { co_return co_await tail_call(self); };
   self = coflow::spawn(io, body());
@@ -302,9 +298,8 @@ BOOST_AUTO_TEST_CASE(tail_call_of_an_already_awaited_coroutine)
   BOOST_TEST(f2.get() == 8);
 }
 
-BOOST_AUTO_TEST_CASE(a_move_only_result_consumed_twice)
+BOOST_FIXTURE_TEST_CASE(a_move_only_result_consumed_twice, io_fixture)
 {
-  asio::io_context io;
   auto body = []() -> coroutine<std::unique_ptr<int>> { co_return std::make_unique<int>(4); };
   auto c = coflow::spawn(io, body());
   std::unique_ptr<int> first;

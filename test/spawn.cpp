@@ -34,6 +34,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::io_fixture;
 using coflow_test::event_log;
 using coflow_test::unhandled_capture;
 using coflow::coroutine;
@@ -99,11 +100,10 @@ coroutine<int> fails(std::string what)
 } // namespace
 
 // Starting a coroutine (DESIGN.md section 4, "Starting").
-BOOST_AUTO_TEST_SUITE(coroutines)
+BOOST_FIXTURE_TEST_SUITE(coroutines, io_fixture)
 
 BOOST_AUTO_TEST_CASE(spawn_posts_the_start)
 {
-  asio::io_context io;
   bool ran = false;
   auto body = [&]() -> coroutine<void> {
     ran = true;
@@ -122,7 +122,6 @@ BOOST_AUTO_TEST_CASE(spawn_posts_the_start)
 
 BOOST_AUTO_TEST_CASE(spawn_with_token)
 {
-  asio::io_context io;
   auto f = coflow::spawn(io, []() -> coroutine<std::string> { co_return "token"; }(),
       asio::use_future);
   io.run();
@@ -165,17 +164,15 @@ BOOST_AUTO_TEST_CASE(captures_live_until_the_coroutine_has_finished)
           "capture destroyed"}));
 }
 
-BOOST_AUTO_TEST_CASE(the_callable_is_destroyed_once_after_the_coroutine_finished)
+BOOST_FIXTURE_TEST_CASE(the_callable_is_destroyed_once_after_the_coroutine_finished, io_fixture)
 {
-  asio::io_context io;
   event_log log;
   coflow::deferred<void> go(io);
   auto c = coflow::spawn(io, [&log, &go, w = witness(log, "callable")]() -> coroutine<void> {
     co_await go;
     log.push_back(w.value() == 42 ? "finished" : "read a dead capture");
   });
-  io.poll();
-  io.restart();
+  poll();
   BOOST_TEST(log.empty()); // suspended: the callable lives
   go.callback();
   io.run();
@@ -183,9 +180,8 @@ BOOST_AUTO_TEST_CASE(the_callable_is_destroyed_once_after_the_coroutine_finished
   BOOST_TEST((log == event_log{"finished", "callable destroyed"}));
 }
 
-BOOST_AUTO_TEST_CASE(an_lvalue_callable_is_copied)
+BOOST_FIXTURE_TEST_CASE(an_lvalue_callable_is_copied, io_fixture)
 {
-  asio::io_context io;
   auto token = std::make_shared<int>(7);
   auto factory = [token]() -> coroutine<int> { co_return *token; };
   BOOST_TEST(token.use_count() == 2);
@@ -197,9 +193,8 @@ BOOST_AUTO_TEST_CASE(an_lvalue_callable_is_copied)
   BOOST_TEST(token.use_count() == 2); // the copy went with the coroutine
 }
 
-BOOST_AUTO_TEST_CASE(a_function_is_a_callable)
+BOOST_FIXTURE_TEST_CASE(a_function_is_a_callable, io_fixture)
 {
-  asio::io_context io;
   auto f = coflow::spawn(io, &forty, asio::use_future);
   io.run();
   BOOST_TEST(f.get() == 40);
@@ -235,9 +230,8 @@ BOOST_AUTO_TEST_CASE(with_a_token)
   BOOST_TEST(before(log, "callback's body done", "callback's callable destroyed"));
 }
 
-BOOST_AUTO_TEST_CASE(cancel_of_the_handle_cascades_into_the_coroutine)
+BOOST_FIXTURE_TEST_CASE(cancel_of_the_handle_cascades_into_the_coroutine, io_fixture)
 {
-  asio::io_context io;
   asio::steady_timer timer(io, std::chrono::hours(1));
   event_log log;
   auto c = coflow::spawn(io, [&, w = witness(log, "callable")]() -> coroutine<void> {
@@ -251,8 +245,7 @@ BOOST_AUTO_TEST_CASE(cancel_of_the_handle_cascades_into_the_coroutine)
       throw;
     }
   });
-  io.poll();
-  io.restart();
+  poll();
   c.cancel();
   auto f = c.async_wait(asio::use_future);
   io.run(); // returns: the hour-long wait was cancelled
@@ -260,9 +253,8 @@ BOOST_AUTO_TEST_CASE(cancel_of_the_handle_cascades_into_the_coroutine)
   BOOST_TEST((log == event_log{"inner cancelled", "callable destroyed"}));
 }
 
-BOOST_AUTO_TEST_CASE(cancelled_before_the_start_the_callable_is_never_called)
+BOOST_FIXTURE_TEST_CASE(cancelled_before_the_start_the_callable_is_never_called, io_fixture)
 {
-  asio::io_context io;
   event_log log;
   auto c = coflow::spawn(io, [&log, w = witness(log, "callable")]() -> coroutine<int> {
     log.push_back("called");
@@ -275,9 +267,8 @@ BOOST_AUTO_TEST_CASE(cancelled_before_the_start_the_callable_is_never_called)
   BOOST_TEST((log == event_log{"callable destroyed"}));
 }
 
-BOOST_AUTO_TEST_CASE(errors_fail_the_returned_coroutine)
+BOOST_FIXTURE_TEST_CASE(errors_fail_the_returned_coroutine, io_fixture)
 {
-  asio::io_context io;
   // From the coroutine's body.
   auto body_error = coflow::spawn(io, [] { return fails("body failed"); }, asio::use_future);
   // From the callable itself: never thrown out of spawn.
@@ -312,9 +303,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(fire_and_forget)
 
-BOOST_AUTO_TEST_CASE(detached_runs_and_returns_nothing)
+BOOST_FIXTURE_TEST_CASE(detached_runs_and_returns_nothing, io_fixture)
 {
-  asio::io_context io;
   int ran = 0;
   auto body = [&]() -> coroutine<void> {
     co_await asio::post(io, use_coroutine);

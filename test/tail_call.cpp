@@ -20,6 +20,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::io_fixture;
 using coflow_test::event_log;
 using coflow::coroutine;
 using coflow::deferred;
@@ -80,9 +81,8 @@ void check_cancel_goes_through(asio::io_context& io, Start start, const bool& ca
 
 BOOST_AUTO_TEST_SUITE(unstarted_next_state)
 
-BOOST_AUTO_TEST_CASE(caller_locals_go_before_the_next_state_starts)
+BOOST_FIXTURE_TEST_CASE(caller_locals_go_before_the_next_state_starts, io_fixture)
 {
-  asio::io_context io;
   event_log log;
   auto f = coflow::spawn(io, first(log, 1), asio::use_future);
   io.run();
@@ -90,9 +90,8 @@ BOOST_AUTO_TEST_CASE(caller_locals_go_before_the_next_state_starts)
   BOOST_TEST((log == event_log{"first starts", "first's local gone", "second starts"}));
 }
 
-BOOST_AUTO_TEST_CASE(the_handle_fires_once_with_the_last_state)
+BOOST_FIXTURE_TEST_CASE(the_handle_fires_once_with_the_last_state, io_fixture)
 {
-  asio::io_context io;
   deferred<int> last(io);
   auto c = coflow::spawn(io, hops_then_wait(3, last));
   int deliveries = 0;
@@ -111,9 +110,8 @@ BOOST_AUTO_TEST_CASE(the_handle_fires_once_with_the_last_state)
   BOOST_TEST(seen == 42);
 }
 
-BOOST_AUTO_TEST_CASE(the_last_states_error_reaches_the_consumers)
+BOOST_FIXTURE_TEST_CASE(the_last_states_error_reaches_the_consumers, io_fixture)
 {
-  asio::io_context io;
   struct states
   {
     static coroutine<int> failing() { throw std::runtime_error("last state"); co_return 0; }
@@ -126,9 +124,8 @@ BOOST_AUTO_TEST_CASE(the_last_states_error_reaches_the_consumers)
   BOOST_TEST(holds<std::runtime_error>(seen));
 }
 
-BOOST_AUTO_TEST_CASE(a_parent_awaiting_a_tail_calling_child)
+BOOST_FIXTURE_TEST_CASE(a_parent_awaiting_a_tail_calling_child, io_fixture)
 {
-  asio::io_context io;
   event_log log;
   auto parent = [&]() -> coroutine<int> { co_return 1 + co_await first(log, 2); };
   auto f = coflow::spawn(io, parent(), asio::use_future);
@@ -167,9 +164,8 @@ BOOST_AUTO_TEST_CASE(pause_and_cancel_reach_the_state_after_one_and_1000_hops)
   }
 }
 
-BOOST_AUTO_TEST_CASE(a_pending_cancel_stops_the_tail_call)
+BOOST_FIXTURE_TEST_CASE(a_pending_cancel_stops_the_tail_call, io_fixture)
 {
-  asio::io_context io;
   event_log log;
   struct states
   {
@@ -197,9 +193,8 @@ BOOST_AUTO_TEST_CASE(a_pending_cancel_stops_the_tail_call)
   BOOST_TEST(std::count(log.begin(), log.end(), "next's parameter gone") >= 1);
 }
 
-BOOST_AUTO_TEST_CASE(a_paused_coroutine_does_not_start_the_next_state)
+BOOST_FIXTURE_TEST_CASE(a_paused_coroutine_does_not_start_the_next_state, io_fixture)
 {
-  asio::io_context io;
   event_log log;
   coroutine<int> self;
   auto body = [&]() -> coroutine<int> {
@@ -219,9 +214,8 @@ BOOST_AUTO_TEST_CASE(a_paused_coroutine_does_not_start_the_next_state)
   BOOST_TEST((log == event_log{"second starts"}));
 }
 
-BOOST_AUTO_TEST_CASE(a_cancel_while_the_next_start_is_held_never_runs_it)
+BOOST_FIXTURE_TEST_CASE(a_cancel_while_the_next_start_is_held_never_runs_it, io_fixture)
 {
-  asio::io_context io;
   event_log log;
   coroutine<int> self;
   auto body = [&]() -> coroutine<int> {
@@ -244,9 +238,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(started_next_state_or_deferred)
 
-BOOST_AUTO_TEST_CASE(tail_call_to_a_started_coroutine)
+BOOST_FIXTURE_TEST_CASE(tail_call_to_a_started_coroutine, io_fixture)
 {
-  asio::io_context io;
   deferred<int> d(io);
   bool cancelled_the_wait = false;
   deferred<int> never(io, [&](deferred<int>&) { cancelled_the_wait = true; });
@@ -256,12 +249,10 @@ BOOST_AUTO_TEST_CASE(tail_call_to_a_started_coroutine)
     co_return co_await tail_call(started);
   };
   auto c = coflow::spawn(io, body(d));
-  io.poll();
-  io.restart();
+  poll();
   c.pause();
   d.callback(9);
-  io.poll();
-  io.restart();
+  poll();
   BOOST_TEST(!c.called()); // the pause reached it through the tail call
   c.unpause();
   int seen = 0;
@@ -351,16 +342,14 @@ BOOST_AUTO_TEST_CASE(a_next_state_paused_before_the_tail_call_stays_paused)
   BOOST_TEST(t.log.empty());
 }
 
-BOOST_AUTO_TEST_CASE(tail_call_to_a_deferred)
+BOOST_FIXTURE_TEST_CASE(tail_call_to_a_deferred, io_fixture)
 {
-  asio::io_context io;
   bool cancelled_the_wait = false;
   deferred<int> d(io);
   deferred<int> never(io, [&](deferred<int>&) { cancelled_the_wait = true; });
   auto body = [&](deferred<int> x) -> coroutine<int> { co_return co_await tail_call(x); };
   auto c = coflow::spawn(io, body(d));
-  io.poll();
-  io.restart();
+  poll();
   c.pause();
   BOOST_TEST(d.pause_count() == 1u);
   c.unpause();

@@ -26,6 +26,7 @@
 #include <type_traits>
 
 namespace asio = boost::asio;
+using coflow_test::io_fixture;
 using coflow::coroutine;
 using coflow::deferred;
 using coflow_test::holds;
@@ -34,11 +35,10 @@ using coflow_test::received;
 static_assert(std::is_same_v<decltype(coflow::this_coro::executor),
     const coflow::this_coro::executor_t>);
 
-BOOST_AUTO_TEST_SUITE(which_executor)
+BOOST_FIXTURE_TEST_SUITE(which_executor, io_fixture)
 
 BOOST_AUTO_TEST_CASE(this_coro_executor)
 {
-  asio::io_context io;
   auto body = [&]() -> coroutine<bool> {
     auto ex = co_await coflow::this_coro::executor;
     co_return ex == asio::any_io_executor(io.get_executor());
@@ -49,7 +49,7 @@ BOOST_AUTO_TEST_CASE(this_coro_executor)
 }
 
 
-BOOST_FIXTURE_TEST_CASE(the_one_spawn_was_given_a_strand, coflow_test::io_fixture)
+BOOST_AUTO_TEST_CASE(the_one_spawn_was_given_a_strand)
 {
   auto strand = asio::make_strand(io);
   bool in_strand = false;
@@ -66,7 +66,7 @@ BOOST_FIXTURE_TEST_CASE(the_one_spawn_was_given_a_strand, coflow_test::io_fixtur
   BOOST_TEST((c.get_executor() == asio::any_io_executor(strand)));
 }
 
-BOOST_FIXTURE_TEST_CASE(a_child_awaited_inline_has_its_parents, coflow_test::io_fixture)
+BOOST_AUTO_TEST_CASE(a_child_awaited_inline_has_its_parents)
 {
   // An unstarted child runs inline on the awaiter's executor; a child
   // spawned elsewhere keeps its own.
@@ -89,7 +89,7 @@ BOOST_FIXTURE_TEST_CASE(a_child_awaited_inline_has_its_parents, coflow_test::io_
   BOOST_TEST((spawned_child != parent));
 }
 
-BOOST_FIXTURE_TEST_CASE(of_the_coroutines_executor_type, coflow_test::io_fixture)
+BOOST_AUTO_TEST_CASE(of_the_coroutines_executor_type)
 {
   using strand_type = asio::strand<asio::io_context::executor_type>;
   strand_type strand(io.get_executor());
@@ -105,7 +105,7 @@ BOOST_FIXTURE_TEST_CASE(of_the_coroutines_executor_type, coflow_test::io_fixture
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_FIXTURE_TEST_SUITE(awaiting_it, coflow_test::io_fixture)
+BOOST_FIXTURE_TEST_SUITE(awaiting_it, io_fixture)
 
 BOOST_AUTO_TEST_CASE(never_suspends)
 {

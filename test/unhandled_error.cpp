@@ -32,6 +32,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::io_fixture;
 using coflow::coroutine;
 using coflow::deferred;
 using coflow_test::unhandled_capture;
@@ -70,7 +71,7 @@ std::size_t lines(const std::string& s)
 
 } // namespace
 
-BOOST_FIXTURE_TEST_SUITE(handler, coflow_test::io_fixture)
+BOOST_FIXTURE_TEST_SUITE(handler, io_fixture)
 
 BOOST_AUTO_TEST_CASE(the_default_writes_one_line_to_cerr)
 {
@@ -176,7 +177,7 @@ BOOST_AUTO_TEST_CASE(a_handler_may_install_another)
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_FIXTURE_TEST_SUITE(not_reported, coflow_test::io_fixture)
+BOOST_FIXTURE_TEST_SUITE(not_reported, io_fixture)
 
 BOOST_AUTO_TEST_CASE(a_cancelled_error_is_never_reported)
 {
@@ -278,9 +279,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(coroutines)
 
-BOOST_AUTO_TEST_CASE(cleanup_exception_is_reported)
+BOOST_FIXTURE_TEST_CASE(cleanup_exception_is_reported, io_fixture)
 {
-  asio::io_context io;
   unhandled_capture capture;
   deferred<int> d(io);
   auto body = [&]() -> coroutine<void> {
@@ -294,8 +294,7 @@ BOOST_AUTO_TEST_CASE(cleanup_exception_is_reported)
     }
   };
   auto c = coflow::spawn(io, body());
-  io.poll();
-  io.restart();
+  poll();
   c.cancel();
   auto f = c.async_wait(asio::use_future);
   io.run();

@@ -31,6 +31,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::io_fixture;
 using coflow_test::event_log;
 using coflow_test::loopback_pair;
 using coflow_test::run_until_quiet;
@@ -65,9 +66,8 @@ struct stubborn_operation
 
 BOOST_AUTO_TEST_SUITE(operations)
 
-BOOST_AUTO_TEST_CASE(timer_post_and_values)
+BOOST_FIXTURE_TEST_CASE(timer_post_and_values, io_fixture)
 {
-  asio::io_context io;
   loopback_pair pair(io);
   auto body = [&]() -> coroutine<std::string> {
     asio::steady_timer t(io, 1ms);
@@ -83,9 +83,8 @@ BOOST_AUTO_TEST_CASE(timer_post_and_values)
   BOOST_TEST(f.get() == "abc");
 }
 
-BOOST_AUTO_TEST_CASE(error_code_is_thrown)
+BOOST_FIXTURE_TEST_CASE(error_code_is_thrown, io_fixture)
 {
-  asio::io_context io;
   loopback_pair pair(io);
   pair.client.close();
   auto body = [&]() -> coroutine<bool> {
@@ -105,9 +104,8 @@ BOOST_AUTO_TEST_CASE(error_code_is_thrown)
   BOOST_TEST(f.get());
 }
 
-BOOST_AUTO_TEST_CASE(asio_deferred_operation_and_default_token)
+BOOST_FIXTURE_TEST_CASE(asio_deferred_operation_and_default_token, io_fixture)
 {
-  asio::io_context io;
   auto body = [&]() -> coroutine<int> {
     asio::steady_timer t(io, 1ms);
     co_await t.async_wait(asio::deferred);
@@ -138,9 +136,8 @@ auto async_misbehave(bool throw_it, Token&& token)
 
 } // namespace
 
-BOOST_AUTO_TEST_CASE(an_initiation_that_throws_throws_in_the_body)
+BOOST_FIXTURE_TEST_CASE(an_initiation_that_throws_throws_in_the_body, io_fixture)
 {
-  asio::io_context io;
   std::string seen;
   auto body = [&]() -> coroutine<int> {
     try
@@ -159,9 +156,8 @@ BOOST_AUTO_TEST_CASE(an_initiation_that_throws_throws_in_the_body)
   BOOST_TEST(f.get() == 1);
 }
 
-BOOST_AUTO_TEST_CASE(an_operation_that_drops_its_handler_is_an_error)
+BOOST_FIXTURE_TEST_CASE(an_operation_that_drops_its_handler_is_an_error, io_fixture)
 {
-  asio::io_context io;
   auto body = [&]() -> coroutine<int> {
     co_await async_misbehave(false, use_coroutine);
     co_return 1;
@@ -171,9 +167,8 @@ BOOST_AUTO_TEST_CASE(an_operation_that_drops_its_handler_is_an_error)
   BOOST_CHECK_THROW(f.get(), std::logic_error);
 }
 
-BOOST_AUTO_TEST_CASE(paused_while_the_timer_fires)
+BOOST_FIXTURE_TEST_CASE(paused_while_the_timer_fires, io_fixture)
 {
-  asio::io_context io;
   loopback_pair pair(io);
   asio::steady_timer timer(io, asio::steady_timer::time_point::min()); // due
   int resumed = 0;
@@ -192,17 +187,17 @@ BOOST_AUTO_TEST_CASE(paused_while_the_timer_fires)
   };
   c = body();
   (void)coflow::spawn(io, c);
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(timer.cancel() == 0u); // it fired...
   BOOST_TEST(resumed == 0);         // ...and the completion is held
   c.unpause();
   BOOST_TEST(resumed == 0); // never inside unpause()
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(resumed == 1);
 
   // Bytes that arrive while paused are held in full, not dropped.
   asio::write(pair.client, asio::buffer(std::string("held")));
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(got.empty());
   c.unpause();
   io.run();
@@ -311,7 +306,7 @@ BOOST_AUTO_TEST_CASE(context_destruction_destroys_the_frame)
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(awaitables)
+BOOST_FIXTURE_TEST_SUITE(awaitables, io_fixture)
 
 asio::awaitable<int> triple_later(int x)
 {
@@ -322,7 +317,6 @@ asio::awaitable<int> triple_later(int x)
 
 BOOST_AUTO_TEST_CASE(awaitable_value)
 {
-  asio::io_context io;
   auto body = [&]() -> coroutine<int> { co_return co_await triple_later(5); };
   auto f = coflow::spawn(io, body(), asio::use_future);
   io.run();
@@ -331,7 +325,6 @@ BOOST_AUTO_TEST_CASE(awaitable_value)
 
 BOOST_AUTO_TEST_CASE(cancel_reaches_the_awaitables_operation)
 {
-  asio::io_context io;
   event_log log;
   auto inner = [&]() -> asio::awaitable<void> {
     asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::hours(1));
@@ -358,8 +351,7 @@ BOOST_AUTO_TEST_CASE(cancel_reaches_the_awaitables_operation)
     }
   };
   auto c = coflow::spawn(io, body());
-  io.poll();
-  io.restart();
+  poll();
   c.cancel();
   io.run(); // returns: the hour-long timer was cancelled
   BOOST_TEST((log == event_log{"awaitable aborted", "body cancelled"}));
@@ -442,9 +434,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(adapters)
 
-BOOST_AUTO_TEST_CASE(redirect_error_puts_the_code_in_ec)
+BOOST_FIXTURE_TEST_CASE(redirect_error_puts_the_code_in_ec, io_fixture)
 {
-  asio::io_context io;
   loopback_pair pair(io);
   boost::system::error_code wait_ec = asio::error::fault; // overwritten
   boost::system::error_code read_ec;
@@ -503,9 +494,8 @@ BOOST_AUTO_TEST_CASE(redirect_error_cancel_of_the_coroutine_still_throws)
   BOOST_TEST(ec == asio::error::operation_aborted);
 }
 
-BOOST_AUTO_TEST_CASE(as_single_packs_the_arguments)
+BOOST_FIXTURE_TEST_CASE(as_single_packs_the_arguments, io_fixture)
 {
-  asio::io_context io;
   loopback_pair pair(io);
   using single = std::tuple<boost::system::error_code, std::size_t>;
   std::vector<single> seen;
@@ -530,9 +520,8 @@ BOOST_AUTO_TEST_CASE(as_single_packs_the_arguments)
   BOOST_TEST(std::get<0>(seen[1]) == asio::error::eof);
 }
 
-BOOST_AUTO_TEST_CASE(as_single_cancel_of_the_coroutine)
+BOOST_FIXTURE_TEST_CASE(as_single_cancel_of_the_coroutine, io_fixture)
 {
-  asio::io_context io;
   loopback_pair pair(io);
   event_log log;
   auto body = [&]() -> coroutine<void> {
@@ -549,16 +538,14 @@ BOOST_AUTO_TEST_CASE(as_single_cancel_of_the_coroutine)
     }
   };
   auto c = coflow::spawn(io, body());
-  io.poll();
-  io.restart();
+  poll();
   c.cancel();
   io.run(); // returns: the read was cancelled (the peer never writes)
   BOOST_TEST((log == event_log{"cancelled"}));
 }
 
-BOOST_AUTO_TEST_CASE(as_tuple_values_and_cancel)
+BOOST_FIXTURE_TEST_CASE(as_tuple_values_and_cancel, io_fixture)
 {
-  asio::io_context io;
   asio::steady_timer timer(io, std::chrono::hours(1));
   event_log log;
   auto body = [&]() -> coroutine<void> {
@@ -576,7 +563,7 @@ BOOST_AUTO_TEST_CASE(as_tuple_values_and_cancel)
     }
   };
   auto c = coflow::spawn(io, body());
-  run_until_quiet(io); // the short wait is over, the long one pending
+  run_until_quiet(); // the short wait is over, the long one pending
   asio::post(io, [&] {
     c.cancel();
     BOOST_TEST(timer.cancel() == 0u);
@@ -679,7 +666,7 @@ BOOST_AUTO_TEST_SUITE_END()
 // turns anything else into one static_assert) still resolves to its own
 // overload, in every value category (issue 10, item 21).
 
-BOOST_AUTO_TEST_SUITE(accepted_forms)
+BOOST_FIXTURE_TEST_SUITE(accepted_forms, io_fixture)
 
 namespace {
 
@@ -697,7 +684,6 @@ asio::awaitable<int> one()
 
 BOOST_AUTO_TEST_CASE(every_accepted_form_in_every_value_category)
 {
-  asio::io_context io;
   coflow::deferred<int> fired(io);
   fired.callback(100);
   auto body = [&]() -> coroutine<int> {

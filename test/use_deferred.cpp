@@ -35,6 +35,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using coflow_test::io_fixture;
 using coflow_test::holds;
 using coflow_test::loopback_pair;
 using coflow_test::run_until_quiet;
@@ -166,11 +167,10 @@ struct destruction_counter
 
 } // namespace
 
-BOOST_AUTO_TEST_SUITE(signatures)
+BOOST_FIXTURE_TEST_SUITE(signatures, io_fixture)
 
 BOOST_AUTO_TEST_CASE(mapping_to_value_types)
 {
-  asio::io_context io;
   asio::steady_timer timer(io);
   tcp::socket socket(io);
   std::array<char, 4> buffer;
@@ -199,7 +199,6 @@ BOOST_AUTO_TEST_CASE(mapping_to_value_types)
 
 BOOST_AUTO_TEST_CASE(values_arrive)
 {
-  asio::io_context io;
   auto a = async_complete_with<void(error_code, int, std::string)>(
       io, use_deferred, error_code(), 7, std::string("seven"));
   auto b = async_complete_with<void(int)>(io, use_deferred, 3);
@@ -223,7 +222,6 @@ BOOST_AUTO_TEST_CASE(values_arrive)
 
 BOOST_AUTO_TEST_CASE(error_code_becomes_system_error)
 {
-  asio::io_context io;
   auto d = async_complete_with<void(error_code, int)>(
       io, use_deferred, error_code(asio::error::connection_reset), 0);
   error_code seen;
@@ -243,7 +241,6 @@ BOOST_AUTO_TEST_CASE(error_code_becomes_system_error)
 
 BOOST_AUTO_TEST_CASE(exception_ptr_is_the_error)
 {
-  asio::io_context io;
   auto d = async_complete_with<void(std::exception_ptr)>(
       io, use_deferred, std::make_exception_ptr(std::runtime_error("op failed")));
   bool seen = false;
@@ -254,11 +251,10 @@ BOOST_AUTO_TEST_CASE(exception_ptr_is_the_error)
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(timers)
+BOOST_FIXTURE_TEST_SUITE(timers, io_fixture)
 
 BOOST_AUTO_TEST_CASE(bound_to_the_io_executor)
 {
-  asio::io_context io;
   asio::steady_timer timer(io, std::chrono::milliseconds(1));
   auto d = timer.async_wait(use_deferred);
   BOOST_TEST((d.get_executor() == timer.get_executor()));
@@ -271,7 +267,6 @@ BOOST_AUTO_TEST_CASE(bound_to_the_io_executor)
 
 BOOST_AUTO_TEST_CASE(paused_timer_result_is_held)
 {
-  asio::io_context io;
   asio::steady_timer timer(io, std::chrono::milliseconds(1));
   auto d = timer.async_wait(use_deferred);
   int callbacks = 0, consumers = 0;
@@ -291,7 +286,6 @@ BOOST_AUTO_TEST_CASE(paused_timer_result_is_held)
 
 BOOST_AUTO_TEST_CASE(cancel_emits_terminal_on_the_operation)
 {
-  asio::io_context io;
   asio::steady_timer timer(io, std::chrono::hours(1));
   auto d = timer.async_wait(use_deferred);
   std::exception_ptr seen;
@@ -312,7 +306,6 @@ BOOST_AUTO_TEST_CASE(cancel_emits_terminal_on_the_operation)
 
 BOOST_AUTO_TEST_CASE(as_default_on)
 {
-  asio::io_context io;
   auto timer = coflow::use_deferred_t::as_default_on(
       asio::steady_timer(io, std::chrono::milliseconds(1)));
   deferred<void> d = timer.async_wait();
@@ -324,11 +317,10 @@ BOOST_AUTO_TEST_CASE(as_default_on)
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(sockets)
+BOOST_FIXTURE_TEST_SUITE(sockets, io_fixture)
 
 BOOST_AUTO_TEST_CASE(read_on_loopback)
 {
-  asio::io_context io;
   loopback_pair pair(io);
   std::array<char, 16> buffer{};
   auto d = pair.server.async_read_some(asio::buffer(buffer), use_deferred);
@@ -345,7 +337,6 @@ BOOST_AUTO_TEST_CASE(read_on_loopback)
 
 BOOST_AUTO_TEST_CASE(pending_read_cancelled)
 {
-  asio::io_context io;
   loopback_pair pair(io);
   std::array<char, 16> buffer{};
   auto d = pair.server.async_read_some(asio::buffer(buffer), use_deferred);
@@ -374,7 +365,6 @@ BOOST_AUTO_TEST_CASE(pending_read_cancelled)
 
 BOOST_AUTO_TEST_CASE(composed_read_cancelled)
 {
-  asio::io_context io;
   loopback_pair pair(io);
   std::array<char, 8> buffer{};
   auto d = asio::async_read(pair.server, asio::buffer(buffer), use_deferred);
@@ -389,11 +379,10 @@ BOOST_AUTO_TEST_CASE(composed_read_cancelled)
 
 BOOST_AUTO_TEST_SUITE_END()
 
-BOOST_AUTO_TEST_SUITE(interop)
+BOOST_FIXTURE_TEST_SUITE(interop, io_fixture)
 
 BOOST_AUTO_TEST_CASE(co_spawn_into_a_deferred)
 {
-  asio::io_context io;
   auto d = asio::co_spawn(io, []() -> asio::awaitable<int> { co_return 42; }, use_deferred);
   static_assert(std::is_same_v<decltype(d), deferred<int>>);
   int seen = 0;
@@ -404,7 +393,6 @@ BOOST_AUTO_TEST_CASE(co_spawn_into_a_deferred)
 
 BOOST_AUTO_TEST_CASE(cancelling_the_deferred_cancels_the_awaitable)
 {
-  asio::io_context io;
   bool aborted = false;
   auto d = asio::co_spawn(io,
       [&]() -> asio::awaitable<void> {
@@ -427,7 +415,6 @@ BOOST_AUTO_TEST_CASE(cancelling_the_deferred_cancels_the_awaitable)
 
 BOOST_AUTO_TEST_CASE(awaited_from_an_awaitable)
 {
-  asio::io_context io;
   asio::steady_timer timer(io, std::chrono::milliseconds(1));
   auto d = timer.async_wait(use_deferred);
   bool done = false;
@@ -449,9 +436,8 @@ BOOST_AUTO_TEST_SUITE_END()
 // buffers until then.
 BOOST_AUTO_TEST_SUITE(cancel_waits_for_the_operation)
 
-BOOST_AUTO_TEST_CASE(fails_when_the_operation_completes)
+BOOST_FIXTURE_TEST_CASE(fails_when_the_operation_completes, io_fixture)
 {
-  asio::io_context io;
   held_operation op(io);
   deferred<int> d = op.async_run(use_deferred);
   received<int> r;
@@ -460,44 +446,43 @@ BOOST_AUTO_TEST_CASE(fails_when_the_operation_completes)
   BOOST_TEST(op.emitted.size() == 1u);
   BOOST_TEST((op.emitted.at(0) == asio::cancellation_type::terminal));
   BOOST_TEST(!d.called()); // the operation still runs
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(r.calls == 0);
 
   d.cancel(); // idempotent: nothing is emitted again
   BOOST_TEST(op.emitted.size() == 1u);
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(r.calls == 0);
 
   // A success that ignored the cancel is discarded all the same.
   op.complete(error_code(), 42);
   BOOST_TEST(d.called());
   BOOST_TEST(r.calls == 0); // never inside the operation's handler
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(r.calls == 1);
   BOOST_TEST(holds<coflow::cancelled_error>(r.error));
   BOOST_CHECK_THROW(d.callback(1), coflow::already_called_error);
 }
 
-BOOST_AUTO_TEST_CASE(the_failure_overrides_a_pause)
+BOOST_FIXTURE_TEST_CASE(the_failure_overrides_a_pause, io_fixture)
 {
-  asio::io_context io;
   held_operation op(io);
   deferred<int> d = op.async_run(use_deferred);
   received<int> r;
   d.async_wait(r.handler());
   d.pause();
   d.cancel();
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(r.calls == 0);
   d.pause(); // a pause meanwhile changes nothing either
   op.complete(asio::error::operation_aborted, 0);
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(r.calls == 1); // delivered despite the pause
   BOOST_TEST(holds<coflow::cancelled_error>(r.error));
   BOOST_TEST(d.pause_count() == 2u);
   BOOST_CHECK_NO_THROW(d.unpause());
   BOOST_CHECK_NO_THROW(d.unpause());
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(r.calls == 1);
 }
 
@@ -519,9 +504,8 @@ BOOST_AUTO_TEST_CASE(a_completion_inside_the_cancel_is_discarded_too)
   BOOST_TEST(capture.messages.empty());
 }
 
-BOOST_AUTO_TEST_CASE(firing_by_hand_while_the_cancel_waits)
+BOOST_FIXTURE_TEST_CASE(firing_by_hand_while_the_cancel_waits, io_fixture)
 {
-  asio::io_context io;
   held_operation op(io);
   deferred<int> d = op.async_run(use_deferred);
   received<int> r;
@@ -531,17 +515,16 @@ BOOST_AUTO_TEST_CASE(firing_by_hand_while_the_cancel_waits)
   // know), a further one throws.
   BOOST_CHECK_NO_THROW(d.callback(5));
   BOOST_CHECK_THROW(d.callback(6), coflow::already_called_error);
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(r.calls == 0);
   op.complete(error_code(), 7);
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(r.calls == 1);
   BOOST_TEST(holds<coflow::cancelled_error>(r.error));
 }
 
-BOOST_AUTO_TEST_CASE(a_then_deferred_waits_too)
+BOOST_FIXTURE_TEST_CASE(a_then_deferred_waits_too, io_fixture)
 {
-  asio::io_context io;
   held_operation op(io);
   deferred<int> d = op.async_run(use_deferred);
   deferred<std::string> t = d.then([](int x) { return std::to_string(x); });
@@ -553,47 +536,45 @@ BOOST_AUTO_TEST_CASE(a_then_deferred_waits_too)
   BOOST_TEST(op.emitted.size() == 1u);
   BOOST_TEST(!t.called());
   BOOST_TEST(!d.called());
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(calls == 0);
   op.complete(error_code(), 3);
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(calls == 1); // despite t's pause
   BOOST_TEST(holds<coflow::cancelled_error>(seen));
 }
 
-BOOST_AUTO_TEST_CASE(a_dropped_handler_after_a_cancel_fails_the_deferred)
+BOOST_FIXTURE_TEST_CASE(a_dropped_handler_after_a_cancel_fails_the_deferred, io_fixture)
 {
-  asio::io_context io;
   held_operation op(io);
   deferred<int> d = op.async_run(use_deferred);
   received<int> r;
   d.async_wait(r.handler());
   d.cancel();
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(r.calls == 0);
   op.drop(); // outside the context's shutdown: the operation is over
   BOOST_TEST(r.calls == 0);
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(d.called());
   BOOST_TEST(r.calls == 1);
   BOOST_TEST(holds<coflow::cancelled_error>(r.error));
 }
 
-BOOST_AUTO_TEST_CASE(a_dropped_handler_without_a_cancel_changes_nothing)
+BOOST_FIXTURE_TEST_CASE(a_dropped_handler_without_a_cancel_changes_nothing, io_fixture)
 {
-  asio::io_context io;
   held_operation op(io);
   deferred<int> d = op.async_run(use_deferred);
   received<int> r;
   d.async_wait(r.handler());
   op.drop();
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(!d.called()); // as before: nothing fires it
   BOOST_TEST(r.calls == 0);
   d.cancel(); // no operation left to wait for: fails at once
   BOOST_TEST(d.called());
   BOOST_TEST(op.emitted.size() == 1u);
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(holds<coflow::cancelled_error>(r.error));
 }
 
@@ -638,9 +619,8 @@ BOOST_AUTO_TEST_CASE(context_shutdown_while_the_cancel_waits)
   }
 }
 
-BOOST_AUTO_TEST_CASE(a_cancelled_coroutine_waits_for_the_operation)
+BOOST_FIXTURE_TEST_CASE(a_cancelled_coroutine_waits_for_the_operation, io_fixture)
 {
-  asio::io_context io;
   held_operation op(io);
   event_log log;
   char* buffer_in_frame = nullptr;
@@ -654,24 +634,23 @@ BOOST_AUTO_TEST_CASE(a_cancelled_coroutine_waits_for_the_operation)
   c.async_wait([&](std::exception_ptr e, int) {
     log.push_back(holds<coflow::cancelled_error>(e) ? "consumer: cancelled" : "consumer: ?");
   });
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST(op.handler.has_value());
   c.cancel();
   BOOST_TEST(op.emitted.size() == 1u); // forwarded to the operation
-  run_until_quiet(io);
+  run_until_quiet();
   // The operation ignores the cancel for now: the body must not unwind.
   BOOST_TEST(log.empty());
   if (log.empty())
     buffer_in_frame[0] = 'x'; // the operation still writes into the frame
   log.push_back("operation completes");
   op.complete(error_code(), 16);
-  run_until_quiet(io);
+  run_until_quiet();
   BOOST_TEST((log == event_log{"operation completes", "body cleanup", "consumer: cancelled"}));
 }
 
-BOOST_AUTO_TEST_CASE(a_cancelled_coroutine_waits_for_a_timer)
+BOOST_FIXTURE_TEST_CASE(a_cancelled_coroutine_waits_for_a_timer, io_fixture)
 {
-  asio::io_context io;
   asio::steady_timer timer(io, std::chrono::hours(1));
   event_log log;
   deferred<void> wait = timer.async_wait(use_deferred);
@@ -680,7 +659,7 @@ BOOST_AUTO_TEST_CASE(a_cancelled_coroutine_waits_for_a_timer)
     co_await wait;
   };
   auto c = coflow::spawn(io, body());
-  run_until_quiet(io);
+  run_until_quiet();
   c.cancel();
   BOOST_TEST(!wait.called()); // until the aborted wait has completed
   io.run();
