@@ -4,6 +4,8 @@
 // checks that the compiler rejects it with the catch-all await_transform's
 // message, which lists what a body can await, instead of every overload.
 //
+// expected-error: coflow: a coroutine body cannot co_await this
+//
 
 #include <coflow/coroutine.hpp>
 

@@ -3,6 +3,8 @@
 // coroutine<long> (the build checks that the compiler rejects it, with
 // tail_call's own message).
 //
+// expected-error: coflow::tail_call: the next state must be a coroutine of the same result type
+//
 
 #include <coflow/coroutine.hpp>
 #include <coflow/tail_call.hpp>

@@ -1,0 +1,10 @@
+//
+// test/header/selfcontained.cpp: the b2 build's header self-containment
+// check (test/Jamfile compiles this once per public header, with
+// COFLOW_HEADER defined as "coflow/<header>.hpp"): the header is the first
+// include of its translation unit, and a second include checks its include
+// guard. test/CMakeLists.txt generates the same translation units.
+//
+
+#include COFLOW_HEADER
+#include COFLOW_HEADER
