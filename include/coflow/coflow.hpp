@@ -3,6 +3,25 @@
 //
 // Includes every public header of coflow.
 //
+// Example (asio is boost::asio):
+//
+// @code
+// coflow::coroutine<int> after(asio::steady_timer& timer, int v)
+// {
+//   co_await timer.async_wait(coflow::use_coroutine);
+//   co_return v;
+// }
+//
+// asio::io_context io;
+// asio::steady_timer timer(io, std::chrono::milliseconds(1));
+// coflow::coroutine<int> c = coflow::spawn(io, after(timer, 42));
+// c.pause();                                     // holds it...
+// asio::steady_timer release(io, std::chrono::milliseconds(5));
+// release.async_wait([&](auto) { c.unpause(); });  // ...until 5 ms
+// std::future<int> f = c.async_wait(asio::use_future);
+// io.run();              // f.get() == 42, not before 5 ms
+// @endcode
+//
 
 #ifndef COFLOW_COFLOW_HPP
 #define COFLOW_COFLOW_HPP

@@ -5,6 +5,32 @@
 // coroutine is a deferred whose result its body produces, and whose pause(),
 // unpause() and cancel() cascade to what the body awaits, recursively.
 //
+// Example (asio is boost::asio):
+//
+// @code
+// coflow::coroutine<int> child(coflow::deferred<int> d)
+// {
+//   co_return co_await d + 1;      // suspends until d fires
+// }
+//
+// coflow::coroutine<int> parent(coflow::deferred<int> d)
+// {
+//   int v = co_await child(d);     // a child: starts inline, on parent's executor
+//   co_return v * 2;
+// }
+//
+// asio::io_context io;
+// coflow::deferred<int> d(io);
+// coflow::coroutine<int> c = coflow::spawn(io, parent(d));
+// std::future<int> f = c.async_wait(asio::use_future);
+// asio::post(io, [&] {   // by now parent -> child -> waits on d
+//   c.pause();           // cascades down to d
+//   d.callback(20);      // held by the pause
+// });
+// asio::post(io, [&] { c.unpause(); });  // released: f.get() == 42
+// io.run();
+// @endcode
+//
 
 #ifndef COFLOW_COROUTINE_HPP
 #define COFLOW_COROUTINE_HPP

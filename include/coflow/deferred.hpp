@@ -5,6 +5,19 @@
 // many parties may hold, with a callback chain, a canceller and a counted
 // pause, awaitable through any Asio completion token.
 //
+// Example (asio is boost::asio):
+//
+// @code
+// asio::io_context io;
+// coflow::deferred<int> d(io);
+// d.add_callback([](int v) { return v * 2; });          // the callback chain
+// d.add_errback([](std::exception_ptr) { return -1; });  // recovers from errors
+// int got = 0;
+// d.async_wait([&](std::exception_ptr, int v) { got = v; });  // or any Asio token
+// d.callback(21);        // fires it, once; the consumer runs through io
+// io.run();              // got == 42
+// @endcode
+//
 
 #ifndef COFLOW_DEFERRED_HPP
 #define COFLOW_DEFERRED_HPP

@@ -4,6 +4,25 @@
 // The exceptions that coflow raises for cancellation and for misuse of a
 // one-shot result.
 //
+// Example (asio is boost::asio):
+//
+// @code
+// asio::io_context io;
+// coflow::deferred<int> d(io);
+// std::future<int> f = d.async_wait(asio::use_future);
+// d.cancel();                                    // no canceller: d fails
+// io.run();
+// boost::system::error_code code;
+// try
+// {
+//   f.get();
+// }
+// catch (const boost::system::system_error& e)   // a coflow::cancelled_error
+// {
+//   code = e.code();                             // asio::error::operation_aborted
+// }
+// @endcode
+//
 
 #ifndef COFLOW_ERROR_HPP
 #define COFLOW_ERROR_HPP

@@ -3,6 +3,23 @@
 //
 // spawn: starts a coroutine on an executor, as co_spawn starts an awaitable.
 //
+// Example (asio is boost::asio):
+//
+// @code
+// coflow::coroutine<int> answer()
+// {
+//   co_await asio::post(co_await coflow::this_coro::executor, coflow::use_coroutine);
+//   co_return 42;
+// }
+//
+// asio::io_context io;
+// coflow::coroutine<int> c = coflow::spawn(io, answer());              // a handle
+// std::future<int> f = coflow::spawn(io, answer(), asio::use_future);  // a token
+// coflow::spawn(io, answer(), asio::detached);                   // fire and forget
+// coflow::spawn(io, [] { return answer(); }, asio::detached);    // a callable
+// io.run();              // nothing runs before: the starts are posted
+// @endcode
+//
 
 #ifndef COFLOW_SPAWN_HPP
 #define COFLOW_SPAWN_HPP

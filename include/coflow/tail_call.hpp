@@ -5,6 +5,22 @@
 // running coroutine's frame with the next state's, so a state machine can
 // hop forever in constant memory and stack.
 //
+// Example (asio is boost::asio):
+//
+// @code
+// coflow::coroutine<long> count_down(long n, long hops)
+// {
+//   if (n == 0)
+//     co_return hops;
+//   // This frame goes; count_down(n - 1, ...) takes its place.
+//   co_return co_await coflow::tail_call(count_down(n - 1, hops + 1));
+// }
+//
+// asio::io_context io;
+// auto f = coflow::spawn(io, count_down(100'000, 0), asio::use_future);
+// io.run();              // f.get() == 100'000, in the memory of two frames
+// @endcode
+//
 
 #ifndef COFLOW_TAIL_CALL_HPP
 #define COFLOW_TAIL_CALL_HPP

@@ -3,6 +3,22 @@
 //
 // Tags that a coroutine body awaits to learn about itself.
 //
+// Example (asio is boost::asio):
+//
+// @code
+// coflow::coroutine<int> later(int v)
+// {
+//   auto ex = co_await coflow::this_coro::executor;  // its own; never suspends
+//   asio::steady_timer timer(ex, std::chrono::milliseconds(1));
+//   co_await timer.async_wait(coflow::use_coroutine);
+//   co_return v;
+// }
+//
+// asio::io_context io;
+// auto f = coflow::spawn(asio::make_strand(io), later(7), asio::use_future);
+// io.run();              // f.get() == 7
+// @endcode
+//
 
 #ifndef COFLOW_THIS_CORO_HPP
 #define COFLOW_THIS_CORO_HPP

@@ -5,6 +5,28 @@
 // error that no consumer and no errback saw reports it when its last handle
 // goes away, as Twisted logs "Unhandled error in Deferred".
 //
+// Example (asio is boost::asio):
+//
+// @code
+// std::vector<std::string> lost;
+// auto previous = coflow::set_unhandled_error_handler([&](std::exception_ptr e) {
+//   try
+//   {
+//     std::rethrow_exception(e);
+//   }
+//   catch (const std::exception& x)
+//   {
+//     lost.push_back(x.what());
+//   }
+// });
+// {
+//   asio::io_context io;
+//   coflow::deferred<int> d(io);
+//   d.errback(std::make_exception_ptr(std::runtime_error("nobody listened")));
+// }                      // d's last handle goes: its error is reported
+// coflow::set_unhandled_error_handler(previous);  // lost == {"nobody listened"}
+// @endcode
+//
 
 #ifndef COFLOW_UNHANDLED_ERROR_HPP
 #define COFLOW_UNHANDLED_ERROR_HPP

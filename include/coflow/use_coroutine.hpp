@@ -4,6 +4,24 @@
 // use_coroutine: the completion token for Asio operations awaited inside
 // coflow coroutine bodies, as use_awaitable is for asio::awaitable.
 //
+// Example (asio is boost::asio):
+//
+// @code
+// coflow::coroutine<int> wait_on(asio::steady_timer& timer)
+// {
+//   // Throws boost::system::system_error on an error; pause and cancel of the
+//   // coroutine reach the wait.
+//   co_await timer.async_wait(coflow::use_coroutine);
+//   co_return 1;
+// }
+//
+// asio::io_context io;
+// asio::steady_timer timer(io, std::chrono::hours(1));
+// coflow::coroutine<int> c = coflow::spawn(io, wait_on(timer));
+// asio::post(io, [&] { c.cancel(); });  // reaches the timer's wait
+// io.run();              // at once: c failed with coflow::cancelled_error
+// @endcode
+//
 
 #ifndef COFLOW_USE_COROUTINE_HPP
 #define COFLOW_USE_COROUTINE_HPP

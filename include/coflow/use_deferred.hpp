@@ -4,6 +4,17 @@
 // use_deferred: the completion token that turns any Asio asynchronous
 // operation into a coflow::deferred.
 //
+// Example (asio is boost::asio):
+//
+// @code
+// asio::io_context io;
+// asio::steady_timer timer(io, std::chrono::milliseconds(1));
+// coflow::deferred<void> fired = timer.async_wait(coflow::use_deferred);
+// bool done = false;
+// fired.add_callback([&] { done = true; });  // or co_await it, or async_wait
+// io.run();              // done == true
+// @endcode
+//
 
 #ifndef COFLOW_USE_DEFERRED_HPP
 #define COFLOW_USE_DEFERRED_HPP

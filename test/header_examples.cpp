@@ -1,0 +1,345 @@
+//
+// test/header_examples.cpp: the example at the top of each public header,
+// compiled and run. Each example stands here verbatim between the lines
+// `// example: coflow/<header>` and `// end of example` (an example may come
+// in parts: functions at namespace scope, then statements in its case), and
+// every_header_shows_its_example checks that the header's `@code` block is
+// exactly those parts, joined by an empty line.
+//
+
+#define BOOST_TEST_MODULE header_examples
+#include <boost/test/unit_test.hpp>
+
+#include <coflow/coflow.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+
+namespace {
+
+// example: coflow/coroutine.hpp
+coflow::coroutine<int> child(coflow::deferred<int> d)
+{
+  co_return co_await d + 1;      // suspends until d fires
+}
+
+coflow::coroutine<int> parent(coflow::deferred<int> d)
+{
+  int v = co_await child(d);     // a child: starts inline, on parent's executor
+  co_return v * 2;
+}
+// end of example
+
+// example: coflow/spawn.hpp
+coflow::coroutine<int> answer()
+{
+  co_await asio::post(co_await coflow::this_coro::executor, coflow::use_coroutine);
+  co_return 42;
+}
+// end of example
+
+// example: coflow/tail_call.hpp
+coflow::coroutine<long> count_down(long n, long hops)
+{
+  if (n == 0)
+    co_return hops;
+  // This frame goes; count_down(n - 1, ...) takes its place.
+  co_return co_await coflow::tail_call(count_down(n - 1, hops + 1));
+}
+// end of example
+
+// example: coflow/this_coro.hpp
+coflow::coroutine<int> later(int v)
+{
+  auto ex = co_await coflow::this_coro::executor;  // its own; never suspends
+  asio::steady_timer timer(ex, std::chrono::milliseconds(1));
+  co_await timer.async_wait(coflow::use_coroutine);
+  co_return v;
+}
+// end of example
+
+// example: coflow/use_coroutine.hpp
+coflow::coroutine<int> wait_on(asio::steady_timer& timer)
+{
+  // Throws boost::system::system_error on an error; pause and cancel of the
+  // coroutine reach the wait.
+  co_await timer.async_wait(coflow::use_coroutine);
+  co_return 1;
+}
+// end of example
+
+// example: coflow/coflow.hpp
+coflow::coroutine<int> after(asio::steady_timer& timer, int v)
+{
+  co_await timer.async_wait(coflow::use_coroutine);
+  co_return v;
+}
+// end of example
+
+// --- the check that the headers show these examples -----------------------
+
+/// The directory of this source file.
+std::filesystem::path source_dir()
+{
+  return std::filesystem::path(__FILE__).parent_path();
+}
+
+std::vector<std::string> lines_of(const std::filesystem::path& file)
+{
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(line);
+  return lines;
+}
+
+/// The `@code` block of @p header's opening comment, without the "// ".
+std::string example_in_header(const std::filesystem::path& header)
+{
+  std::string text;
+  bool inside = false;
+  for (const auto& line : lines_of(header))
+  {
+    if (line.rfind("//", 0) != 0)
+      break; // the end of the opening comment
+    const std::string body = line.size() > 3 ? line.substr(3) : std::string();
+    if (body == "@code")
+      inside = true;
+    else if (body == "@endcode")
+      return text;
+    else if (inside)
+      text += body + "\n";
+  }
+  return inside ? "(no @endcode)" : std::string();
+}
+
+/// Every example of this file, by header name: its parts dedented by the
+/// indentation of their `// example:` line and joined by an empty line.
+std::map<std::string, std::string> examples_here()
+{
+  const std::string begin = "// example: coflow/", end = "// end of example";
+  std::map<std::string, std::string> examples;
+  std::string* current = nullptr;
+  std::size_t indent = 0;
+  for (const auto& line : lines_of(source_dir() / "header_examples.cpp"))
+  {
+    const auto first = line.find_first_not_of(' ');
+    const std::string trimmed = first == std::string::npos ? "" : line.substr(first);
+    if (trimmed.rfind(begin, 0) == 0)
+    {
+      current = &examples[trimmed.substr(begin.size())];
+      if (!current->empty())
+        *current += "\n";
+      indent = first;
+    }
+    else if (trimmed == end)
+      current = nullptr;
+    else if (current)
+      *current += (line.size() > indent ? line.substr(indent) : std::string()) + "\n";
+  }
+  return examples;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(every_header_shows_its_example)
+{
+  const auto include_dir = source_dir() / ".." / "include" / "coflow";
+  BOOST_REQUIRE_MESSAGE(std::filesystem::is_directory(include_dir),
+      include_dir << " not found: run from the build tree of this checkout");
+  const auto examples = examples_here();
+  std::size_t headers = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(include_dir))
+  {
+    if (entry.path().extension() != ".hpp")
+      continue;
+    ++headers;
+    const std::string name = entry.path().filename().string();
+    const std::string shown = example_in_header(entry.path());
+    BOOST_TEST_CONTEXT("coflow/" << name)
+    {
+      BOOST_TEST(!shown.empty(), "the header opens with a @code example");
+      const auto here = examples.find(name);
+      BOOST_TEST_REQUIRE((here != examples.end()), "this file has its example");
+      BOOST_TEST(shown == here->second);
+    }
+  }
+  BOOST_TEST(headers == examples.size()); // no example of a header that is gone
+}
+
+BOOST_AUTO_TEST_CASE(coroutine_hpp)
+{
+  // example: coflow/coroutine.hpp
+  asio::io_context io;
+  coflow::deferred<int> d(io);
+  coflow::coroutine<int> c = coflow::spawn(io, parent(d));
+  std::future<int> f = c.async_wait(asio::use_future);
+  asio::post(io, [&] {   // by now parent -> child -> waits on d
+    c.pause();           // cascades down to d
+    d.callback(20);      // held by the pause
+  });
+  asio::post(io, [&] { c.unpause(); });  // released: f.get() == 42
+  io.run();
+  // end of example
+  BOOST_TEST(f.get() == 42);
+}
+
+BOOST_AUTO_TEST_CASE(deferred_hpp)
+{
+  // example: coflow/deferred.hpp
+  asio::io_context io;
+  coflow::deferred<int> d(io);
+  d.add_callback([](int v) { return v * 2; });          // the callback chain
+  d.add_errback([](std::exception_ptr) { return -1; });  // recovers from errors
+  int got = 0;
+  d.async_wait([&](std::exception_ptr, int v) { got = v; });  // or any Asio token
+  d.callback(21);        // fires it, once; the consumer runs through io
+  io.run();              // got == 42
+  // end of example
+  BOOST_TEST(got == 42);
+}
+
+BOOST_AUTO_TEST_CASE(error_hpp)
+{
+  // example: coflow/error.hpp
+  asio::io_context io;
+  coflow::deferred<int> d(io);
+  std::future<int> f = d.async_wait(asio::use_future);
+  d.cancel();                                    // no canceller: d fails
+  io.run();
+  boost::system::error_code code;
+  try
+  {
+    f.get();
+  }
+  catch (const boost::system::system_error& e)   // a coflow::cancelled_error
+  {
+    code = e.code();                             // asio::error::operation_aborted
+  }
+  // end of example
+  BOOST_TEST((code == asio::error::operation_aborted));
+}
+
+BOOST_AUTO_TEST_CASE(spawn_hpp)
+{
+  // example: coflow/spawn.hpp
+  asio::io_context io;
+  coflow::coroutine<int> c = coflow::spawn(io, answer());              // a handle
+  std::future<int> f = coflow::spawn(io, answer(), asio::use_future);  // a token
+  coflow::spawn(io, answer(), asio::detached);                   // fire and forget
+  coflow::spawn(io, [] { return answer(); }, asio::detached);    // a callable
+  io.run();              // nothing runs before: the starts are posted
+  // end of example
+  BOOST_TEST(c.called());
+  BOOST_TEST(f.get() == 42);
+}
+
+BOOST_AUTO_TEST_CASE(tail_call_hpp)
+{
+  // example: coflow/tail_call.hpp
+  asio::io_context io;
+  auto f = coflow::spawn(io, count_down(100'000, 0), asio::use_future);
+  io.run();              // f.get() == 100'000, in the memory of two frames
+  // end of example
+  BOOST_TEST(f.get() == 100'000);
+}
+
+BOOST_AUTO_TEST_CASE(this_coro_hpp)
+{
+  // example: coflow/this_coro.hpp
+  asio::io_context io;
+  auto f = coflow::spawn(asio::make_strand(io), later(7), asio::use_future);
+  io.run();              // f.get() == 7
+  // end of example
+  BOOST_TEST(f.get() == 7);
+}
+
+BOOST_AUTO_TEST_CASE(unhandled_error_hpp)
+{
+  // example: coflow/unhandled_error.hpp
+  std::vector<std::string> lost;
+  auto previous = coflow::set_unhandled_error_handler([&](std::exception_ptr e) {
+    try
+    {
+      std::rethrow_exception(e);
+    }
+    catch (const std::exception& x)
+    {
+      lost.push_back(x.what());
+    }
+  });
+  {
+    asio::io_context io;
+    coflow::deferred<int> d(io);
+    d.errback(std::make_exception_ptr(std::runtime_error("nobody listened")));
+  }                      // d's last handle goes: its error is reported
+  coflow::set_unhandled_error_handler(previous);  // lost == {"nobody listened"}
+  // end of example
+  BOOST_TEST((lost == std::vector<std::string>{"nobody listened"}));
+}
+
+BOOST_AUTO_TEST_CASE(use_coroutine_hpp)
+{
+  // example: coflow/use_coroutine.hpp
+  asio::io_context io;
+  asio::steady_timer timer(io, std::chrono::hours(1));
+  coflow::coroutine<int> c = coflow::spawn(io, wait_on(timer));
+  asio::post(io, [&] { c.cancel(); });  // reaches the timer's wait
+  io.run();              // at once: c failed with coflow::cancelled_error
+  // end of example
+  BOOST_TEST(c.called());
+  io.restart();
+  auto f = c.async_wait(asio::use_future);
+  io.run();
+  BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
+}
+
+BOOST_AUTO_TEST_CASE(use_deferred_hpp)
+{
+  // example: coflow/use_deferred.hpp
+  asio::io_context io;
+  asio::steady_timer timer(io, std::chrono::milliseconds(1));
+  coflow::deferred<void> fired = timer.async_wait(coflow::use_deferred);
+  bool done = false;
+  fired.add_callback([&] { done = true; });  // or co_await it, or async_wait
+  io.run();              // done == true
+  // end of example
+  BOOST_TEST(done);
+}
+
+BOOST_AUTO_TEST_CASE(coflow_hpp)
+{
+  const auto start = std::chrono::steady_clock::now();
+  // example: coflow/coflow.hpp
+  asio::io_context io;
+  asio::steady_timer timer(io, std::chrono::milliseconds(1));
+  coflow::coroutine<int> c = coflow::spawn(io, after(timer, 42));
+  c.pause();                                     // holds it...
+  asio::steady_timer release(io, std::chrono::milliseconds(5));
+  release.async_wait([&](auto) { c.unpause(); });  // ...until 5 ms
+  std::future<int> f = c.async_wait(asio::use_future);
+  io.run();              // f.get() == 42, not before 5 ms
+  // end of example
+  BOOST_TEST(f.get() == 42);
+  BOOST_TEST((std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(5)));
+}
