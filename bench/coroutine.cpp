@@ -1,6 +1,10 @@
 //
 // bench/coroutine.cpp: coflow::coroutine against asio::awaitable, same run.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 //  (a) co_await of a child that completes at once
 //  (b) co_await asio::post(...) with use_coroutine vs use_awaitable
 //  (c) spawn + completion of a trivial coroutine vs co_spawn

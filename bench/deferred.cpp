@@ -3,6 +3,10 @@
 // from asio::awaitable, next to the cheapest Asio round trip through the
 // executor (co_await asio::post), in the same run.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #include <coflow/deferred.hpp>
 #include <coflow/use_deferred.hpp>

@@ -8,6 +8,10 @@
 //  raw       create + resume + destroy of a bare C++ coroutine frame (new /
 //            delete), the floor a swap is compared with
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #include <coflow/coroutine.hpp>
 #include <coflow/spawn.hpp>

@@ -4,6 +4,10 @@
 # examples, benchmarks). The flags are PRIVATE, so they never leak into the
 # interface of the installed coflow::coflow target or into consumers.
 # -Werror is controlled by the COFLOW_WERROR option (default ON).
+#
+# Copyright (c) 2026 The coflow authors
+# Distributed under the Boost Software License, Version 1.0. (See accompanying
+# file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
 include_guard(GLOBAL)
 
 function(coflow_target_warnings target)

@@ -6,6 +6,10 @@
 # 3. build it
 # 4. run the consumer
 # Any failing step makes the script (and so the test) fail.
+#
+# Copyright (c) 2026 The coflow authors
+# Distributed under the Boost Software License, Version 1.0. (See accompanying
+# file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
 cmake_minimum_required(VERSION 3.25)
 
 foreach(var COFLOW_BINARY_DIR CONSUMER_SOURCE_DIR WORK_DIR CXX_COMPILER)

@@ -1,6 +1,10 @@
 //
 // example/cascade.cpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // txcoroutine's advanced example, ported: three levels of coroutines, the
 // innermost sleeping a second per iteration. The root is paused at 3 s,
 // unpaused at 6 s and cancelled at 9 s; each action cascades to the level

@@ -1,6 +1,10 @@
 //
 // example/deferred_tour.cpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // A tour of coflow::deferred: a canceller, a paused timer result, and a
 // pending socket read on 127.0.0.1 cancelled through its deferred.
 //

@@ -1,6 +1,10 @@
 //
 // example/factorial.cpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // txcoroutine's tail-call example, ported: fact(n, result) hands itself over
 // to fact(n - 1, n * result) until n is 1. Each hop destroys the caller's
 // frame before the next one starts, so fact(10000) runs in the memory and

@@ -1,6 +1,10 @@
 //
 // example/simple.cpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // txcoroutine's simple example, ported: a coroutine that keeps getting
 // messages from a deferred-returning function. Cancelling the coroutine
 // cancels the deferred it waits on, whose canceller stops the work.

@@ -1,6 +1,10 @@
 //
 // example/state_machine.cpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // txcoroutine's "description of operation", ported: process() holds a big
 // object and hands itself over to process_state1(), which holds another and
 // hands itself over to process_state2(), which does some work and returns

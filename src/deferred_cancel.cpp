@@ -2,6 +2,10 @@
 // src/deferred_cancel.cpp: the cancel of a deferred that a consumer's
 // cancellation slot asks for, run on the deferred's executor.
 //
+//
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
 
 #include <coflow/detail/deferred_state.hpp>
 #include <coflow/unhandled_error.hpp>

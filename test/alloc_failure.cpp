@@ -36,6 +36,10 @@
 // COFLOW_ALLOC_VERBOSE=1 prints where each N's failure went. Under valgrind,
 // which replaces operator new, only the unarmed workload runs.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #define BOOST_TEST_MODULE alloc_failure
 #include <boost/test/unit_test.hpp>

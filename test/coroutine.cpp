@@ -2,6 +2,10 @@
 // test/coroutine.cpp: coflow::coroutine<T> and the cascade (DESIGN.md
 // section 4), for children and deferreds. spawn: test/spawn.cpp.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #define BOOST_TEST_MODULE coroutine
 #include <boost/test/unit_test.hpp>

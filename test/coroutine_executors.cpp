@@ -5,6 +5,10 @@
 // executor, the resumption to the awaiter's. Run under TSan by the test
 // command.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #define BOOST_TEST_MODULE coroutine_executors
 #include <boost/test/unit_test.hpp>

@@ -1,6 +1,10 @@
 //
 // test/deferred.cpp: coflow::deferred<T, Executor> (DESIGN.md section 3).
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #define BOOST_TEST_MODULE deferred
 #include <boost/test/unit_test.hpp>

@@ -19,6 +19,10 @@
 //
 // COFLOW_DEPTH_MAX=n and COFLOW_DEPTH_STACK_KIB=n change the bounds.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #define BOOST_TEST_MODULE depth
 #include <boost/test/unit_test.hpp>

@@ -2,6 +2,10 @@
 // test/error.cpp: coflow/error.hpp: cancelled_error and already_called_error
 // (doc/deferred.md, doc/misuse.md).
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #define BOOST_TEST_MODULE error
 #include <boost/test/unit_test.hpp>

@@ -5,6 +5,10 @@
 // deferred state per branch, the cascade reaching every child, cycles found
 // through it, nothing leaked at shutdown.
 //
+//
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
 
 #define BOOST_TEST_MODULE fan_in
 #include <boost/test/unit_test.hpp>

@@ -6,6 +6,10 @@
 // every_header_shows_its_example checks that the header's `@code` block is
 // exactly those parts, joined by an empty line.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #define BOOST_TEST_MODULE header_examples
 #include <boost/test/unit_test.hpp>

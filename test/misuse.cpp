@@ -2,6 +2,10 @@
 // test/misuse.cpp: every row of doc/misuse.md: misuse gets a clear error,
 // never undefined behaviour.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #define BOOST_TEST_MODULE misuse
 #include <boost/test/unit_test.hpp>

@@ -4,6 +4,10 @@
 // finished, as co_spawn keeps its function; asio::detached is the
 // fire-and-forget form and reports errors.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #define BOOST_TEST_MODULE spawn
 #include <boost/test/unit_test.hpp>

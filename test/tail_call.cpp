@@ -1,6 +1,10 @@
 //
 // test/tail_call.cpp: coflow::tail_call (DESIGN.md section 4, "tail_call").
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #define BOOST_TEST_MODULE tail_call
 #include <boost/test/unit_test.hpp>

@@ -1,6 +1,10 @@
 //
 // test/tail_call_memory.cpp: 10^7 tail calls in constant memory and stack.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // Its own executable: outside the sanitizer builds it counts every malloc of
 // the process (by interposing glibc's allocation functions), to show that a
 // hop allocates nothing once frame memory is recycled.

@@ -19,6 +19,10 @@
 // The fixture's io_context is built before the case's locals and destroyed
 // after them, as a first local `asio::io_context io;` would be.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #ifndef COFLOW_TEST_SUPPORT_HPP
 #define COFLOW_TEST_SUPPORT_HPP

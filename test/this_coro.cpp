@@ -3,6 +3,10 @@
 // coflow::this_coro::executor` gives the coroutine's executor, never
 // suspends, and is exempt from the sticky cancel (doc/coroutine.md).
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #define BOOST_TEST_MODULE this_coro
 #include <boost/test/unit_test.hpp>

@@ -2,6 +2,10 @@
 // test/unhandled_error.cpp: coflow/unhandled_error.hpp: where the errors go
 // that nobody received (doc/deferred.md "Unhandled errors", doc/coroutine.md).
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #define BOOST_TEST_MODULE unhandled_error
 #include <boost/test/unit_test.hpp>

@@ -3,6 +3,10 @@
 // coroutine bodies, with the cascade (DESIGN.md section 4, last two rows of
 // the table).
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #define BOOST_TEST_MODULE use_coroutine
 #include <boost/test/unit_test.hpp>

@@ -1,6 +1,10 @@
 // bench/instructions/asio_cancel_chain.cpp: the asio::awaitable peer of
 // coflow_cancel_chain.cpp, cancelled through a bound slot. Counted by
 // ./count.
+//
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
 #include <boost/asio.hpp>
 #include <cstdlib>
 namespace asio = boost::asio;

@@ -2,6 +2,10 @@
 // argv[1] posts (bench (b)); with a second argument `child`, argv[1] children
 // (bench (a)); with `spawn`, argv[1] awaitables co_spawned detached.
 // Counted by ./count.
+//
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
 #include <boost/asio.hpp>
 #include <cstdlib>
 #include <cstring>

@@ -1,5 +1,9 @@
 // bench/instructions/coflow_spawn.cpp: argv[1] coroutines spawned (detached)
 // on an io_context and run to their end. Counted by ./count.
+//
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
 #include <coflow/coflow.hpp>
 #include <boost/asio.hpp>
 #include <cstdlib>

@@ -1,6 +1,10 @@
 //
 // coflow/coroutine.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // coroutine<T, Executor>: the return type of coflow coroutine functions. A
 // coroutine is a deferred whose result its body produces, and whose pause(),
 // unpause() and cancel() cascade to what the body awaits, recursively.

@@ -1,6 +1,10 @@
 //
 // coflow/deferred.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // deferred<T, Executor>: Twisted's Deferred for Asio. A one-shot result that
 // many parties may hold, with a callback chain, a canceller and a counted
 // pause, awaitable through any Asio completion token.

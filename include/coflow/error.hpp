@@ -1,6 +1,10 @@
 //
 // coflow/error.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // The exceptions that coflow raises for cancellation and for misuse of a
 // one-shot result.
 //

@@ -1,6 +1,10 @@
 //
 // coflow/spawn.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // spawn: starts a coroutine on an executor, as co_spawn starts an awaitable.
 //
 // Example (asio is boost::asio):

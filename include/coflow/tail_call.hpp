@@ -1,6 +1,10 @@
 //
 // coflow/tail_call.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // tail_call: `co_return co_await coflow::tail_call(next);` replaces the
 // running coroutine's frame with the next state's, so a state machine can
 // hop forever in constant memory and stack.

@@ -1,6 +1,10 @@
 //
 // coflow/unhandled_error.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // Where errors go that nobody received: a deferred whose final result is an
 // error that no consumer and no errback saw reports it when its last handle
 // goes away, as Twisted logs "Unhandled error in Deferred".

@@ -1,6 +1,10 @@
 //
 // coflow/use_coroutine.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // use_coroutine: the completion token for Asio operations awaited inside
 // coflow coroutine bodies, as use_awaitable is for asio::awaitable.
 //

@@ -6,6 +6,10 @@
 //
 // expected-error: coflow: a coroutine body cannot co_await this
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #include <coflow/coroutine.hpp>
 

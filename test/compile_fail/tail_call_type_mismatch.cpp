@@ -5,6 +5,10 @@
 //
 // expected-error: coflow::tail_call: the next state must be a coroutine of the same result type
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #include <coflow/coroutine.hpp>
 #include <coflow/tail_call.hpp>

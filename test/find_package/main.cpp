@@ -1,5 +1,9 @@
 // Built against an installed coflow via find_package(coflow CONFIG REQUIRED)
 // by the ctest test `find_package_consumer`. Exits 0 on success.
+//
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
 #include <coflow/coflow.hpp>
 
 #include <boost/asio/error.hpp>

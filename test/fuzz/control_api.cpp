@@ -1,6 +1,10 @@
 //
 // test/fuzz/control_api.cpp: a libFuzzer target over coflow's control API.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // The input bytes are decoded into a sequence of operations on a small set
 // of deferreds, coroutines and Asio operations (create a deferred, fire,
 // errback, create a coroutine that awaits a deferred, or awaits or tail-calls

@@ -74,6 +74,10 @@
 //     still alive and what each waits on.
 // Any violation is printed with the seed, and the exit status is non-zero.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #include <coflow/coflow.hpp>
 

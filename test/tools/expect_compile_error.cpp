@@ -11,6 +11,10 @@
 // if the compiler rejects the source and its output contains the message of
 // the source's `// expected-error: <message>` line.
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 
 #include <cstdio>
 #include <fstream>

@@ -1,6 +1,10 @@
 //
 // coflow/detail/awaited_control.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // What a suspended coroutine body waits on, as the cascade sees it: the
 // interface every awaiter (and every tail-call source) implements, so that a
 // pause, an unpause or a cancel of the coroutine reaches what it waits on.

@@ -1,6 +1,10 @@
 //
 // coflow/detail/cascade_awaiter.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // The protocol that every awaiter of a coroutine body follows, written once:
 // the sticky cancel (a suspension point with a cancel pending does not wait,
 // and throws it when the body goes on), the hand-over of the resume token

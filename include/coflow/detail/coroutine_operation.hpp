@@ -1,6 +1,10 @@
 //
 // coflow/detail/coroutine_operation.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // What an Asio operation returns for use_coroutine: the operation, not yet
 // initiated, which a coroutine body initiates when it awaits it.
 //

@@ -1,6 +1,10 @@
 //
 // coflow/detail/coroutine_promise.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // The promise of coroutine<T, Executor>: where the frame lives, how the
 // body's result is stored, and what a body can await (await_transform picks
 // the awaiter of each kind; each lives in a header of its own).

@@ -1,6 +1,10 @@
 //
 // coflow/detail/coroutine_task.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // task<T, Executor>: the typed part of a coroutine's identity: executor,
 // result, and the shared state built lazily for deferred-style consumers.
 //

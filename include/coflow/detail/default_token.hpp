@@ -1,6 +1,10 @@
 //
 // coflow/detail/default_token.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // as_default_on for coflow's completion tokens, in the shape of Asio's
 // use_awaitable_t: an executor adapter naming the token as its default.
 //

@@ -1,6 +1,10 @@
 //
 // coflow/detail/deferred_state.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // The shared state behind deferred<T, Executor>: the current result, the
 // callback chain (callbacks, errbacks and consumers in the order they were
 // added), the pause count and the canceller.

@@ -1,6 +1,10 @@
 //
 // coflow/detail/deferred_traits.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // Type traits of deferred<T, Executor>: the signature its consumers complete
 // with, and what then() yields.
 //

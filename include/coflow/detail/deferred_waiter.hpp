@@ -1,6 +1,10 @@
 //
 // coflow/detail/deferred_waiter.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // The chain link of a consumer that waits with an Asio completion handler:
 // it forwards the handler's cancellation slot to the deferred, and delivers a
 // copy of the result through the executor.

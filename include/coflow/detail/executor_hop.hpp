@@ -1,6 +1,10 @@
 //
 // coflow/detail/executor_hop.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // Touching an object from its own executor: run here when the caller is on
 // it, otherwise post there (and report what the posted work throws).
 //

@@ -1,6 +1,10 @@
 //
 // coflow/detail/frame_block.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // One allocation per coroutine: a block that holds the coroutine's identity
 // (its task) in front of the compiler's frame. The two die apart: the frame
 // is destroyed when the body ends (or is abandoned, or replaced by a tail

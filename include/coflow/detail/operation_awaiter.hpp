@@ -1,6 +1,10 @@
 //
 // coflow/detail/operation_awaiter.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // Awaiting an Asio asynchronous operation (use_coroutine, asio::deferred, or
 // an asio::awaitable through co_spawn) from a coroutine body. The awaiter owns
 // the cancellation signal bound to the operation; it lives in the suspended

@@ -1,6 +1,10 @@
 //
 // coflow/detail/operation_launch.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // How the operation awaiter initiates each kind of Asio operation: one made
 // with use_coroutine, one made with asio::deferred, an asio::awaitable.
 //

@@ -1,6 +1,10 @@
 //
 // coflow/detail/operation_outcome.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // From an Asio completion signature to a result: the value type an operation
 // produces, and the outcome (value or error) of one completion. Shared by
 // use_deferred and use_coroutine, so both map signatures alike.

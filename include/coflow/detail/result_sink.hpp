@@ -1,6 +1,10 @@
 //
 // coflow/detail/result_sink.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // Where a coroutine delivers its result directly, without a shared state:
 // the source of a tail call (which then resumes the coroutine that made it,
 // through its token), or a branch of a node that waits on several children

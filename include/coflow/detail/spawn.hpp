@@ -1,6 +1,10 @@
 //
 // coflow/detail/spawn.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // The machinery of spawn: the initiation of spawn with a token, the
 // completion of a detached spawn, and the coroutine that keeps a spawned
 // callable alive.

@@ -1,6 +1,10 @@
 //
 // coflow/detail/state_wait.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // A coroutine body waiting on a deferred's shared state, as a consumer at
 // the end of its chain (for a deferred, a started child, a tail call).
 //

@@ -1,6 +1,10 @@
 //
 // coflow/detail/tail_call_awaiter.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // co_return co_await tail_call(next) in a coroutine body: a coroutine or a
 // deferred takes over the running coroutine.
 //

@@ -1,6 +1,10 @@
 //
 // coflow/detail/task.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // The identity of a running coroutine: its frame, pause count, cancel state,
 // what it awaits right now (for the cascade), whom it resumes when done, and
 // its result. A coroutine<T> handle refers to a task.

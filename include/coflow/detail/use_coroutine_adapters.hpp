@@ -1,6 +1,10 @@
 //
 // coflow/detail/use_coroutine_adapters.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // Asio's token adapters around use_coroutine: redirect_error, as_single and
 // bind_cancellation_slot. Asio's own async_result for them needs a fixed
 // return_type (which use_coroutine cannot name: its operation's type depends

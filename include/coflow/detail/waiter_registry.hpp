@@ -1,6 +1,10 @@
 //
 // coflow/detail/waiter_registry.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // Per-execution-context list of shared states that hold waiting consumers.
 //
 // A consumer (an Asio handler, which may own an asio::awaitable frame or a

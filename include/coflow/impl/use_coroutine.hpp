@@ -1,6 +1,10 @@
 //
 // coflow/impl/use_coroutine.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // Asio's async_result for use_coroutine (and, in the adapters header, for
 // Asio's token adapters around it).
 //

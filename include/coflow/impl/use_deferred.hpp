@@ -1,6 +1,10 @@
 //
 // coflow/impl/use_deferred.hpp
 //
+// Copyright (c) 2026 The coflow authors
+// Distributed under the Boost Software License, Version 1.0. (See accompanying
+// file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
+//
 // async_result for use_deferred_t: the operation's handler fires the shared
 // state of the returned deferred; the state's canceller emits on the
 // operation's slot, and the cancel's failure waits for the handler.
