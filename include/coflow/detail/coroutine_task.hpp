@@ -101,7 +101,7 @@ public:
   {
     mark_started();
     mark_unstarted();
-    extras& x = more();
+    extras& x = ensure_extras();
     executor_ = &x.own_executor.emplace(std::move(ex));
     // So that a handler dropped outside the context's shutdown is told
     // from one that the shutdown drops (resume_with_dropped_handler()).
@@ -128,7 +128,7 @@ public:
     if constexpr (std::is_same_v<ParentExecutor, Executor>)
       executor_ = &parent_executor;
     else
-      executor_ = &more().own_executor.emplace(parent_executor);
+      executor_ = &ensure_extras().own_executor.emplace(parent_executor);
     stage_ = stage::started;
     adopt_continuation(parent);
     borrowed_run_ = true;
@@ -199,7 +199,7 @@ public:
   const std::shared_ptr<shared_state_type>& shared()
   {
     const Executor& ex = checked_executor();
-    extras& x = more();
+    extras& x = ensure_extras();
     if (!x.shared)
     {
       auto state = std::make_shared<shared_state_type>(ex);
@@ -379,7 +379,7 @@ public:
   void end_in_tail(std::unique_ptr<tail_source<T>> source)
   {
     tail_source<T>& s = *source;
-    more().tail = std::move(source);
+    ensure_extras().tail = std::move(source);
     try
     {
       suspend_on(&s); // pause and cancel now go to the next state
@@ -464,7 +464,7 @@ private:
     return std::make_unique<extras>();
   }
 
-  extras& more() { return static_cast<extras&>(more_base()); }
+  extras& ensure_extras() { return static_cast<extras&>(ensure_extras_base()); }
 
   extras* typed_extras() const noexcept { return static_cast<extras*>(this->extras_ptr()); }
 
@@ -514,7 +514,7 @@ private:
     {
       try
       {
-        executor_ = &more().own_executor.emplace(*executor_);
+        executor_ = &ensure_extras().own_executor.emplace(*executor_);
       }
       catch (...)
       {

@@ -608,7 +608,7 @@ public:
   /// Builds the extras (where the count lives) if needed.
   std::uint32_t lent_cancel_epoch()
   {
-    return more_base().lent_cancel_epoch.load(std::memory_order_acquire);
+    return ensure_extras_base().lent_cancel_epoch.load(std::memory_order_acquire);
   }
   /// Once lent_cancel_epoch() has been read.
   std::uint32_t lent_cancel_epoch_now() const noexcept
@@ -735,7 +735,7 @@ public:
       // not posted again (a shut-down strand drops posts at once: no end).
       if (context_shutting_down(context()) || (state() & failed_bit))
         return false;
-      task_extras& x = more_base();
+      task_extras& x = ensure_extras_base();
       x.resume_error = std::make_exception_ptr(std::logic_error(
           "coflow: the awaited operation destroyed its handler without calling it"));
       state_.fetch_or(failed_bit, std::memory_order_acq_rel);
@@ -850,14 +850,14 @@ protected:
       {
         try
         {
-          (void)more_base();
+          (void)ensure_extras_base();
         }
         catch (...)
         {
         }
       }
       else
-        (void)more_base();
+        (void)ensure_extras_base();
     }
     word_type w = state_.load(std::memory_order_acquire);
     for (;;)
@@ -1032,7 +1032,7 @@ protected:
 
   /// The extras of this task, built on first use (by a control call on any
   /// thread, or by the owner: the first to publish wins).
-  task_extras& more_base()
+  task_extras& ensure_extras_base()
   {
     if (task_extras* x = extras_ptr())
       return *x;
@@ -1121,7 +1121,7 @@ protected:
     try
     {
       if (!x)
-        x = &more_base();
+        x = &ensure_extras_base();
       x->register_waiters(context());
     }
     catch (...)
