@@ -31,8 +31,10 @@ public:
   {
   }
 
+  /// Initiates the operation with @p handler (as Asio's deferred operation
+  /// is initiated).
   template <class Handler>
-  void launch(Handler&& handler) &&
+  void operator()(Handler&& handler) &&
   {
     std::apply(
         [&](Args&... args) {

@@ -205,8 +205,7 @@ public:
   template <class Signature, class Initiation, class... Args>
   auto await_transform(coroutine_operation<Signature, Initiation, Args...> op) const
   {
-    using launch = launch_coroutine_operation<
-        coroutine_operation<Signature, Initiation, Args...>>;
+    using launch = launch_operation<coroutine_operation<Signature, Initiation, Args...>>;
     return operation_awaiter<task_type, Signature, launch>(task_, launch{std::move(op)});
   }
 
@@ -214,7 +213,7 @@ public:
   auto await_transform(
       boost::asio::deferred_async_operation<Signature, Initiation, Args...> op) const
   {
-    using launch = launch_asio_deferred<
+    using launch = launch_operation<
         boost::asio::deferred_async_operation<Signature, Initiation, Args...>>;
     return operation_awaiter<task_type, Signature, launch>(task_, launch{std::move(op)});
   }
@@ -223,7 +222,7 @@ public:
   auto await_transform(boost::asio::awaitable<U, E> a) const
   {
     using launch = launch_awaitable<U, E>;
-    return operation_awaiter<task_type, typename awaitable_signature<U>::type, launch>(
+    return operation_awaiter<task_type, typename wait_signature<U>::type, launch>(
         task_, launch{std::move(a)});
   }
 

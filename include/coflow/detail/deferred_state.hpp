@@ -31,6 +31,7 @@
 
 #include <exception>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -472,10 +473,12 @@ public:
       run_chain();
   }
 
-  /// settle() without running the chain (a then() source's link: the
-  /// chain that runs it runs this one next).
-  /// @returns whether the result was stored.
-  bool store(outcome<T>&& result)
+  /// The start of store() and store_from(): whether this fire is decided
+  /// already. Called: it is ignored (false: nothing stored). A cancel
+  /// pending: it fails the state now (true: a result is stored), as the
+  /// producer knew of the cancel; nothing is ignored after it. Otherwise
+  /// empty: the fire goes on.
+  std::optional<bool> fire_decided()
   {
     if (called_)
     {
@@ -484,11 +487,20 @@ public:
     }
     if (cancel_pending_) [[unlikely]]
     {
-      // The producer knew of the cancel: nothing is ignored after it.
       ignore_next_fire_ = false;
       fail_cancelled();
       return true;
     }
+    return std::nullopt;
+  }
+
+  /// settle() without running the chain (a then() source's link: the
+  /// chain that runs it runs this one next).
+  /// @returns whether the result was stored.
+  bool store(outcome<T>&& result)
+  {
+    if (std::optional<bool> decided = fire_decided())
+      return *decided;
     called_ = true;
     adopt(std::move(result));
     return true;
@@ -503,17 +515,8 @@ public:
   template <class InnerState>
   bool store_from(const std::shared_ptr<InnerState>& inner)
   {
-    if (called_)
-    {
-      ignore_next_fire_ = false;
-      return false;
-    }
-    if (cancel_pending_) [[unlikely]]
-    {
-      ignore_next_fire_ = false;
-      fail_cancelled();
-      return true;
-    }
+    if (std::optional<bool> decided = fire_decided())
+      return *decided;
     check_inner(inner);
     called_ = true;
     return !chain_to(inner);

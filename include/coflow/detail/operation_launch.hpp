@@ -23,24 +23,11 @@
 namespace coflow {
 namespace detail {
 
-/// Launches an operation made with use_coroutine.
+/// Launches an operation made with use_coroutine or with asio::deferred
+/// (Asio's deferred operation, not coflow::deferred): both are initiated by
+/// calling them with the handler.
 template <class Operation>
-struct launch_coroutine_operation
-{
-  static constexpr awaited_kind kind = awaited_kind::operation;
-  Operation operation;
-
-  template <class Handler>
-  void operator()(Handler&& handler) &&
-  {
-    std::move(operation).launch(std::forward<Handler>(handler));
-  }
-};
-
-/// Launches an operation made with asio::deferred (Asio's deferred
-/// operation, not coflow::deferred).
-template <class Operation>
-struct launch_asio_deferred
+struct launch_operation
 {
   static constexpr awaited_kind kind = awaited_kind::operation;
   Operation operation;
@@ -66,18 +53,6 @@ struct launch_awaitable
     E ex(handler.get_executor());
     boost::asio::co_spawn(ex, std::move(awaitable), std::forward<Handler>(handler));
   }
-};
-
-template <class T>
-struct awaitable_signature
-{
-  using type = void(std::exception_ptr, T);
-};
-
-template <>
-struct awaitable_signature<void>
-{
-  using type = void(std::exception_ptr);
 };
 
 } // namespace detail

@@ -75,24 +75,7 @@ struct pump
   template <class Function>
   static void run(Function&& f)
   {
-    if (current())
-    {
-      std::forward<Function>(f)();
-      return;
-    }
-    pump self;
-    current() = &self;
-    struct leave
-    {
-      pump& self;
-      ~leave()
-      {
-        current() = nullptr;
-        self.abandon_queue();
-      }
-    } guard{self};
-    std::forward<Function>(f)();
-    self.drain();
+    run_as<false>(std::forward<Function>(f));
   }
 
   /// Runs @p f (a control call) so that no coroutine code runs inside it:
@@ -101,13 +84,29 @@ struct pump
   template <class Function>
   static void run_control(Function&& f)
   {
+    run_as<true>(std::forward<Function>(f));
+  }
+
+  /// Queues @p t's frame for resumption: the caller hands over the running
+  /// reference. A pump must be running on this thread.
+  static void resume(task_base* t) noexcept;
+
+private:
+  /// run() (a loop that resumes what @p f queued) or run_control() (@p
+  /// Posting: what it queued is posted). Under a running pump, @p f just
+  /// runs. Whatever is still queued when the pump is left (only if a frame
+  /// threw out of the loop, never with coflow's promises) is posted, not
+  /// lost.
+  template <bool Posting, class Function>
+  static void run_as(Function&& f)
+  {
     if (current())
     {
       std::forward<Function>(f)();
       return;
     }
     pump self;
-    self.posting = true;
+    self.posting = Posting;
     current() = &self;
     struct leave
     {
@@ -119,16 +118,12 @@ struct pump
       }
     } guard{self};
     std::forward<Function>(f)();
+    if constexpr (!Posting)
+      self.drain();
   }
 
-  /// Queues @p t's frame for resumption: the caller hands over the running
-  /// reference. A pump must be running on this thread.
-  static void resume(task_base* t) noexcept;
-
-private:
   void drain();
   void post_queue() noexcept;
-  void abandon_queue() noexcept;
   task_base* pop() noexcept;
 };
 
@@ -1373,14 +1368,6 @@ inline void pump::post_queue() noexcept
       report_unhandled_error(std::current_exception());
     }
   }
-}
-
-inline void pump::abandon_queue() noexcept
-{
-  // Only reached if a resumed frame threw out of the loop (never, with
-  // coflow's promises) or the loop was left by an exception: what is still
-  // queued is posted, not lost.
-  post_queue();
 }
 
 // --- resume_token -------------------------------------------------------------
