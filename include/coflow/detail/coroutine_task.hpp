@@ -129,7 +129,7 @@ public:
       executor_ = &parent_executor;
     else
       executor_ = &ensure_extras().own_executor.emplace(parent_executor);
-    stage_ = stage::started;
+    set_stage(stage::started);
     adopt_continuation(parent);
     borrowed_run_ = true;
     // An unstarted coroutine is `running`, owned by whoever holds it: this
@@ -140,7 +140,7 @@ public:
       wake_slow(resume_token::adopt(this), w); // held, or never run
       return parent->leave_start_inline();
     }
-    stage_ = stage::in_body;
+    set_stage(stage::in_body);
     assert(pump::current());
     if (parent->nesting() == pump::max_nesting)
     {
@@ -276,7 +276,7 @@ public:
   /// Hands this unstarted task's frame over (see tail_call_awaiter).
   std::coroutine_handle<> give_frame() noexcept
   {
-    stage_ = stage::started; // and goes with the tail call
+    set_stage(stage::started); // and goes with the tail call
     return std::exchange(frame_, nullptr);
   }
 
@@ -292,10 +292,10 @@ public:
     std::exchange(frame_, next_frame).destroy();
     if (held_by_pause())
     {
-      stage_ = stage::started; // so a cancel meanwhile never runs it
+      set_stage(stage::started); // so a cancel meanwhile never runs it
       if (hold_self())
         return;
-      stage_ = stage::in_body;
+      set_stage(stage::in_body);
     }
     nesting_ = 0;
     pump::resume(this);
@@ -366,7 +366,7 @@ public:
       forward(&awaited_control::pause, sink);
     waiting->unlock_locked();
     leave_nesting();
-    stage_ = stage::finished;
+    set_stage(stage::finished);
     std::exchange(frame_, nullptr).destroy(); // with it, the caller's handle of this task
     release(); // the running reference, the last one
   }
@@ -392,7 +392,7 @@ public:
     }
     leave_nesting(); // the token goes to the next state
     std::exchange(frame_, nullptr).destroy();
-    stage_ = stage::body_done;
+    set_stage(stage::body_done);
     wait_for_tail(s);
   }
 
@@ -403,7 +403,7 @@ public:
   /// of every child.)
   [[gnu::always_inline]] void on_body_done() noexcept
   {
-    stage_ = stage::body_done;
+    set_stage(stage::body_done);
     if (uncontrolled() && inline_slot_
         && !extras_ptr() && refs_.load(std::memory_order_relaxed) == 1
         && continuation_.get()->runnable())
@@ -412,7 +412,7 @@ public:
       // parent's await_suspend: the parent goes on by returning from it,
       // with its running reference, and borrows nothing beyond this point.
       frame_ = nullptr;
-      stage_ = stage::finished;
+      set_stage(stage::finished);
       (void)continuation_.detach();
       *std::exchange(inline_slot_, nullptr) = inline_result::goes_on;
       return;
@@ -472,7 +472,7 @@ private:
   {
     if (started())
       throw std::logic_error("coflow: the coroutine has already started");
-    stage_ = stage::started;
+    set_stage(stage::started);
   }
 
   /// copy_outcome(), or the exception its copy threw: the state's
@@ -529,7 +529,7 @@ private:
   /// Runs inside a pump: the continuation runs after it.
   void deliver(void* ending_frame = nullptr) noexcept
   {
-    stage_ = stage::finished;
+    set_stage(stage::finished);
     const bool counted = !borrowed_run_;
     result_sink<T>* sink = nullptr;
     try
@@ -656,7 +656,7 @@ private:
   {
     // Cancelled before the body started: it never runs.
     error_ = shared_cancelled_error();
-    stage_ = stage::body_done;
+    set_stage(stage::body_done);
     destroy_frame();
     deliver();
   }

@@ -403,14 +403,15 @@ public:
   }
 
   // --- state ---------------------------------------------------------------
-  bool started() const noexcept { return stage_ >= stage::started; }
-  bool finished() const noexcept { return stage_ == stage::finished; }
+  stage current_stage() const noexcept { return stage_.load(std::memory_order_relaxed); }
+  bool started() const noexcept { return current_stage() >= stage::started; }
+  bool finished() const noexcept { return current_stage() == stage::finished; }
   /// The result exists: delivered, or held by a pause (Twisted's `called`).
   /// After a tail call, the result is the next state's, once it is there.
   bool produced() const noexcept
   {
-    return stage_ == stage::finished
-        || (stage_ == stage::body_done && (!awaited_ || (extras_ptr() && extras_ptr()->held)));
+    return current_stage() == stage::finished
+        || (current_stage() == stage::body_done && (!awaited_ || (extras_ptr() && extras_ptr()->held)));
   }
   [[gnu::always_inline]] bool cancel_requested() const noexcept { return is_cancelled(state()); }
   [[gnu::always_inline]] unsigned pause_count() const noexcept { return pauses(state()); }
@@ -749,7 +750,7 @@ public:
   void wake(resume_token token)
   {
     word_type w = state_.load(std::memory_order_acquire);
-    if ((w & (phase_mask | pause_mask | cancel_bit)) == suspended && stage_ == stage::in_body
+    if ((w & (phase_mask | pause_mask | cancel_bit)) == suspended && current_stage() == stage::in_body
         && state_.compare_exchange_strong(w, w & ~phase_mask, std::memory_order_acq_rel,
             std::memory_order_acquire)) [[likely]]
     {
@@ -784,7 +785,7 @@ public:
         break;
     }
     cancel_forwarded_ = false; // to the awaiter it leaves
-    if (!holds(w) && stage_ == stage::in_body)
+    if (!holds(w) && current_stage() == stage::in_body)
     {
       // The common case: a running body resumes from a suspension.
       (void)token.detach(); // the reference is now the running reference
@@ -801,11 +802,11 @@ protected:
     if (holds(w) && hold(token))
       return;
     (void)token.detach();
-    if (stage_ < stage::body_done)
+    if (current_stage() < stage::body_done)
     {
-      if (stage_ < stage::in_body)
+      if (current_stage() < stage::in_body)
       {
-        stage_ = stage::in_body;
+        set_stage(stage::in_body);
         if (is_cancelled(w))
           return finish_unstarted();
       }
@@ -896,6 +897,8 @@ protected:
     if (phase(w) == suspended) // locked now: forwarded, then released, by the queue
       control_queue::of_this_thread().keep_locked(this);
   }
+
+  void set_stage(stage s) noexcept { stage_.store(s, std::memory_order_relaxed); }
 
   /// A spawned task's start is about to be posted: its token takes it.
   void mark_unstarted() noexcept
@@ -1187,7 +1190,10 @@ protected:
   resume_token continuation_;
   bool pending_cancel_ = false;
   bool control_queued_ = false;
-  stage stage_ = stage::created;
+  /// Read by other threads (a parent on another executor asks whether a
+  /// child has started) while the owner moves it on: a relaxed atomic
+  /// (plain loads and stores on x86). See current_stage(), set_stage().
+  std::atomic<stage> stage_{stage::created};
   /// The cancel was forwarded to what the body awaits now.
   bool cancel_forwarded_ = false;
   /// How many children run nested below this body's frame on the stack,
@@ -1499,7 +1505,7 @@ inline void resume_token::abandon_chain() noexcept
     if (!next.abandons(t))
       return;
     // The token that went first: dropped by its operation, or by shutdown.
-    if (std::exchange(first, false) && t->stage_ == stage::in_body
+    if (std::exchange(first, false) && t->current_stage() == stage::in_body
         && t->resume_with_dropped_handler())
       return;
     const bool counted = !t->borrowed_run_;
