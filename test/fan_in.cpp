@@ -18,8 +18,10 @@
 #include <coflow/coroutine.hpp>
 #include <coflow/deferred.hpp>
 #include <coflow/spawn.hpp>
+#include <coflow/tail_call.hpp>
 #include <coflow/use_coroutine.hpp>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -30,6 +32,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <typeinfo>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -300,6 +303,96 @@ BOOST_AUTO_TEST_CASE(shutdown_destroys_every_frame)
     BOOST_TEST(alive.use_count() > 1);
   }
   BOOST_TEST(alive.use_count() == 1); // every frame that held it is gone
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The hook that introspection (DESIGN.md §8) reads: what each suspended body
+// says it waits on, and the coroutines it names.
+BOOST_AUTO_TEST_SUITE(awaited_description)
+
+namespace {
+
+struct collect final : detail::awaited_visitor
+{
+  std::vector<const detail::task_base*> seen;
+  void operator()(const detail::task_base* t) noexcept override { seen.push_back(t); }
+};
+
+/// What the suspended coroutine @p c awaits, as it describes itself.
+template <class T>
+detail::awaited_description awaited_of(const coroutine<T>& c, collect* visit = nullptr)
+{
+  const detail::awaited_control* a = detail::coroutine_access::task_pointer(c)->awaited();
+  BOOST_REQUIRE(a);
+  if (visit)
+    a->for_each_awaited(*visit);
+  return a->describe();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(each_kind_says_what_it_is)
+{
+  asio::io_context io;
+  asio::steady_timer timer(io, std::chrono::hours(1));
+  coflow::deferred<int> never(io);
+
+  auto on_timer = [&]() -> coroutine<int> {
+    co_await timer.async_wait(coflow::use_coroutine);
+    co_return 1;
+  };
+  auto on_deferred = [&]() -> coroutine<int> { co_return co_await never; };
+  auto on_awaitable = [&]() -> coroutine<int> {
+    co_return co_await [&]() -> asio::awaitable<int> {
+      co_await timer.async_wait(asio::use_awaitable);
+      co_return 2;
+    }();
+  };
+  auto leaf = coflow::spawn(io, on_deferred());
+  auto on_child = [&]() -> coroutine<int> { co_return co_await leaf; };
+  auto on_tail = [&]() -> coroutine<int> { co_return co_await coflow::tail_call(leaf); };
+
+  auto a = coflow::spawn(io, on_timer());
+  auto b = coflow::spawn(io, on_deferred());
+  auto c = coflow::spawn(io, on_awaitable());
+  auto d = coflow::spawn(io, on_child());
+  auto e = coflow::spawn(io, on_tail());
+  io.poll();
+
+  auto da = awaited_of(a);
+  BOOST_TEST((da.kind == detail::awaited_kind::operation));
+  BOOST_REQUIRE(da.signature);
+  BOOST_TEST((*da.signature == typeid(void(boost::system::error_code))));
+  BOOST_TEST(!da.tail_call);
+
+  BOOST_TEST((awaited_of(b).kind == detail::awaited_kind::deferred));
+
+  auto dc = awaited_of(c);
+  BOOST_TEST((dc.kind == detail::awaited_kind::awaitable));
+  BOOST_REQUIRE(dc.signature);
+  BOOST_TEST((*dc.signature == typeid(void(std::exception_ptr, int))));
+
+  collect child_seen;
+  BOOST_TEST((awaited_of(d, &child_seen).kind == detail::awaited_kind::coroutine));
+  BOOST_TEST(child_seen.seen.size() == 1u);
+  BOOST_TEST(child_seen.seen.at(0) == detail::coroutine_access::task_pointer(leaf));
+
+  collect tail_seen;
+  auto de = awaited_of(e, &tail_seen);
+  BOOST_TEST(de.tail_call);
+  BOOST_TEST(tail_seen.seen.size() == 1u);
+  BOOST_TEST(tail_seen.seen.at(0) == detail::coroutine_access::task_pointer(leaf));
+
+  std::exception_ptr ea, ec;
+  a.async_wait([&](std::exception_ptr x, int) { ea = x; });
+  c.async_wait([&](std::exception_ptr x, int) { ec = x; });
+  timer.cancel();
+  never.callback(3);
+  io.run();
+  BOOST_TEST(leaf.called());
+  BOOST_TEST(holds<boost::system::system_error>(ea)); // the timer's operation_aborted
+  BOOST_TEST(holds<boost::system::system_error>(ec));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
