@@ -341,7 +341,7 @@ coroutine<int> awaits_awaitable()
   co_return co_await five();
 }
 
-/// hand_over() as a child awaited inline: its task has no extras yet when
+/// hand_over() as a child awaited inline: its coroutine state has no extras yet when
 /// the tail call needs them.
 coroutine<int> via_child(deferred<int> d)
 {

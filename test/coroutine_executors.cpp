@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(last_handle_dropped_on_another_thread_as_the_body_ends)
 {
   // This thread drops the last handle as the body ends on a pool thread,
   // with nothing ordering the two (the body's signal is a relaxed store):
-  // the task may die here while the pool thread frees the frame's part of
+  // the coroutine state may die here while the pool thread frees the frame's part of
   // the block. The two must never touch the block at once: TSan reports it
   // in the tsan stage, and a double free or a leak of the block would show
   // under ASan or valgrind. Every frame must be destroyed once.
@@ -353,9 +353,9 @@ BOOST_AUTO_TEST_CASE(cancel_from_another_thread_races_an_operation_completing)
   // A coroutine on a pool thread awaits an expired timer (it completes at
   // once, on the pool thread) while the main thread cancels it at varying
   // moments. The completion used to clear the awaiter's cancellation slot
-  // while the cancel, holding the task locked, emitted on it: a data race
+  // while the cancel, holding the coroutine state locked, emitted on it: a data race
   // (TSan), and a call into the timer's cancellation handler as it was
-  // destroyed. The slot is now cleared by whoever takes the task.
+  // destroyed. The slot is now cleared by whoever takes the coroutine state.
   asio::thread_pool pool(1);
   std::atomic<bool> waiting{false};
   auto body = [&]() -> coroutine<int> {
@@ -438,7 +438,7 @@ BOOST_AUTO_TEST_CASE(an_end_held_by_pause_is_delivered_on_another_thread)
   // A body that ends while paused holds its end; the frame flows off after
   // the hold, on its thread. An unpause lets the other pool thread deliver
   // the end, and the last handle goes on the main thread: that thread
-  // destroyed the task (and could free the block) while the first was
+  // destroyed the coroutine state (and could free the block) while the first was
   // still freeing the frame's part of it (TSan: a data race on the block's
   // count). The frame now keeps a reference until it is done.
   asio::thread_pool pool(2);

@@ -472,7 +472,7 @@ BOOST_AUTO_TEST_CASE(tail_calls_pause_unpause)
       std::printf("depth: (e) tail calls, depth %d: %ld bytes per hop held\n", depth,
           h.bytes_per_hop);
       // Not checked by default: the chain does not collapse yet (each hop
-      // holds its task, its block, a shared state and a tail source).
+      // holds its coroutine state, its block, a shared state and a tail source).
       if (std::getenv("COFLOW_DEPTH_EXPECT_COLLAPSE"))
         DEPTH_CHECK(h.bytes_per_hop < 16);
     }

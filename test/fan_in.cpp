@@ -47,11 +47,11 @@ namespace detail = coflow::detail;
 
 /// Awaits every child, started here as spawned coroutines of the awaiting
 /// body's executor, each delivering into a branch of this node.
-template <class Task, class T, class E>
-class fan_in_awaiter final : public detail::cascade_awaiter<fan_in_awaiter<Task, T, E>, Task>
+template <class CoroState, class T, class E>
+class fan_in_awaiter final : public detail::cascade_awaiter<fan_in_awaiter<CoroState, T, E>, CoroState>
 {
 public:
-  fan_in_awaiter(Task* t, std::vector<coroutine<T, E>> children)
+  fan_in_awaiter(CoroState* t, std::vector<coroutine<T, E>> children)
     : fan_in_awaiter::cascade_awaiter(t), children_(std::move(children)),
       branches_(children_.size())
   {
@@ -60,7 +60,7 @@ public:
   }
 
   fan_in_awaiter(fan_in_awaiter&& other) noexcept
-    : fan_in_awaiter::cascade_awaiter(other.task_), children_(std::move(other.children_)),
+    : fan_in_awaiter::cascade_awaiter(other.coro_), children_(std::move(other.children_)),
       branches_(std::move(other.branches_))
   {
     for (auto& b : branches_)
@@ -75,8 +75,8 @@ public:
     left_.store(static_cast<unsigned>(children_.size()), std::memory_order_relaxed);
     for (std::size_t i = 0; i < children_.size(); ++i)
     {
-      auto& child = detail::coroutine_access::task_of(children_[i]);
-      child.prepare_posted_start(this->task_->executor());
+      auto& child = detail::coroutine_access::state_of(children_[i]);
+      child.prepare_posted_start(this->coro_->executor());
       if (!child.accepts_sink()) // (Boost.Test is not for pool threads)
         throw std::logic_error("fan_in: a started child cannot deliver into a branch");
       child.set_sink(&branches_[i]);
@@ -95,7 +95,7 @@ public:
   void for_each_awaited(detail::awaited_visitor& visit) const noexcept override
   {
     for (const auto& c : children_)
-      visit(detail::coroutine_access::task_pointer(c));
+      visit(detail::coroutine_access::state_pointer(c));
   }
 
   detail::awaited_description describe() const noexcept override
@@ -150,8 +150,8 @@ struct fan_in
 {
   std::vector<coroutine<T, E>> children;
 
-  template <class Task>
-  fan_in_awaiter<Task, T, E> awaiter_for(Task* t) &&
+  template <class CoroState>
+  fan_in_awaiter<CoroState, T, E> awaiter_for(CoroState* t) &&
   {
     return {t, std::move(children)};
   }
@@ -315,15 +315,15 @@ namespace {
 
 struct collect final : detail::awaited_visitor
 {
-  std::vector<const detail::task_base*> seen;
-  void operator()(const detail::task_base* t) noexcept override { seen.push_back(t); }
+  std::vector<const detail::coroutine_state_base*> seen;
+  void operator()(const detail::coroutine_state_base* t) noexcept override { seen.push_back(t); }
 };
 
 /// What the suspended coroutine @p c awaits, as it describes itself.
 template <class T>
 detail::awaited_description awaited_of(const coroutine<T>& c, collect* visit = nullptr)
 {
-  const detail::awaited_control* a = detail::coroutine_access::task_pointer(c)->awaited();
+  const detail::awaited_control* a = detail::coroutine_access::state_pointer(c)->awaited();
   BOOST_REQUIRE(a);
   if (visit)
     a->for_each_awaited(*visit);
@@ -376,13 +376,13 @@ BOOST_AUTO_TEST_CASE(each_kind_says_what_it_is)
   collect child_seen;
   BOOST_TEST((awaited_of(d, &child_seen).kind == detail::awaited_kind::coroutine));
   BOOST_TEST(child_seen.seen.size() == 1u);
-  BOOST_TEST(child_seen.seen.at(0) == detail::coroutine_access::task_pointer(leaf));
+  BOOST_TEST(child_seen.seen.at(0) == detail::coroutine_access::state_pointer(leaf));
 
   collect tail_seen;
   auto de = awaited_of(e, &tail_seen);
   BOOST_TEST(de.tail_call);
   BOOST_TEST(tail_seen.seen.size() == 1u);
-  BOOST_TEST(tail_seen.seen.at(0) == detail::coroutine_access::task_pointer(leaf));
+  BOOST_TEST(tail_seen.seen.at(0) == detail::coroutine_access::state_pointer(leaf));
 
   std::exception_ptr ea, ec;
   a.async_wait([&](std::exception_ptr x, int) { ea = x; });

@@ -41,7 +41,7 @@
 
 #include <coflow/deferred.hpp>
 #include <coflow/detail/coroutine_promise.hpp>
-#include <coflow/detail/coroutine_task.hpp>
+#include <coflow/detail/coroutine_state.hpp>
 #include <coflow/this_coro.hpp>
 #include <coflow/use_coroutine.hpp> // what a body awaits Asio operations with
 
@@ -88,31 +88,31 @@ public:
   /// An empty handle.
   coroutine() noexcept = default;
 
-  coroutine(const coroutine& other) noexcept : task_(other.task_)
+  coroutine(const coroutine& other) noexcept : coro_(other.coro_)
   {
-    if (task_)
-      task_->add_ref();
+    if (coro_)
+      coro_->add_ref();
   }
 
-  coroutine(coroutine&& other) noexcept : task_(std::exchange(other.task_, nullptr)) {}
+  coroutine(coroutine&& other) noexcept : coro_(std::exchange(other.coro_, nullptr)) {}
 
   coroutine& operator=(coroutine other) noexcept
   {
-    std::swap(task_, other.task_);
+    std::swap(coro_, other.coro_);
     return *this;
   }
 
   ~coroutine()
   {
-    if (task_ && task_->release_last())
-      task_->destroy(); // typed: no virtual call
+    if (coro_ && coro_->release_last())
+      coro_->destroy(); // typed: no virtual call
   }
 
-  explicit operator bool() const noexcept { return task_ != nullptr; }
+  explicit operator bool() const noexcept { return coro_ != nullptr; }
 
   friend bool operator==(const coroutine& a, const coroutine& b) noexcept
   {
-    return a.task_ == b.task_;
+    return a.coro_ == b.coro_;
   }
 
   /// Whether the coroutine has started (spawned, or awaited as a child).
@@ -198,18 +198,18 @@ public:
 
 private:
   friend struct detail::coroutine_access;
-  using task_type = detail::task<T, Executor>;
+  using coro_state_type = detail::coroutine_state<T, Executor>;
 
-  explicit coroutine(task_type* adopted) noexcept : task_(adopted) {}
+  explicit coroutine(coro_state_type* adopted) noexcept : coro_(adopted) {}
 
-  task_type& checked() const
+  coro_state_type& checked() const
   {
-    if (!task_)
+    if (!coro_)
       throw std::logic_error("coflow: operation on an empty coroutine handle");
-    return *task_;
+    return *coro_;
   }
 
-  task_type* task_ = nullptr;
+  coro_state_type* coro_ = nullptr;
 };
 
 } // namespace coflow

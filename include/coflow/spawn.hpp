@@ -52,7 +52,7 @@ namespace coflow {
 template <class ExecutorOrContext, class T, class Executor>
 coroutine<T, Executor> spawn(ExecutorOrContext&& ex, coroutine<T, Executor> c)
 {
-  auto& t = detail::coroutine_access::task_of(c);
+  auto& t = detail::coroutine_access::state_of(c);
   t.start_posted(detail::executor_of<Executor>(ex));
   return c;
 }

@@ -972,7 +972,7 @@ void end_by_destroying_the_context(std::unique_ptr<fuzz_state> s, unsigned mode)
     for (auto& d : s->deferreds)
       d.d = {};
   // Asio: nothing that holds a copy of a strand may outlive its context.
-  // A coroutine spawned on the strand holds one in its task, and so may
+  // A coroutine spawned on the strand holds one in its coroutine state, and so may
   // every handle (an unstarted frame holds the handles it awaits): with a
   // strand in use, the harness drops them all first, then its strand.
   if ((mode & 2) || s->spawned_on_strand)

@@ -405,7 +405,7 @@ std::condition_variable executor_copies_gone;
 std::atomic<long> executor_copies{0};
 
 /// Wraps a round's executor and counts its live copies. Every state that
-/// keeps the executor holds one: spawned coroutines' tasks and shared
+/// keeps the executor holds one: spawned coroutines' coroutine states and shared
 /// states, deferreds, timers, pending handlers and their work. After a
 /// round, once its handles are dropped, the count must come back to 0.
 template <class Inner>

@@ -18,13 +18,13 @@
 namespace coflow {
 namespace detail {
 
-class task_base;
+class coroutine_state_base;
 
 /// Receives, one by one, the coroutines that something waits on.
 class awaited_visitor
 {
 public:
-  virtual void operator()(const task_base* awaited) noexcept = 0;
+  virtual void operator()(const coroutine_state_base* awaited) noexcept = 0;
 
 protected:
   ~awaited_visitor() = default;
@@ -69,7 +69,7 @@ public:
   /// What this is (see awaited_description).
   virtual awaited_description describe() const noexcept = 0;
 
-  /// What the body awaits has delivered, and the caller owns the task (it
+  /// What the body awaits has delivered, and the caller owns the coroutine state (it
   /// resumes the body or holds its wake-up): an Asio operation's awaiter
   /// disconnects the operation's cancellation handler here.
   virtual void completed() noexcept {}

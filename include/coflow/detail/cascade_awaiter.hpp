@@ -8,7 +8,7 @@
 // The protocol that every awaiter of a coroutine body follows, written once:
 // the sticky cancel (a suspension point with a cancel pending does not wait,
 // and throws it when the body goes on), the hand-over of the resume token
-// under the task's suspension protocol, the body's return from the
+// under the coroutine state's suspension protocol, the body's return from the
 // suspension, and the refusal of a wait that would close a cycle. Each kind
 // of awaitable supplies only what differs: whether its result is there now,
 // how it hands the token over, how the result is taken, and where pause and
@@ -19,7 +19,7 @@
 #define COFLOW_DETAIL_CASCADE_AWAITER_HPP
 
 #include <coflow/detail/awaited_control.hpp>
-#include <coflow/detail/task.hpp>
+#include <coflow/detail/coroutine_state_base.hpp>
 
 #include <coroutine>
 #include <stdexcept>
@@ -43,7 +43,7 @@ enum class wait_kind : unsigned char { await, tail_call };
 /// Throws std::logic_error if @p waiter waiting on @p awaited (a coroutine
 /// of the waiter's executor, or null) would close a cycle: @p awaited is
 /// @p waiter, or waits on it, directly or not. Nothing could ever resume it.
-inline void check_no_cycle(const task_base* awaited, const task_base* waiter, wait_kind kind)
+inline void check_no_cycle(const coroutine_state_base* awaited, const coroutine_state_base* waiter, wait_kind kind)
 {
   if (awaited && awaited->waits_on(waiter))
     throw_cycle(awaited == waiter, kind);
@@ -55,16 +55,16 @@ inline void check_no_cycle(const task_base* awaited, const task_base* waiter, wa
 ///   - `T take()`: the result after the body goes on (or its error thrown);
 ///   - optionally `void leaving() noexcept`: first thing when the body goes
 ///     on, before the sticky cancel is thrown.
-template <class Derived, class Task>
+template <class Derived, class CoroState>
 class await_point
 {
 public:
-  using task_type = Task;
+  using coro_state_type = CoroState;
 
   /// A cancel pending: the body does not wait, and await_resume() throws.
   [[gnu::always_inline]] bool await_ready()
   {
-    if (task_->cancel_requested())
+    if (coro_->cancel_requested())
       return true;
     return derived().ready();
   }
@@ -72,20 +72,20 @@ public:
   decltype(auto) await_resume()
   {
     derived().leaving();
-    task_->resumed();
-    task_->throw_if_cancelled();
+    coro_->resumed();
+    coro_->throw_if_cancelled();
     return derived().take();
   }
 
 protected:
-  explicit await_point(Task* t) noexcept : task_(t) {}
+  explicit await_point(CoroState* t) noexcept : coro_(t) {}
   ~await_point() = default;
 
   void leaving() noexcept {}
 
   Derived& derived() noexcept { return static_cast<Derived&>(*this); }
 
-  Task* task_;
+  CoroState* coro_;
 };
 
 /// An await_point that is the cascade's target while the body waits: the
@@ -94,18 +94,18 @@ protected:
 ///   gives the token to whatever resumes the body (it may be used at once,
 ///   on any thread: nothing of the awaiter is touched after handing it on);
 ///   and awaited_control's pause(), unpause(), cancel(), describe().
-template <class Derived, class Task>
-class cascade_awaiter : public await_point<Derived, Task>, public awaited_control
+template <class Derived, class CoroState>
+class cascade_awaiter : public await_point<Derived, CoroState>, public awaited_control
 {
 public:
   bool await_suspend(std::coroutine_handle<>)
   {
-    return this->task_->suspend_with(this,
+    return this->coro_->suspend_with(this,
         [this](resume_token token) { this->derived().hand_over(std::move(token)); });
   }
 
 protected:
-  using await_point<Derived, Task>::await_point;
+  using await_point<Derived, CoroState>::await_point;
   ~cascade_awaiter() = default;
 };
 

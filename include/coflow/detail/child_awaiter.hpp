@@ -15,7 +15,7 @@
 #include <coflow/detail/coroutine_access.hpp>
 #include <coflow/detail/executor_hop.hpp>
 #include <coflow/detail/state_wait.hpp>
-#include <coflow/detail/task.hpp>
+#include <coflow/detail/coroutine_state_base.hpp>
 
 #include <coroutine>
 #include <optional>
@@ -27,12 +27,12 @@ namespace detail {
 /// co_await coroutine<U, E>: an unstarted child starts inline (on the
 /// parent's executor) and resumes the parent when done; a started one is
 /// waited on through its shared state. Either way pause and cancel go to the
-/// child's task, on the child's executor.
-template <class Task, class U, class E>
-class child_awaiter final : public cascade_awaiter<child_awaiter<Task, U, E>, Task>
+/// child's coroutine state, on the child's executor.
+template <class CoroState, class U, class E>
+class child_awaiter final : public cascade_awaiter<child_awaiter<CoroState, U, E>, CoroState>
 {
 public:
-  child_awaiter(Task* parent, coroutine<U, E>&& child) noexcept
+  child_awaiter(CoroState* parent, coroutine<U, E>&& child) noexcept
     : child_awaiter::cascade_awaiter(parent), child_(std::move(child))
   {
   }
@@ -48,10 +48,10 @@ public:
   /// started).
   [[gnu::noinline]] bool ready_started()
   {
-    local_ = same_executor(this->task_->executor(), child()->executor());
+    local_ = same_executor(this->coro_->executor(), child()->executor());
     if (local_)
-      check_no_cycle(child(), this->task_, wait_kind::await);
-    shared_.emplace(this->task_);
+      check_no_cycle(child(), this->coro_, wait_kind::await);
+    shared_.emplace(this->coro_);
     if (!local_)
       return false; // its state is touched only from its executor
     shared_->attach(child()->shared());
@@ -64,7 +64,7 @@ public:
   {
     if (!shared_)
     {
-      Task* parent = this->task_;
+      CoroState* parent = this->coro_;
       parent->suspend_on(this);
       try
       {
@@ -104,7 +104,7 @@ public:
 
   void for_each_awaited(awaited_visitor& visit) const noexcept override
   {
-    if (local_) // another executor's task is not read
+    if (local_) // another executor's coroutine state is not read
       visit(child());
   }
 
@@ -113,12 +113,12 @@ public:
     return {awaited_kind::coroutine};
   }
 
-  void pause() override { control([](task<U, E>& c) { c.pause(); }); }
-  void unpause() override { control([](task<U, E>& c) { c.unpause(); }); }
-  void cancel() override { control([](task<U, E>& c) { c.cancel(); }); }
+  void pause() override { control([](coroutine_state<U, E>& c) { c.pause(); }); }
+  void unpause() override { control([](coroutine_state<U, E>& c) { c.unpause(); }); }
+  void cancel() override { control([](coroutine_state<U, E>& c) { c.cancel(); }); }
 
 private:
-  task<U, E>* child() const noexcept { return coroutine_access::task_pointer(child_); }
+  coroutine_state<U, E>* child() const noexcept { return coroutine_access::state_pointer(child_); }
 
   /// Applies @p f to the child, from its executor.
   template <class Function>
@@ -130,7 +130,7 @@ private:
   coroutine<U, E> child_;
   bool local_ = true; // an unstarted child runs on the parent's executor
   /// Only for a child started elsewhere: waits on its shared state.
-  std::optional<shared_state_wait<Task, U, E>> shared_;
+  std::optional<shared_state_wait<CoroState, U, E>> shared_;
 };
 
 } // namespace detail

@@ -16,7 +16,7 @@
 #include <coflow/detail/child_awaiter.hpp>
 #include <coflow/detail/coroutine_access.hpp>
 #include <coflow/detail/coroutine_operation.hpp>
-#include <coflow/detail/coroutine_task.hpp>
+#include <coflow/detail/coroutine_state.hpp>
 #include <coflow/detail/deferred_awaiter.hpp>
 #include <coflow/detail/frame_block.hpp>
 #include <coflow/detail/operation_awaiter.hpp>
@@ -80,21 +80,21 @@ class coroutine_promise
   : public promise_return<T, coroutine_promise<T, Executor>>
 {
 public:
-  using task_type = task<T, Executor>;
+  using coro_state_type = coroutine_state<T, Executor>;
 
-  // The frame shares one block with its task (see frame_block).
+  // The frame shares one block with its coroutine state (see frame_block).
   static void* operator new(std::size_t size)
   {
-    return frame_block::allocate_frame<task_type>(size);
+    return frame_block::allocate_frame<coro_state_type>(size);
   }
 
   static void operator delete(void* frame, std::size_t) noexcept
   {
-    frame_block::deallocate_frame<task_type>(frame);
+    frame_block::deallocate_frame<coro_state_type>(frame);
   }
 
   coroutine_promise() noexcept
-    : task_(frame_block::claim<task_type>(
+    : coro_(frame_block::claim<coro_state_type>(
           std::coroutine_handle<coroutine_promise>::from_promise(*this)))
   {
   }
@@ -104,7 +104,7 @@ public:
 
   coroutine<T, Executor> get_return_object() noexcept
   {
-    return coroutine_access::adopt(task_);
+    return coroutine_access::adopt(coro_);
   }
 
   std::suspend_always initial_suspend() const noexcept { return {}; }
@@ -117,42 +117,42 @@ public:
     // runs it next).
     struct final_awaiter
     {
-      task_type* task;
+      coro_state_type* coro;
       [[gnu::always_inline]] bool await_ready() const noexcept
       {
-        task->on_body_done();
+        coro->on_body_done();
         return true;
       }
       void await_suspend(std::coroutine_handle<>) const noexcept {}
       void await_resume() const noexcept {}
     };
-    return final_awaiter{task_};
+    return final_awaiter{coro_};
   }
 
-  void unhandled_exception() noexcept { task_->set_error(std::current_exception()); }
+  void unhandled_exception() noexcept { coro_->set_error(std::current_exception()); }
 
-  task_type* owner() const noexcept { return task_; }
+  coro_state_type* owner() const noexcept { return coro_; }
 
   /// A tail call made this frame the body of @p t.
-  void rebind(task_type* t) noexcept { task_ = t; }
+  void rebind(coro_state_type* t) noexcept { coro_ = t; }
 
   // --- what a body can await -------------------------------------------------
 
   ready_value<Executor> await_transform(this_coro::executor_t) const
   {
-    return {task_->executor()};
+    return {coro_->executor()};
   }
 
   template <class U, class E>
-  child_awaiter<task_type, U, E> await_transform(coroutine<U, E>&& child) const
+  child_awaiter<coro_state_type, U, E> await_transform(coroutine<U, E>&& child) const
   {
     if (!child)
       throw std::logic_error("coflow: co_await of an empty coroutine handle");
-    return {task_, std::move(child)};
+    return {coro_, std::move(child)};
   }
 
   template <class U, class E>
-  child_awaiter<task_type, U, E> await_transform(const coroutine<U, E>& child) const
+  child_awaiter<coro_state_type, U, E> await_transform(const coroutine<U, E>& child) const
   {
     return await_transform(coroutine<U, E>(child));
   }
@@ -170,7 +170,7 @@ public:
     {
       if (!call.next())
         throw std::logic_error("coflow: tail_call of an empty coroutine handle");
-      return coroutine_tail_awaiter<T, Executor>(task_, std::move(call.next()));
+      return coroutine_tail_awaiter<T, Executor>(coro_, std::move(call.next()));
     }
     else
       return mismatched_tail_call<T>{}; // only the static_assert speaks
@@ -187,26 +187,26 @@ public:
       const auto& state = deferred_access::state(call.next());
       if (!state)
         throw std::logic_error("coflow: tail_call of an empty deferred handle");
-      return deferred_tail_awaiter<T, Executor, E>(task_, state);
+      return deferred_tail_awaiter<T, Executor, E>(coro_, state);
     }
     else
       return mismatched_tail_call<T>{}; // only the static_assert speaks
   }
 
   template <class U, class E>
-  deferred_awaiter<task_type, U, E> await_transform(const deferred<U, E>& d) const
+  deferred_awaiter<coro_state_type, U, E> await_transform(const deferred<U, E>& d) const
   {
     const auto& state = deferred_access::state(d);
     if (!state)
       throw std::logic_error("coflow: co_await of an empty deferred handle");
-    return {task_, state};
+    return {coro_, state};
   }
 
   template <class Signature, class Initiation, class... Args>
   auto await_transform(coroutine_operation<Signature, Initiation, Args...> op) const
   {
     using launch = launch_operation<coroutine_operation<Signature, Initiation, Args...>>;
-    return operation_awaiter<task_type, Signature, launch>(task_, launch{std::move(op)});
+    return operation_awaiter<coro_state_type, Signature, launch>(coro_, launch{std::move(op)});
   }
 
   template <class Signature, class Initiation, class... Args>
@@ -215,25 +215,25 @@ public:
   {
     using launch = launch_operation<
         boost::asio::deferred_async_operation<Signature, Initiation, Args...>>;
-    return operation_awaiter<task_type, Signature, launch>(task_, launch{std::move(op)});
+    return operation_awaiter<coro_state_type, Signature, launch>(coro_, launch{std::move(op)});
   }
 
   template <class U, class E>
   auto await_transform(boost::asio::awaitable<U, E> a) const
   {
     using launch = launch_awaitable<U, E>;
-    return operation_awaiter<task_type, typename wait_signature<U>::type, launch>(
-        task_, launch{std::move(a)});
+    return operation_awaiter<coro_state_type, typename wait_signature<U>::type, launch>(
+        coro_, launch{std::move(a)});
   }
 
   /// A node of the library's own that builds its awaiter for the body's
-  /// task (a combinator of DESIGN.md §7): `std::move(node).awaiter_for(task)`
+  /// coroutine state (a combinator of DESIGN.md §7): `std::move(node).awaiter_for(coro)`
   /// returns a cascade_awaiter.
   template <class Node>
-    requires requires(Node&& node, task_type* t) { std::move(node).awaiter_for(t); }
+    requires requires(Node&& node, coro_state_type* t) { std::move(node).awaiter_for(t); }
   auto await_transform(Node&& node) const
   {
-    return std::move(node).awaiter_for(task_);
+    return std::move(node).awaiter_for(coro_);
   }
 
   // --- anything else: one static_assert ---------------------------------------
@@ -284,7 +284,7 @@ public:
   unsupported_awaiter await_transform(unsupported_await) const { return {}; }
 
 private:
-  task_type* task_;
+  coro_state_type* coro_;
 };
 
 } // namespace detail

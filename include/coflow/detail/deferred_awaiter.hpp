@@ -14,7 +14,7 @@
 #include <coflow/detail/cascade_awaiter.hpp>
 #include <coflow/detail/executor_hop.hpp>
 #include <coflow/detail/state_wait.hpp>
-#include <coflow/detail/task.hpp>
+#include <coflow/detail/coroutine_state_base.hpp>
 
 #include <coroutine>
 #include <memory>
@@ -24,12 +24,12 @@ namespace detail {
 
 /// co_await deferred<U, E>: pause and cancel are forwarded to the deferred,
 /// on the deferred's executor.
-template <class Task, class U, class E>
+template <class CoroState, class U, class E>
 class deferred_awaiter final
-  : public cascade_awaiter<deferred_awaiter<Task, U, E>, Task>
+  : public cascade_awaiter<deferred_awaiter<CoroState, U, E>, CoroState>
 {
 public:
-  deferred_awaiter(Task* t, std::shared_ptr<deferred_state<U, E>> s)
+  deferred_awaiter(CoroState* t, std::shared_ptr<deferred_state<U, E>> s)
     : deferred_awaiter::cascade_awaiter(t),
       local_(same_executor(t->executor(), s->executor())),
       wait_(t, std::move(s))
@@ -40,7 +40,7 @@ public:
   {
     if (!local_)
       return false; // its state is touched only from its executor
-    check_no_cycle(producer_of(wait_.state()), this->task_, wait_kind::await);
+    check_no_cycle(producer_of(wait_.state()), this->coro_, wait_kind::await);
     return wait_.try_now();
   }
 
@@ -55,7 +55,7 @@ public:
   void for_each_awaited(awaited_visitor& visit) const noexcept override
   {
     if (local_) // a coroutine's view: that coroutine
-      if (const task_base* producer = producer_of(wait_.state()))
+      if (const coroutine_state_base* producer = producer_of(wait_.state()))
         visit(producer);
   }
 
@@ -78,7 +78,7 @@ public:
 
 private:
   bool local_;
-  shared_state_wait<Task, U, E> wait_;
+  shared_state_wait<CoroState, U, E> wait_;
 };
 
 } // namespace detail

@@ -41,7 +41,7 @@
 namespace coflow {
 namespace detail {
 
-class task_base;
+class coroutine_state_base;
 
 
 
@@ -114,7 +114,7 @@ public:
 
   /// The coroutine whose body produces the state (its deferred view), to
   /// find a coroutine that would wait on itself through it.
-  virtual const task_base* producer() const noexcept { return nullptr; }
+  virtual const coroutine_state_base* producer() const noexcept { return nullptr; }
 };
 
 /// chain_node::dispatch_cancel() for an executor that any_io_executor can

@@ -6,12 +6,12 @@
 // file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
 //
 // One allocation per coroutine: a block that holds the coroutine's identity
-// (its task) in front of the compiler's frame. The two die apart: the frame
+// (its coroutine state) in front of the compiler's frame. The two die apart: the frame
 // is destroyed when the body ends (or is abandoned, or replaced by a tail
-// call) while handles may still read the task's result; the block is freed
+// call) while handles may still read the coroutine state's result; the block is freed
 // when both are gone. The count of the two is not atomic: a frame that
-// outlives its body's delivery holds a reference to the task until it has
-// done with the block, so the task never dies on another thread meanwhile.
+// outlives its body's delivery holds a reference to the coroutine state until it has
+// done with the block, so the coroutine state never dies on another thread meanwhile.
 // Blocks are recycled through Asio's per-thread cache (recycling_allocator),
 // as Asio's own awaitable frames are, so a loop of child calls does not
 // reach malloc.
@@ -48,11 +48,11 @@ namespace detail {
 class frame_block
 {
 public:
-  /// Allocates a block for a frame of @p frame_size bytes behind a Task.
-  template <class Task>
+  /// Allocates a block for a frame of @p frame_size bytes behind a CoroState.
+  template <class CoroState>
   static void* allocate_frame(std::size_t frame_size)
   {
-    std::size_t units = to_units(frame_offset<Task>() + frame_size);
+    std::size_t units = to_units(frame_offset<CoroState>() + frame_size);
     void* memory;
     if (kept_->units_ >= units) // never a marker: their size is 0
     {
@@ -63,21 +63,21 @@ public:
       memory = allocator().allocate(units);
     auto* block = ::new (memory) frame_block(units);
     block->pending_next_ = std::exchange(pending(), block);
-    return static_cast<char*>(memory) + frame_offset<Task>();
+    return static_cast<char*>(memory) + frame_offset<CoroState>();
   }
 
-  /// The frame at @p frame (from allocate_frame<Task>) is destroyed.
-  template <class Task>
+  /// The frame at @p frame (from allocate_frame<CoroState>) is destroyed.
+  template <class CoroState>
   static void deallocate_frame(void* frame) noexcept
   {
     auto* block = std::launder(reinterpret_cast<frame_block*>(
-        static_cast<char*>(frame) - frame_offset<Task>()));
+        static_cast<char*>(frame) - frame_offset<CoroState>()));
     if (--block->alive_ != 0)
-      return; // the task frees the block
+      return; // the coroutine state frees the block
     if (block->state_ != claimed) [[unlikely]]
     {
-      if (block->state_ == frame_keeps_task)
-        return block->release_kept_task<Task>();
+      if (block->state_ == frame_keeps_state)
+        return block->release_kept_state<CoroState>();
       // The ramp failed before the promise existed (a parameter's copy
       // threw): the block is still the newest pending one.
       assert(pending() == block);
@@ -86,51 +86,51 @@ public:
     block->free();
   }
 
-  /// The frame at @p frame holds a reference to @p task (the task it is the
+  /// The frame at @p frame holds a reference to @p coro (the coroutine state it is the
   /// body of, in this block or, after a tail call, in another), released once
   /// the frame has freed its part of the block. Until then no other thread
-  /// can destroy the task, so the block's count is never touched by two
+  /// can destroy the coroutine state, so the block's count is never touched by two
   /// threads at once.
-  template <class Task>
-  static void release_after_frame(void* frame, Task* task) noexcept
+  template <class CoroState>
+  static void release_after_frame(void* frame, CoroState* coro) noexcept
   {
     auto* block = std::launder(
-        reinterpret_cast<frame_block*>(static_cast<char*>(frame) - frame_offset<Task>()));
+        reinterpret_cast<frame_block*>(static_cast<char*>(frame) - frame_offset<CoroState>()));
     // The frame's decrement then takes the rare path (count 0, state not
     // `claimed`), so the common one tests nothing more.
-    block->kept_task_ = task; // pending_next_ is not used once claimed
+    block->kept_state_ = coro; // pending_next_ is not used once claimed
     block->count_after_frame_ = static_cast<unsigned char>(block->alive_ - 1);
     block->alive_ = 1;
-    block->state_ = frame_keeps_task;
+    block->state_ = frame_keeps_state;
   }
 
-  /// Constructs the Task of the newest pending block (called by the
+  /// Constructs the CoroState of the newest pending block (called by the
   /// promise's constructor) from @p args.
-  template <class Task, class... Args>
-  static Task* claim(Args&&... args)
+  template <class CoroState, class... Args>
+  static CoroState* claim(Args&&... args)
   {
-    static_assert(alignof(Task) <= alignof(std::max_align_t));
-    static_assert(std::is_nothrow_constructible_v<Task, Args&&...>);
+    static_assert(alignof(CoroState) <= alignof(std::max_align_t));
+    static_assert(std::is_nothrow_constructible_v<CoroState, Args&&...>);
     frame_block* block = pending();
     assert(block && block->state_ == unclaimed);
     pending() = block->pending_next_;
     block->state_ = claimed;
-    block->alive_ = 2; // the frame and the task
-    return ::new (static_cast<void*>(reinterpret_cast<char*>(block) + task_offset()))
-        Task(std::forward<Args>(args)...);
+    block->alive_ = 2; // the frame and the coroutine state
+    return ::new (static_cast<void*>(reinterpret_cast<char*>(block) + state_offset()))
+        CoroState(std::forward<Args>(args)...);
   }
 
-  /// The block of a task that claim() constructed (the task sits at a fixed
+  /// The block of a coroutine state that claim() constructed (the coroutine state sits at a fixed
   /// offset in the block's own storage).
-  static frame_block* of(void* task) noexcept
+  static frame_block* of(void* state) noexcept
   {
     return std::launder(reinterpret_cast<frame_block*>(
-        static_cast<char*>(task) - task_offset()));
+        static_cast<char*>(state) - state_offset()));
   }
 
-  /// The task living in this block has been destroyed. (Inlined: it ends
+  /// The coroutine state living in this block has been destroyed. (Inlined: it ends
   /// every child awaited at once.)
-  [[gnu::always_inline]] void task_destroyed() noexcept
+  [[gnu::always_inline]] void state_destroyed() noexcept
   {
     if (--alive_ == 0)
       free(); // else the frame frees the block
@@ -144,16 +144,16 @@ private:
     return (size + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);
   }
 
-  // Offsets of the task and of the frame, in whole max_align_t units.
-  static constexpr std::size_t task_offset() noexcept
+  // Offsets of the coroutine state and of the frame, in whole max_align_t units.
+  static constexpr std::size_t state_offset() noexcept
   {
     return to_units(sizeof(frame_block)) * sizeof(std::max_align_t);
   }
 
-  template <class Task>
+  template <class CoroState>
   static constexpr std::size_t frame_offset() noexcept
   {
-    return task_offset() + to_units(sizeof(Task)) * sizeof(std::max_align_t);
+    return state_offset() + to_units(sizeof(CoroState)) * sizeof(std::max_align_t);
   }
 
   static boost::asio::recycling_allocator<std::max_align_t> allocator() noexcept
@@ -218,27 +218,27 @@ private:
   /// The frame is gone: the reference it kept (release_after_frame) goes,
   /// after the block is done with.
   /// (Out of line: it would make the common path save registers.)
-  template <class Task>
-  [[gnu::noinline]] void release_kept_task() noexcept
+  template <class CoroState>
+  [[gnu::noinline]] void release_kept_state() noexcept
   {
-    auto* task = static_cast<Task*>(kept_task_);
+    auto* coro = static_cast<CoroState*>(kept_state_);
     state_ = claimed;
     alive_ = count_after_frame_;
     if (alive_ == 0)
-      free(); // the task lives in another block (a tail call's)
-    task->release();
+      free(); // the coroutine state lives in another block (a tail call's)
+    coro->release();
   }
 
   std::size_t units_;
   union
   {
     frame_block* pending_next_ = nullptr; // until claimed
-    void* kept_task_; // after: see release_after_frame (the block knows no task type)
+    void* kept_state_; // after: see release_after_frame (the block knows no coroutine state type)
   };
-  /// How many of the frame and the task live (the task once claimed).
+  /// How many of the frame and the coroutine state live (the coroutine state once claimed).
   unsigned char alive_ = 1;
-  enum : unsigned char { unclaimed, claimed, frame_keeps_task } state_ = unclaimed;
-  /// With frame_keeps_task: alive_ is 1, and this is the true count once
+  enum : unsigned char { unclaimed, claimed, frame_keeps_state } state_ = unclaimed;
+  /// With frame_keeps_state: alive_ is 1, and this is the true count once
   /// the frame is gone.
   unsigned char count_after_frame_ = 0;
 };

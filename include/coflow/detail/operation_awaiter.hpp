@@ -18,7 +18,7 @@
 #include <coflow/detail/cascade_awaiter.hpp>
 #include <coflow/detail/operation_outcome.hpp>
 #include <coflow/detail/outcome.hpp>
-#include <coflow/detail/task.hpp>
+#include <coflow/detail/coroutine_state_base.hpp>
 
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/cancellation_type.hpp>
@@ -41,13 +41,13 @@ public:
   using executor_type = Executor;
   using cancellation_slot_type = boost::asio::cancellation_slot;
 
-  /// @p token's task awaits the operation (its awaited operation is the
+  /// @p token's coroutine state awaits the operation (its awaited operation is the
   /// awaiter): the handler holds the token alone, as small as asio's.
   explicit operation_handler(resume_token token) noexcept : token_(std::move(token)) {}
 
-  /// The coroutine's executor, read from its task (as asio's awaitable
+  /// The coroutine's executor, read from its coroutine state (as asio's awaitable
   /// handler reads it from its frame): nothing is copied per operation.
-  executor_type get_executor() const noexcept { return task()->executor(); }
+  executor_type get_executor() const noexcept { return coro()->executor(); }
 
   cancellation_slot_type get_cancellation_slot() const noexcept
   {
@@ -60,21 +60,21 @@ public:
     if (!token_.claim())
       return; // its suspension failed: the awaiter is gone
     awaiter()->receive(std::forward<Args>(args)...);
-    // The slot is cleared by whoever takes the task to resume the body or
+    // The slot is cleared by whoever takes the coroutine state to resume the body or
     // hold its wake-up (see operation_awaiter::completed()), not here: a
-    // control call on another thread may hold the task locked and be
+    // control call on another thread may hold the coroutine state locked and be
     // emitting on that slot right now.
     std::move(token_).resume();
   }
 
 private:
-  typename Awaiter::task_type* task() const noexcept
+  typename Awaiter::coro_state_type* coro() const noexcept
   {
-    return static_cast<typename Awaiter::task_type*>(token_.get());
+    return static_cast<typename Awaiter::coro_state_type*>(token_.get());
   }
 
-  /// Until the body resumes, what its task awaits is this operation.
-  Awaiter* awaiter() const noexcept { return static_cast<Awaiter*>(task()->awaited()); }
+  /// Until the body resumes, what its coroutine state awaits is this operation.
+  Awaiter* awaiter() const noexcept { return static_cast<Awaiter*>(coro()->awaited()); }
 
   resume_token token_;
 };
@@ -89,14 +89,14 @@ inline const void*& cancel_dispatched_inline() noexcept
 
 /// @tparam Launch callable as `std::move(launch)(handler)`: initiates; its
 /// `kind` says what it launches (see operation_launch.hpp).
-template <class Task, class Signature, class Launch>
+template <class CoroState, class Signature, class Launch>
 class operation_awaiter final
-  : public cascade_awaiter<operation_awaiter<Task, Signature, Launch>, Task>
+  : public cascade_awaiter<operation_awaiter<CoroState, Signature, Launch>, CoroState>
 {
 public:
   using value_type = typename signature_value<Signature>::type;
 
-  operation_awaiter(Task* t, Launch launch)
+  operation_awaiter(CoroState* t, Launch launch)
     : operation_awaiter::cascade_awaiter(t), launch_(std::move(launch))
   {
   }
@@ -107,7 +107,7 @@ public:
   ~operation_awaiter()
   {
     if (lent_) [[unlikely]]
-      this->task_->end_lent_cancel_epoch(); // a lent cancel still queued finds it
+      this->coro_->end_lent_cancel_epoch(); // a lent cancel still queued finds it
   }
 
   /// An operation completes through its handler, never at once.
@@ -115,7 +115,7 @@ public:
 
   void hand_over(resume_token&& token)
   {
-    using handler = operation_handler<operation_awaiter, typename Task::executor_type>;
+    using handler = operation_handler<operation_awaiter, typename CoroState::executor_type>;
     std::move(launch_)(handler(std::move(token)));
   }
 
@@ -141,7 +141,7 @@ public:
   /// The operation is over: its cancellation handler, which may refer to
   /// an I/O object that goes before the body resumes (a held wake-up), must
   /// never run again (as asio's awaitable handler clears its slot). Called
-  /// by the task's owner, so no control call is emitting meanwhile.
+  /// by the coroutine state's owner, so no control call is emitting meanwhile.
   void completed() noexcept override
   {
     // Tested inline first: most operations (a post, a dispatch) never
@@ -150,7 +150,7 @@ public:
       slot.clear();
   }
 
-  // While paused, the task holds the wake-up: the operation runs on.
+  // While paused, the coroutine state holds the wake-up: the operation runs on.
   void pause() override {}
   void unpause() override {}
 
@@ -161,7 +161,7 @@ public:
   /// awaitable completes: Asio issue 1332). So does coflow: on a thread
   /// that runs the coroutine's executor the signal is emitted at once,
   /// under the control call's lock; from any other thread the cancel is
-  /// lent to the executor, which locks the task to emit it, unless that
+  /// lent to the executor, which locks the coroutine state to emit it, unless that
   /// await is over by then.
   void cancel() override
   {
@@ -170,7 +170,7 @@ public:
     try
     {
       boost::asio::dispatch(
-          this->task_->executor(), lent_cancel(this, this->task_->lent_cancel_epoch()));
+          this->coro_->executor(), lent_cancel(this, this->coro_->lent_cancel_epoch()));
     }
     catch (...)
     {
@@ -189,19 +189,19 @@ public:
   }
 
 private:
-  /// A cancel on its way to the executor: holds a reference to the task,
+  /// A cancel on its way to the executor: holds a reference to the coroutine state,
   /// so that it may look at it whenever it runs.
   class lent_cancel
   {
   public:
     lent_cancel(operation_awaiter* a, std::uint32_t epoch)
-      : executor_(a->task_->executor()), task_(a->task_), awaiter_(a), epoch_(epoch)
+      : executor_(a->coro_->executor()), coro_(a->coro_), awaiter_(a), epoch_(epoch)
     {
-      task_->add_ref();
+      coro_->add_ref();
     }
 
     lent_cancel(lent_cancel&& other) noexcept
-      : executor_(std::move(other.executor_)), task_(std::exchange(other.task_, nullptr)),
+      : executor_(std::move(other.executor_)), coro_(std::exchange(other.coro_, nullptr)),
         awaiter_(other.awaiter_), epoch_(other.epoch_)
     {
     }
@@ -210,8 +210,8 @@ private:
 
     ~lent_cancel()
     {
-      if (task_)
-        task_->release();
+      if (coro_)
+        coro_->release();
     }
 
     void operator()()
@@ -228,7 +228,7 @@ private:
   private:
     void emit_locked()
     {
-      Task* t = task_;
+      CoroState* t = coro_;
       if (t->lent_cancel_epoch_now() != epoch_)
         return; // the await is over (its awaiter is gone)
       if (!t->try_lock_suspended())
@@ -262,9 +262,9 @@ private:
       t->unlock_locked();
     }
 
-    /// The task's, copied: the task may change it when it finishes.
-    typename Task::executor_type executor_;
-    Task* task_;
+    /// The coroutine state's, copied: the coroutine state may change it when it finishes.
+    typename CoroState::executor_type executor_;
+    CoroState* coro_;
     /// Touched only while the await it was lent by lasts.
     operation_awaiter* awaiter_;
     std::uint32_t epoch_;

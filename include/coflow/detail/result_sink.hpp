@@ -15,13 +15,13 @@
 #define COFLOW_DETAIL_RESULT_SINK_HPP
 
 #include <coflow/detail/outcome.hpp>
-#include <coflow/detail/task.hpp>
+#include <coflow/detail/coroutine_state_base.hpp>
 
 namespace coflow {
 namespace detail {
 
-/// The continuation of a spawned coroutine that is not a task: see the file
-/// comment, and task<T, Executor>::set_sink(). Called on the coroutine's
+/// The continuation of a spawned coroutine that is not a coroutine state: see the file
+/// comment, and coroutine_state<T, Executor>::set_sink(). Called on the coroutine's
 /// executor, inside a pump: a resumption it requests runs after it.
 template <class T>
 class result_sink

@@ -56,7 +56,7 @@ public:
   template <class Handler>
   void operator()(Handler&& handler)
   {
-    auto& t = coroutine_access::task_of(coroutine_);
+    auto& t = coroutine_access::state_of(coroutine_);
     // The consumer is attached before the start is posted: on a
     // multi-threaded executor the body may run (and finish) at once.
     t.prepare_posted_start(executor_);

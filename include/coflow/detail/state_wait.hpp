@@ -16,7 +16,7 @@
 #include <coflow/detail/deferred_waiter.hpp>
 #include <coflow/detail/executor_hop.hpp>
 #include <coflow/detail/outcome.hpp>
-#include <coflow/detail/task.hpp>
+#include <coflow/detail/coroutine_state_base.hpp>
 
 #include <memory>
 #include <optional>
@@ -40,7 +40,7 @@ public:
   {
   }
 
-  /// The waiting coroutine's executor, read from its task: not copied.
+  /// The waiting coroutine's executor, read from its coroutine state: not copied.
   executor_type get_executor() const noexcept { return receiver_->executor(); }
 
   /// Identifies the waiting awaiter (see deferred_state::cancel_waiter).
@@ -62,21 +62,21 @@ private:
 /// The coroutine that produces @p state, when it is a coroutine's deferred
 /// view (null otherwise).
 template <class State>
-const task_base* producer_of(const State& state) noexcept
+const coroutine_state_base* producer_of(const State& state) noexcept
 {
   const auto* c = state.canceller();
   return c ? c->producer() : nullptr;
 }
 
 /// Waits on a deferred's shared state as a consumer at the end of its chain.
-template <class Task, class U, class E>
+template <class CoroState, class U, class E>
 class shared_state_wait
 {
 public:
   using state_type = deferred_state<U, E>;
 
-  explicit shared_state_wait(Task* t, std::shared_ptr<state_type> s = nullptr) noexcept
-    : task_(t), state_(std::move(s))
+  explicit shared_state_wait(CoroState* t, std::shared_ptr<state_type> s = nullptr) noexcept
+    : coro_(t), state_(std::move(s))
   {
   }
 
@@ -85,7 +85,7 @@ public:
   /// The result is there and nothing holds it: no suspension needed.
   bool try_now()
   {
-    if (task_->pause_count() == 0 && state_->can_deliver_now())
+    if (coro_->pause_count() == 0 && state_->can_deliver_now())
     {
       result_.emplace(state_->take_outcome());
       return true;
@@ -98,14 +98,14 @@ public:
   void wait(resume_token token)
   {
     using handler = wakeup_handler<shared_state_wait, U,
-        typename Task::executor_type>;
+        typename CoroState::executor_type>;
     state_->append(waiter_link<state_type, handler>::create(
         handler(std::move(token), this), {}));
   }
 
   void receive(outcome<U> result) { result_.emplace(std::move(result)); }
 
-  const typename Task::executor_type& executor() const { return task_->executor(); }
+  const typename CoroState::executor_type& executor() const { return coro_->executor(); }
 
   U take() { return unwrap<U>(std::move(*result_)); }
 
@@ -123,7 +123,7 @@ public:
   }
 
 private:
-  Task* task_;
+  CoroState* coro_;
   std::shared_ptr<state_type> state_;
   std::optional<outcome<U>> result_;
 };

@@ -14,7 +14,7 @@
 
 #include <coflow/detail/cascade_awaiter.hpp>
 #include <coflow/detail/coroutine_access.hpp>
-#include <coflow/detail/coroutine_task.hpp>
+#include <coflow/detail/coroutine_state.hpp>
 #include <coflow/detail/executor_hop.hpp>
 #include <coflow/detail/state_wait.hpp>
 
@@ -40,16 +40,16 @@ struct mismatched_tail_call
 
 /// co_return co_await tail_call(next) with a coroutine<T, Executor>: an
 /// unstarted next state nobody else holds becomes the body of the running
-/// coroutine (its promise is rebound to the running task); any other one is
+/// coroutine (its promise is rebound to the running coroutine state); any other one is
 /// waited on through a tail_source.
 template <class T, class Executor>
 class coroutine_tail_awaiter
-  : public await_point<coroutine_tail_awaiter<T, Executor>, task<T, Executor>>
+  : public await_point<coroutine_tail_awaiter<T, Executor>, coroutine_state<T, Executor>>
 {
 public:
-  using task_type = task<T, Executor>;
+  using coro_state_type = coroutine_state<T, Executor>;
 
-  coroutine_tail_awaiter(task_type* t, coroutine<T, Executor>&& next) noexcept
+  coroutine_tail_awaiter(coro_state_type* t, coroutine<T, Executor>&& next) noexcept
     : coroutine_tail_awaiter::await_point(t), next_(std::move(next))
   {
   }
@@ -58,17 +58,17 @@ public:
   /// it); it never completes at once.
   [[gnu::always_inline]] bool ready() const
   {
-    const task_type* n = coroutine_access::task_pointer(next_);
-    if (n->started() && same_executor(this->task_->executor(), n->executor()))
-      check_no_cycle(n, this->task_, wait_kind::tail_call);
+    const coro_state_type* n = coroutine_access::state_pointer(next_);
+    if (n->started() && same_executor(this->coro_->executor(), n->executor()))
+      check_no_cycle(n, this->coro_, wait_kind::tail_call);
     return false;
   }
 
   void await_suspend(std::coroutine_handle<>)
   {
     // This awaiter lives in the frame that goes: everything on the stack.
-    task_type* const t = this->task_;
-    task_type* const n = coroutine_access::task_pointer(next_);
+    coro_state_type* const t = this->coro_;
+    coro_state_type* const n = coroutine_access::state_pointer(next_);
     if (n->adoptable())
     {
       auto next_frame = std::coroutine_handle<coroutine_promise<T, Executor>>::from_address(
@@ -97,10 +97,10 @@ private:
   class source final : public tail_source<T>
   {
   public:
-    source(task_type* t, coroutine<T, Executor> next)
+    source(coro_state_type* t, coroutine<T, Executor> next)
       : next_(std::move(next)), wait_(t)
     {
-      task_type* n = coroutine_access::task_pointer(next_);
+      coro_state_type* n = coroutine_access::state_pointer(next_);
       if (!n->started())
         n->start_posted(t->executor()); // shared but unstarted: spawned here
       local_ = same_executor(t->executor(), n->executor());
@@ -108,7 +108,7 @@ private:
 
     void wait(resume_token token) override
     {
-      task_type* n = coroutine_access::task_pointer(next_);
+      coro_state_type* n = coroutine_access::state_pointer(next_);
       if (local_ && n->accepts_sink())
         return n->set_tail_sink(this, std::move(token)); // no shared state
       run_on(local_, n->executor(), [this, n, token = std::move(token)]() mutable {
@@ -124,7 +124,7 @@ private:
       return wait_.take_outcome();
     }
 
-    /// A collapse (see task::lock_tail_sink()): this source waits on the
+    /// A collapse (see coroutine_state::lock_tail_sink()): this source waits on the
     /// coroutine of @p next from now on, and @p next gets the handle of
     /// the coroutine it waited on so far.
     void retarget(coroutine<T, Executor>& next) noexcept
@@ -135,7 +135,7 @@ private:
     void for_each_awaited(awaited_visitor& visit) const noexcept override
     {
       if (local_)
-        visit(coroutine_access::task_pointer(next_));
+        visit(coroutine_access::state_pointer(next_));
     }
 
     awaited_description describe() const noexcept override
@@ -143,26 +143,26 @@ private:
       return {awaited_kind::coroutine, nullptr, true};
     }
 
-    void pause() override { control([](task_type& c) { c.pause(); }); }
-    void unpause() override { control([](task_type& c) { c.unpause(); }); }
-    void cancel() override { control([](task_type& c) { c.cancel(); }); }
+    void pause() override { control([](coro_state_type& c) { c.pause(); }); }
+    void unpause() override { control([](coro_state_type& c) { c.unpause(); }); }
+    void cancel() override { control([](coro_state_type& c) { c.cancel(); }); }
 
   private:
     /// Applies @p f to the next state, from its executor.
     template <class Function>
     void control(Function f)
     {
-      apply_on(local_, *coroutine_access::task_pointer(next_), next_, f);
+      apply_on(local_, *coroutine_access::state_pointer(next_), next_, f);
     }
 
     coroutine<T, Executor> next_;
-    shared_state_wait<task_type, T, Executor> wait_;
+    shared_state_wait<coro_state_type, T, Executor> wait_;
     bool local_ = true;
   };
 
   std::unique_ptr<tail_source<T>> make_source()
   {
-    return std::make_unique<source>(this->task_, std::move(next_));
+    return std::make_unique<source>(this->coro_, std::move(next_));
   }
 
   coroutine<T, Executor> next_;
@@ -173,12 +173,12 @@ private:
 /// cancel are forwarded to the deferred.
 template <class T, class Executor, class E>
 class deferred_tail_awaiter
-  : public await_point<deferred_tail_awaiter<T, Executor, E>, task<T, Executor>>
+  : public await_point<deferred_tail_awaiter<T, Executor, E>, coroutine_state<T, Executor>>
 {
 public:
-  using task_type = task<T, Executor>;
+  using coro_state_type = coroutine_state<T, Executor>;
 
-  deferred_tail_awaiter(task_type* t, std::shared_ptr<deferred_state<T, E>> s) noexcept
+  deferred_tail_awaiter(coro_state_type* t, std::shared_ptr<deferred_state<T, E>> s) noexcept
     : deferred_tail_awaiter::await_point(t), state_(std::move(s))
   {
   }
@@ -186,14 +186,14 @@ public:
   /// See coroutine_tail_awaiter::ready().
   bool ready() const
   {
-    if (same_executor(this->task_->executor(), state_->executor()))
-      check_no_cycle(producer_of(*state_), this->task_, wait_kind::tail_call);
+    if (same_executor(this->coro_->executor(), state_->executor()))
+      check_no_cycle(producer_of(*state_), this->coro_, wait_kind::tail_call);
     return false;
   }
 
   void await_suspend(std::coroutine_handle<>)
   {
-    this->task_->end_in_tail(std::make_unique<source>(this->task_, std::move(state_)));
+    this->coro_->end_in_tail(std::make_unique<source>(this->coro_, std::move(state_)));
   }
 
   /// See coroutine_tail_awaiter::take().
@@ -203,7 +203,7 @@ private:
   class source final : public tail_source<T>
   {
   public:
-    source(task_type* t, std::shared_ptr<deferred_state<T, E>> s)
+    source(coro_state_type* t, std::shared_ptr<deferred_state<T, E>> s)
       : local_(same_executor(t->executor(), s->executor())), wait_(t, std::move(s))
     {
     }
@@ -219,7 +219,7 @@ private:
     void for_each_awaited(awaited_visitor& visit) const noexcept override
     {
       if (local_) // a coroutine's view: that coroutine
-        if (const task_base* producer = producer_of(wait_.state()))
+        if (const coroutine_state_base* producer = producer_of(wait_.state()))
           visit(producer);
     }
 
@@ -234,7 +234,7 @@ private:
 
   private:
     bool local_;
-    shared_state_wait<task_type, T, E> wait_;
+    shared_state_wait<coro_state_type, T, E> wait_;
   };
 
   std::shared_ptr<deferred_state<T, E>> state_;

@@ -1,21 +1,21 @@
 //
-// coflow/detail/coroutine_task.hpp
+// coflow/detail/coroutine_state.hpp
 //
 // Copyright (c) 2026 The coflow authors
 // Distributed under the Boost Software License, Version 1.0. (See accompanying
 // file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
 //
-// task<T, Executor>: the typed part of a coroutine's identity: executor,
+// coroutine_state<T, Executor>: the typed part of a coroutine's identity: executor,
 // result, and the shared state built lazily for deferred-style consumers.
 //
 
-#ifndef COFLOW_DETAIL_COROUTINE_TASK_HPP
-#define COFLOW_DETAIL_COROUTINE_TASK_HPP
+#ifndef COFLOW_DETAIL_COROUTINE_STATE_HPP
+#define COFLOW_DETAIL_COROUTINE_STATE_HPP
 
 #include <coflow/detail/deferred_state.hpp>
 #include <coflow/detail/frame_block.hpp>
 #include <coflow/detail/result_sink.hpp>
-#include <coflow/detail/task.hpp>
+#include <coflow/detail/coroutine_state_base.hpp>
 
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
@@ -39,14 +39,14 @@ class tail_source : public awaited_control, public result_sink<T>
 public:
   virtual ~tail_source() = default;
 
-  /// Waits for the result; @p token resumes the task when it is there.
+  /// Waits for the result; @p token resumes the coroutine state when it is there.
   virtual void wait(resume_token token) = 0;
 
   /// The result, once the token has been resumed.
   virtual outcome<T> take() = 0;
 
   /// A coroutine that this source waits on directly (see
-  /// task::set_tail_sink()) delivers its result here.
+  /// coroutine_state::set_tail_sink()) delivers its result here.
   void receive(outcome<T> result) override { direct_.emplace(std::move(result)); }
 
 protected:
@@ -54,7 +54,7 @@ protected:
 };
 
 template <class T, class Executor>
-class task final : public task_base
+class coroutine_state final : public coroutine_state_base
 {
 public:
   using result_type = T;
@@ -62,7 +62,7 @@ public:
   using value_type = value_of<T>;
   using shared_state_type = deferred_state<T, Executor>;
 
-  explicit task(std::coroutine_handle<> frame) noexcept
+  explicit coroutine_state(std::coroutine_handle<> frame) noexcept
   {
     frame_ = frame;
   }
@@ -122,7 +122,7 @@ public:
   /// @returns false if the child has already finished: the parent goes on
   /// without suspending.
   template <class ParentExecutor>
-  bool start_inline(const ParentExecutor& parent_executor, task_base* parent)
+  bool start_inline(const ParentExecutor& parent_executor, coroutine_state_base* parent)
   {
     assert(!started()); // the awaiter has checked
     if constexpr (std::is_same_v<ParentExecutor, Executor>)
@@ -151,7 +151,7 @@ public:
     inline_result result = inline_result::waiting;
     inline_slot_ = &result;
     frame_.resume();
-    // Nothing of this task is touched from here: once it has suspended,
+    // Nothing of this coroutine state is touched from here: once it has suspended,
     // another thread may finish it, and its parent's token then finds the
     // parent owned by this thread (it is `running`) and leaves it to it.
     if (result == inline_result::goes_on)
@@ -218,11 +218,11 @@ public:
   void destroy() noexcept
   {
     if (this->extras_ptr()) [[unlikely]]
-      return reap(this); // it may hold other tasks (a tail call's next state)
+      return reap(this); // it may hold other coroutine states (a tail call's next state)
     destroy_without_extras();
   }
 
-  /// Destroys the task at once (see destroy()).
+  /// Destroys the coroutine state at once (see destroy()).
   void destroy_now() noexcept override
   {
     if (this->extras_ptr()) [[unlikely]]
@@ -240,7 +240,7 @@ private:
       // none runs ([basic.life]: the storage is released without them).
       if constexpr (!std::is_trivially_destructible_v<std::optional<value_type>>)
         value_.reset();
-      return frame_block::of(this)->task_destroyed();
+      return frame_block::of(this)->state_destroyed();
     }
     destroy_fully();
   }
@@ -256,14 +256,14 @@ private:
       if (auto* c = static_cast<shared_canceller*>(x->shared->canceller()))
         c->detach();
     frame_block* block = frame_block::of(this);
-    this->~task();
-    block->task_destroyed();
+    this->~coroutine_state();
+    block->state_destroyed();
   }
 
 public:
   // --- tail calls ----------------------------------------------------------
 
-  /// Whether this task's frame can become the tail-calling coroutine's body:
+  /// Whether this coroutine state's frame can become the tail-calling coroutine's body:
   /// unstarted, held by nobody but the tail call, and neither paused nor
   /// cancelled (adopting would replace its own control state with the
   /// caller's, and lose that pause or cancel).
@@ -273,7 +273,7 @@ public:
         && refs_.load(std::memory_order_acquire) == 1;
   }
 
-  /// Hands this unstarted task's frame over (see tail_call_awaiter).
+  /// Hands this unstarted coroutine state's frame over (see tail_call_awaiter).
   std::coroutine_handle<> give_frame() noexcept
   {
     set_stage(stage::started); // and goes with the tail call
@@ -281,7 +281,7 @@ public:
   }
 
   /// The running body ends in a tail call to @p next_frame (already bound to
-  /// this task): the running frame is destroyed first, its locals' cleanup
+  /// this coroutine state): the running frame is destroyed first, its locals' cleanup
   /// runs, then the next state starts through the pump, unless a pause holds
   /// it. Runs inside the running frame's await_suspend: nothing of that
   /// frame is touched after its destruction.
@@ -329,8 +329,8 @@ public:
   /// body ends in a tail call, and only the tail source of the coroutine
   /// waiting on this one holds it (no other handle, no other consumer, no
   /// pause but the one that coroutine forwarded, no cancel). That source
-  /// can then wait on the next state itself, and this task go.
-  /// @returns the source, with the waiting task locked (until
+  /// can then wait on the next state itself, and this coroutine state go.
+  /// @returns the source, with the waiting coroutine state locked (until
   /// end_in_collapse()), or nullptr: no collapse.
   tail_source<T>* lock_tail_sink() noexcept
   {
@@ -340,7 +340,7 @@ public:
         || cancel_requested() || refs_.load(std::memory_order_acquire) != 2)
       return nullptr;
     auto* source = static_cast<tail_source<T>*>(x->sink);
-    task_base* waiting = continuation_.get();
+    coroutine_state_base* waiting = continuation_.get();
     if (!waiting->try_lock_suspended())
       return nullptr; // running, or a control call is forwarding through it
     if (pause_count() != (waiting->forwarded_pause_to(source) ? 1u : 0u))
@@ -352,22 +352,23 @@ public:
   }
 
   /// After lock_tail_sink(): the source now holds @p next's handle (and
-  /// this task's its caller's). The waiting task's token moves to @p next,
-  /// which delivers into the source; a pause it had forwarded is forwarded
-  /// to @p next; it is unlocked; this frame goes. The caller's handle of
-  /// this task and the running reference go next: so does this task.
-  void end_in_collapse(task* next) noexcept
+  /// this state is held by its caller's). The waiting coroutine's token
+  /// moves to @p next, which delivers into the source; a pause it had
+  /// forwarded is forwarded to @p next; it is unlocked; this frame goes. The
+  /// caller's handle of this state and the running reference go next: so
+  /// does this state.
+  void end_in_collapse(coroutine_state* next) noexcept
   {
     extras* x = typed_extras();
     auto* sink = static_cast<tail_source<T>*>(std::exchange(x->sink, nullptr));
-    task_base* waiting = continuation_.get();
+    coroutine_state_base* waiting = continuation_.get();
     next->set_tail_sink(sink, std::move(continuation_));
     if (waiting->forwarded_pause_to(sink))
       forward(&awaited_control::pause, sink);
     waiting->unlock_locked();
     leave_nesting();
     set_stage(stage::finished);
-    std::exchange(frame_, nullptr).destroy(); // with it, the caller's handle of this task
+    std::exchange(frame_, nullptr).destroy(); // with it, the caller's handle of this coroutine state
     release(); // the running reference, the last one
   }
 
@@ -424,18 +425,18 @@ private:
   class shared_canceller final : public canceller_base<shared_state_type>
   {
   public:
-    explicit shared_canceller(task* t) noexcept : task_(t) {}
+    explicit shared_canceller(coroutine_state* t) noexcept : coro_(t) {}
     void cancel(shared_state_type&) override
     {
-      if (task_)
-        task_->cancel();
+      if (coro_)
+        coro_->cancel();
     }
-    bool settles_later() const noexcept override { return task_ != nullptr; }
-    const task_base* producer() const noexcept override { return task_; }
-    void detach() noexcept { task_ = nullptr; }
+    bool settles_later() const noexcept override { return coro_ != nullptr; }
+    const coroutine_state_base* producer() const noexcept override { return coro_; }
+    void detach() noexcept { coro_ = nullptr; }
 
   private:
-    task* task_;
+    coroutine_state* coro_;
   };
 
   using work_type = std::decay_t<decltype(boost::asio::prefer(
@@ -443,7 +444,7 @@ private:
       boost::asio::execution::outstanding_work.tracked))>;
 
   /// What a child awaited at once never needs: allocated on first use.
-  struct extras : task_extras
+  struct extras : coroutine_extras
   {
     /// User-provided: make_unique's value-initialisation would zero the
     /// whole block first (the members initialise themselves).
@@ -455,11 +456,11 @@ private:
     /// After a tail call to a started coroutine or a deferred.
     std::unique_ptr<tail_source<T>> tail;
     /// Where the result goes directly (see set_sink()): a tail source (its
-    /// token is then this task's continuation_) or a fan-in's branch.
+    /// token is then this coroutine state's continuation_) or a fan-in's branch.
     result_sink<T>* sink = nullptr;
   };
 
-  std::unique_ptr<task_extras> make_extras() override
+  std::unique_ptr<coroutine_extras> make_extras() override
   {
     return std::make_unique<extras>();
   }
@@ -503,7 +504,7 @@ private:
   }
 
   /// A borrowed executor belongs to an ancestor that may go before this
-  /// task's other handles do: they get a copy of their own.
+  /// coroutine state's other handles do: they get a copy of their own.
   /// Out of memory, the other handles lose the executor instead: their
   /// get_executor() and consumers throw std::bad_alloc, never read the
   /// ancestor's.
@@ -538,7 +539,7 @@ private:
       const bool shared = x && x->shared;
       if (x && x->sink)
       {
-        // A spawned task: its running reference and the sink's handle are
+        // A spawned coroutine state: its running reference and the sink's handle are
         // the only references if no other handle may read the result.
         const bool only_sink = !shared && refs_.load(std::memory_order_acquire) == 2;
         sink = std::exchange(x->sink, nullptr);
@@ -564,12 +565,12 @@ private:
     {
       // Until the frame has freed its part of the block, it keeps a
       // reference: once the parent goes on, or the running reference goes,
-      // another thread may drop the last handle, and the task must not be
+      // another thread may drop the last handle, and the coroutine state must not be
       // destroyed (and the block freed) under the frame. A counted run hands
       // its running reference over; a borrowed one takes one.
       if (!counted)
         add_ref();
-      frame_block::release_after_frame<task>(ending_frame, this);
+      frame_block::release_after_frame<coroutine_state>(ending_frame, this);
     }
     if (continuation_)
     {
@@ -611,7 +612,7 @@ private:
       // the last handle before this frame has flowed off: the frame keeps
       // a reference of its own until it has freed its part of the block.
       add_ref();
-      frame_block::release_after_frame<task>(frame.address(), this);
+      frame_block::release_after_frame<coroutine_state>(frame.address(), this);
       if (hold_self())
         return;
       return deliver(); // not held after all (unpaused meanwhile)
@@ -619,7 +620,7 @@ private:
     deliver(frame.address());
   }
 
-  // task_base hooks
+  // coroutine_state_base hooks
 
   void destroy_self() noexcept override { destroy(); }
 
@@ -645,8 +646,8 @@ private:
     destroy_frame();
     keep_executor();
     // Abandoned next, by the caller: with a borrowed running reference, the
-    // parent's frame holds the only handle, and this task may go with it. A
-    // tail source's task is its continuation; a fan-in's, its sink's.
+    // parent's frame holds the only handle, and this coroutine state may go with it. A
+    // tail source's coroutine state is its continuation; a fan-in's, its sink's.
     if (continuation_ || !sink)
       return std::move(continuation_);
     return sink->abandoned();
@@ -731,4 +732,4 @@ private:
 } // namespace detail
 } // namespace coflow
 
-#endif // COFLOW_DETAIL_COROUTINE_TASK_HPP
+#endif // COFLOW_DETAIL_COROUTINE_STATE_HPP

@@ -1,5 +1,5 @@
 //
-// coflow/detail/task.hpp
+// coflow/detail/coroutine_state_base.hpp
 //
 // Copyright (c) 2026 The coflow authors
 // Distributed under the Boost Software License, Version 1.0. (See accompanying
@@ -7,11 +7,11 @@
 //
 // The identity of a running coroutine: its frame, pause count, cancel state,
 // what it awaits right now (for the cascade), whom it resumes when done, and
-// its result. A coroutine<T> handle refers to a task.
+// its result. A coroutine<T> handle refers to a coroutine state.
 //
 
-#ifndef COFLOW_DETAIL_TASK_HPP
-#define COFLOW_DETAIL_TASK_HPP
+#ifndef COFLOW_DETAIL_COROUTINE_STATE_BASE_HPP
+#define COFLOW_DETAIL_COROUTINE_STATE_BASE_HPP
 
 #include <coflow/detail/awaited_control.hpp>
 #include <coflow/detail/waiter_registry.hpp>
@@ -36,14 +36,14 @@
 namespace coflow {
 namespace detail {
 
-class task_base;
+class coroutine_state_base;
 
 /// The trampoline: every coroutine resumption runs inside a pump loop, and a
 /// transfer of control (child start, child completion, an operation that
-/// completes inside another body's run) queues the task instead of resuming
+/// completes inside another body's run) queues the coroutine state instead of resuming
 /// it. So the stack stays flat in every build type, whatever the compiler
 /// does with symmetric transfer (the same idea as asio's
-/// awaitable_thread::pump). The queue is intrusive (through the tasks), so
+/// awaitable_thread::pump). The queue is intrusive (through the coroutine states), so
 /// any number of completions delivered inline while one body runs are all
 /// kept, in order, without allocating.
 ///
@@ -60,8 +60,8 @@ struct pump
 {
   static constexpr unsigned char max_nesting = 32;
 
-  task_base* head = nullptr;
-  task_base* tail = nullptr;
+  coroutine_state_base* head = nullptr;
+  coroutine_state_base* tail = nullptr;
   bool posting = false;
 
   static pump*& current() noexcept
@@ -89,7 +89,7 @@ struct pump
 
   /// Queues @p t's frame for resumption: the caller hands over the running
   /// reference. A pump must be running on this thread.
-  static void resume(task_base* t) noexcept;
+  static void resume(coroutine_state_base* t) noexcept;
 
 private:
   /// run() (a loop that resumes what @p f queued) or run_control() (@p
@@ -124,12 +124,12 @@ private:
 
   void drain();
   void post_queue() noexcept;
-  task_base* pop() noexcept;
+  coroutine_state_base* pop() noexcept;
 };
 
 /// The right to resume a suspended coroutine: exactly one exists while it is
 /// suspended, held by whatever will resume it (an Asio handler, a deferred's
-/// consumer link, a child task). Destroying it unused abandons the coroutine:
+/// consumer link, a child coroutine state). Destroying it unused abandons the coroutine:
 /// its frame is destroyed, and so is the token of its parent. This is how a
 /// context shutdown destroys suspended frames, as asio's awaitable_thread.
 ///
@@ -139,7 +139,7 @@ private:
 ///
 /// A token handed out by an await_suspend may be used on another thread
 /// before that await_suspend has returned: it then never touches the frame,
-/// and the suspending thread goes on with the body (see task_base's
+/// and the suspending thread goes on with the body (see coroutine_state_base's
 /// hand-over). A token whose suspension failed (the initiation threw after
 /// handing the token on) is stale: it holds a counted reference of its own,
 /// and using or dropping it only releases that.
@@ -150,10 +150,10 @@ public:
 
   /// The running coroutine @p t suspends: its running reference moves into
   /// the token (no reference count change).
-  static resume_token adopt(task_base* t) noexcept;
+  static resume_token adopt(coroutine_state_base* t) noexcept;
 
   resume_token(resume_token&& other) noexcept
-    : task_(std::exchange(other.task_, nullptr)),
+    : coro_(std::exchange(other.coro_, nullptr)),
       tag_(other.tag_)
   {
   }
@@ -161,20 +161,20 @@ public:
   {
     if (this != &other)
     {
-      if (task_)
+      if (coro_)
         reset();
-      task_ = std::exchange(other.task_, nullptr);
+      coro_ = std::exchange(other.coro_, nullptr);
       tag_ = other.tag_;
     }
     return *this;
   }
   ~resume_token()
   {
-    if (task_) // most tokens die moved-from
+    if (coro_) // most tokens die moved-from
       reset();
   }
 
-  explicit operator bool() const noexcept { return task_ != nullptr; }
+  explicit operator bool() const noexcept { return coro_ != nullptr; }
 
   /// Called by a handler before it stores its result where the body will
   /// read it. @returns false if the token is stale: the awaiter it was made
@@ -191,25 +191,25 @@ public:
   void reset() noexcept;
 
   /// Gives up the token; its reference becomes the running reference.
-  task_base* detach() noexcept { return std::exchange(task_, nullptr); }
+  coroutine_state_base* detach() noexcept { return std::exchange(coro_, nullptr); }
 
-  task_base* get() const noexcept { return task_; }
+  coroutine_state_base* get() const noexcept { return coro_; }
 
 private:
-  friend class task_base;
+  friend class coroutine_state_base;
 
   enum class claim_state : unsigned char { unclaimed, settled, early, stale };
 
   /// Whether dropping this token unused must abandon @p t (else it only
   /// releases what it holds, or hands the drop to a suspending thread).
-  bool abandons(task_base* t) noexcept;
+  bool abandons(coroutine_state_base* t) noexcept;
   /// resume() of a token claimed inside its await_suspend, or stale.
   void resume_claimed() noexcept;
   void abandon_chain() noexcept;
 
-  task_base* task_ = nullptr;
-  /// The generation of the task's suspensions this token belongs to (29
-  /// bits, see task_base), and its claim_state in the low bits: one word,
+  coroutine_state_base* coro_ = nullptr;
+  /// The generation of the coroutine state's suspensions this token belongs to (29
+  /// bits, see coroutine_state_base), and its claim_state in the low bits: one word,
   /// so that a token costs a move what a pointer and an int do.
   std::uint32_t tag_ = 0;
 
@@ -227,7 +227,7 @@ enum class control_op : unsigned char { pause, unpause, cancel };
 /// The control operations that one thread's control call has yet to apply,
 /// in order: the first control call on a thread drains it; the cascade it
 /// causes is queued here instead of recursing (DESIGN.md §4: every cascade
-/// runs in constant stack at any depth). Every queued task is kept alive by
+/// runs in constant stack at any depth). Every queued coroutine state is kept alive by
 /// the suspended frame that awaits it (no frame resumes during a control
 /// call: resumptions are posted) or by the caller's handle.
 class control_queue
@@ -241,16 +241,16 @@ public:
 
   bool draining() const noexcept { return draining_; }
 
-  /// Queues @p op for @p t: intrusive (through the task), so a cascade
-  /// never allocates, and a task is queued once with its pending
+  /// Queues @p op for @p t: intrusive (through the coroutine state), so a cascade
+  /// never allocates, and a coroutine state is queued once with its pending
   /// operations counted (applied pauses first, then unpauses, then the
   /// cancel: the same end state as any order of arrival).
-  void push(task_base* t, control_op op) noexcept;
+  void push(coroutine_state_base* t, control_op op) noexcept;
 
   /// Applies @p op to @p t, then everything it queues. An exception from
   /// @p op itself reaches the caller (nothing else was queued); one from a
   /// forwarded operation is reported, and the rest of the cascade goes on.
-  void run(task_base* t, control_op op);
+  void run(coroutine_state_base* t, control_op op);
 
   /// Whether the operation being applied was forwarded by a cascade (not
   /// asked for by a caller, who could receive an exception).
@@ -261,30 +261,30 @@ public:
   /// children it forwards to stay alive and no other thread's control call
   /// can overtake the forward (another thread's call records itself in the
   /// word, and is forwarded before the unlock).
-  void keep_locked(task_base* t) noexcept;
+  void keep_locked(coroutine_state_base* t) noexcept;
 
   bool has_pending() const noexcept { return head_ != nullptr; }
 
 private:
-  static void apply_reported(task_base* t, control_op op) noexcept;
+  static void apply_reported(coroutine_state_base* t, control_op op) noexcept;
   void unlock_all() noexcept;
 
-  task_base* head_ = nullptr;
-  task_base* tail_ = nullptr;
-  /// The tasks this thread holds locked, last locked first.
-  task_base* locked_ = nullptr;
+  coroutine_state_base* head_ = nullptr;
+  coroutine_state_base* tail_ = nullptr;
+  /// The coroutine states this thread holds locked, last locked first.
+  coroutine_state_base* locked_ = nullptr;
   bool draining_ = false;
   bool forwarded_ = false;
 };
 
-/// What a task needs only once it is paused, held or shared: built on first
-/// use, so a child awaited at once never pays for it. The typed task adds
-/// its own part (see task<T, Executor>::extras).
-class task_extras : public registered_state
+/// What a coroutine state needs only once it is paused, held or shared: built on first
+/// use, so a child awaited at once never pays for it. The typed coroutine state adds
+/// its own part (see coroutine_state<T, Executor>::extras).
+class coroutine_extras : public registered_state
 {
 public:
-  task_extras() = default;
-  virtual ~task_extras() { unregister_waiters(); }
+  coroutine_extras() = default;
+  virtual ~coroutine_extras() { unregister_waiters(); }
 
   using registered_state::register_waiters;
   using registered_state::unregister_waiters;
@@ -294,14 +294,14 @@ public:
   resume_token held;
   /// What the body's co_await throws instead of a result (failed_bit).
   std::exception_ptr resume_error;
-  /// See task_base::lent_cancel_epoch().
+  /// See coroutine_state_base::lent_cancel_epoch().
   std::atomic<std::uint32_t> lent_cancel_epoch{0};
 
 private:
   void abandon_waiters() noexcept override
   {
     resume_token token = std::move(held);
-    token.reset(); // may destroy the task, and this with it: nothing after
+    token.reset(); // may destroy the coroutine state, and this with it: nothing after
   }
 };
 
@@ -319,28 +319,28 @@ enum class stage : unsigned char
   finished,  ///< the result is delivered
 };
 
-/// The executor-independent part of a task: pause / cancel cascade, the
+/// The executor-independent part of a coroutine state: pause / cancel cascade, the
 /// frame, the continuation and the reference count.
 ///
 /// One atomic word (the state) orders everything that two threads may do to
 /// a coroutine at once: its generation, its pause count and cancel request,
 /// and who owns what it awaits (the phase). While a thread runs the body, or
 /// is inside one of its await_suspends, the phase is `running` and that
-/// thread owns the task: a control call from another thread then only
+/// thread owns the coroutine state: a control call from another thread then only
 /// records its change in the word, and the owner forwards it when the body
-/// suspends. Once suspended, a control call locks the task (`locked`) to
+/// suspends. Once suspended, a control call locks the coroutine state (`locked`) to
 /// forward to what the body awaits, and a wake-up takes it back
 /// (`suspended` to `running`), so what the body awaits is never touched by
 /// two threads, nor after the body has left it. A token used while its
 /// await_suspend still runs finds `running` and claims the wake-up: the
 /// suspending thread goes on with the body (DESIGN.md §4, lifetime and
 /// threads). A child awaited at once pays no atomic for any of this.
-class task_base
+class coroutine_state_base
 {
 public:
-  task_base() = default;
-  task_base(const task_base&) = delete;
-  task_base& operator=(const task_base&) = delete;
+  coroutine_state_base() = default;
+  coroutine_state_base(const coroutine_state_base&) = delete;
+  coroutine_state_base& operator=(const coroutine_state_base&) = delete;
 
   // --- reference counting (handles) ----------------------------------------
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -363,7 +363,7 @@ public:
   using word_type = std::uint64_t;
   enum : word_type
   {
-    running = 0,       // a thread owns the task (runs it, or suspends it)
+    running = 0,       // a thread owns the coroutine state (runs it, or suspends it)
     unstarted = 1,     // not started: control calls only record
     suspended = 2,     // nobody owns it: a control call may lock it
     locked = 3,        // a control call forwards to what the body awaits
@@ -430,7 +430,7 @@ public:
   // Safe from any thread. Each runs as a control call (pump::run_control):
   // no coroutine code runs inside it. A cascade goes through the thread's
   // control queue: a forward to a child (a pause, unpause or cancel of its
-  // task) made while a control call runs is queued, not made in place, so a
+  // coroutine state) made while a control call runs is queued, not made in place, so a
   // chain of any depth is controlled in constant stack.
 
   void pause() { control(control_op::pause); }
@@ -443,7 +443,7 @@ public:
   // resume_token to the operation, then end_suspension(). Until then the
   // phase stays `running`: a token used or dropped on any thread meanwhile
   // claims the wake-up and leaves the body to this thread, so nothing of the
-  // frame or the task is touched by two threads, and nothing after a
+  // frame or the coroutine state is touched by two threads, and nothing after a
   // successful end_suspension().
 
   /// The body suspends on @p control: it becomes the cascade's target.
@@ -475,15 +475,15 @@ public:
     return end_suspension();
   }
 
-  /// A token of this task is about to leave this thread (or to be held,
-  /// for a release that may run on another): if the task runs nested in its
+  /// A token of this coroutine state is about to leave this thread (or to be held,
+  /// for a release that may run on another): if the coroutine state runs nested in its
   /// parent's await_suspend, it stops being nested, and so does every
   /// ancestor of the nest (each is then suspending as any other).
   void leave_nesting() noexcept
   {
-    for (task_base* t = this; t->inline_slot_;)
+    for (coroutine_state_base* t = this; t->inline_slot_;)
     {
-      task_base* parent = t->continuation_.get();
+      coroutine_state_base* parent = t->continuation_.get();
       t->inline_slot_ = nullptr;
       t = parent;
     }
@@ -576,7 +576,7 @@ public:
   /// The body resumes from its suspension point.
   void resumed() noexcept { awaited_ = nullptr; }
 
-  /// Locks a suspended task, to change what it awaits (a collapsing chain
+  /// Locks a suspended coroutine state, to change what it awaits (a collapsing chain
   /// of tail calls): its body cannot resume meanwhile, and control calls
   /// only record themselves. @returns false if it is not suspended.
   bool try_lock_suspended() noexcept
@@ -616,7 +616,7 @@ public:
     extras_ptr()->lent_cancel_epoch.fetch_add(1, std::memory_order_release);
   }
 
-  /// Whether this task's pause was forwarded to @p control.
+  /// Whether this coroutine state's pause was forwarded to @p control.
   bool forwarded_pause_to(const awaited_control* control) const noexcept
   {
     return paused_target_ == control;
@@ -636,19 +636,19 @@ public:
   }
 
   /// Whether waiting on @p waiter's completion here would close a cycle:
-  /// @p waiter is this task, or what this task waits on waits on it, and so
-  /// on. Only follows tasks of the caller's executor (no other is read).
-  bool waits_on(const task_base* waiter) const noexcept
+  /// @p waiter is this coroutine state, or what this coroutine state waits on waits on it, and so
+  /// on. Only follows coroutine states of the caller's executor (no other is read).
+  bool waits_on(const coroutine_state_base* waiter) const noexcept
   {
     // Depth first. A chain awaits one coroutine per level, walked in a
     // loop; a node that waits on several children keeps the others on a
     // stack (which never allocates for a chain).
     struct walk final : awaited_visitor
     {
-      const task_base* next = nullptr;
-      std::optional<std::vector<const task_base*>> others; // built for a fan-in only
+      const coroutine_state_base* next = nullptr;
+      std::optional<std::vector<const coroutine_state_base*>> others; // built for a fan-in only
 
-      void operator()(const task_base* awaited) noexcept override
+      void operator()(const coroutine_state_base* awaited) noexcept override
       {
         if (!next)
           next = awaited;
@@ -670,7 +670,7 @@ public:
     // started child or of a deferred view, and at each tail call: a graph
     // larger than this is not searched to its end.
     constexpr int max_hops = 100000;
-    const task_base* t = this;
+    const coroutine_state_base* t = this;
     for (int hops = 0; hops < max_hops; ++hops)
     {
       if (t == waiter)
@@ -731,7 +731,7 @@ public:
       // not posted again (a shut-down strand drops posts at once: no end).
       if (context_shutting_down(context()) || (state() & failed_bit))
         return false;
-      task_extras& x = ensure_extras_base();
+      coroutine_extras& x = ensure_extras_base();
       x.resume_error = std::make_exception_ptr(std::logic_error(
           "coflow: the awaited operation destroyed its handler without calling it"));
       state_.fetch_or(failed_bit, std::memory_order_acq_rel);
@@ -744,7 +744,7 @@ public:
     }
   }
 
-  /// Called by a resume_token, inside a pump: take the task (unless a
+  /// Called by a resume_token, inside a pump: take the coroutine state (unless a
   /// control call has it locked: it then resumes it), and resume the frame,
   /// or hold it while paused.
   void wake(resume_token token)
@@ -774,7 +774,7 @@ public:
         if (state_.compare_exchange_weak(w, w | wake_pending, std::memory_order_acq_rel,
                 std::memory_order_acquire))
         {
-          (void)token.detach(); // the running reference stays with the task
+          (void)token.detach(); // the running reference stays with the coroutine state
           return;
         }
         continue;
@@ -796,7 +796,7 @@ public:
   }
 
 protected:
-  /// wake() beyond the common case; this thread owns the task.
+  /// wake() beyond the common case; this thread owns the coroutine state.
   void wake_slow(resume_token token, word_type w)
   {
     if (holds(w) && hold(token))
@@ -816,9 +816,9 @@ protected:
     finish_held();
   }
 
-  ~task_base() { delete extras_.load(std::memory_order_relaxed); }
+  ~coroutine_state_base() { delete extras_.load(std::memory_order_relaxed); }
 
-  /// The generation of this task's tokens; only a failed suspension changes
+  /// The generation of this coroutine state's tokens; only a failed suspension changes
   /// it.
   std::uint32_t generation() const noexcept
   {
@@ -833,7 +833,7 @@ protected:
     pump::run_control([&] { queue.run(this, op); });
   }
 
-  /// Applies @p op: records it in the word; if nobody owns the task, locks
+  /// Applies @p op: records it in the word; if nobody owns the coroutine state, locks
   /// it to forward the change to what the body awaits.
   void apply(control_op op)
   {
@@ -877,7 +877,7 @@ protected:
         if (phase(w) == suspended)
         {
           // A produced result, held by a pause, stays held: decided with
-          // the task locked.
+          // the coroutine state locked.
           if (!state_.compare_exchange_weak(w, (w & ~phase_mask) | locked,
                   std::memory_order_acq_rel, std::memory_order_acquire))
             continue;
@@ -900,7 +900,7 @@ protected:
 
   void set_stage(stage s) noexcept { stage_.store(s, std::memory_order_relaxed); }
 
-  /// A spawned task's start is about to be posted: its token takes it.
+  /// A spawned coroutine state's start is about to be posted: its token takes it.
   void mark_unstarted() noexcept
   {
     word_type w = state_.load(std::memory_order_acquire);
@@ -910,7 +910,7 @@ protected:
     }
   }
 
-  /// The owner (or the locker) of the task lets it go to @p to (suspended),
+  /// The owner (or the locker) of the coroutine state lets it go to @p to (suspended),
   /// when no token of it can be out (held, locked, or the end of a body):
   /// first it forwards to what the body awaits whatever the word says that
   /// was not forwarded yet (a pause, an unpause, a cancel recorded by
@@ -946,7 +946,7 @@ protected:
     }
   }
 
-  /// A locked task (see control_queue::keep_locked()): forwards what the
+  /// A locked coroutine state (see control_queue::keep_locked()): forwards what the
   /// word asks for; @returns true once unlocked, false if it stays locked
   /// (the forwards it made are queued, or the word changed meanwhile).
   bool try_unlock(bool queue_empty)
@@ -963,10 +963,10 @@ protected:
     return true;
   }
 
-  /// What release_ownership() forwards; the caller owns the task.
+  /// What release_ownership() forwards; the caller owns the coroutine state.
   void forward_pending(word_type w)
   {
-    task_extras* x = extras_ptr();
+    coroutine_extras* x = extras_ptr();
     if (holds(w))
     {
       if (awaited_ && !paused_target_)
@@ -1015,47 +1015,47 @@ protected:
     }
   }
 
-  /// The parent's running reference becomes this task's continuation.
-  void adopt_continuation(task_base* parent) noexcept
+  /// The parent's running reference becomes this coroutine state's continuation.
+  void adopt_continuation(coroutine_state_base* parent) noexcept
   {
     assert(!continuation_);
-    continuation_.task_ = parent; // as resume_token::adopt, in place
+    continuation_.coro_ = parent; // as resume_token::adopt, in place
     continuation_.tag_ = resume_token::tag_of(parent->generation());
   }
 
-  [[gnu::always_inline]] task_extras* extras_ptr() const noexcept
+  [[gnu::always_inline]] coroutine_extras* extras_ptr() const noexcept
   {
     return extras_.load(std::memory_order_acquire);
   }
 
-  /// The extras of this task, built on first use (by a control call on any
+  /// The extras of this coroutine state, built on first use (by a control call on any
   /// thread, or by the owner: the first to publish wins).
-  task_extras& ensure_extras_base()
+  coroutine_extras& ensure_extras_base()
   {
-    if (task_extras* x = extras_ptr())
+    if (coroutine_extras* x = extras_ptr())
       return *x;
-    std::unique_ptr<task_extras> made = make_extras();
-    task_extras* expected = nullptr;
+    std::unique_ptr<coroutine_extras> made = make_extras();
+    coroutine_extras* expected = nullptr;
     if (extras_.compare_exchange_strong(expected, made.get(), std::memory_order_acq_rel,
             std::memory_order_acquire))
       return *made.release();
     return *expected;
   }
 
-  /// Destroys the task now (its last reference is gone).
+  /// Destroys the coroutine state now (its last reference is gone).
   virtual void destroy_now() noexcept = 0;
 
-  /// Destroys @p t, whose extras may hold the last handles of other tasks
-  /// (a chain of tail calls holds each next state so): a task whose
+  /// Destroys @p t, whose extras may hold the last handles of other coroutine states
+  /// (a chain of tail calls holds each next state so): a coroutine state whose
   /// destruction is reached while another is being destroyed on this
-  /// thread is queued (through pump_next_, unused once a task dies) and
+  /// thread is queued (through pump_next_, unused once a coroutine state dies) and
   /// destroyed by the outermost call, so a chain of any length goes in
   /// constant stack.
-  static void reap(task_base* t) noexcept
+  static void reap(coroutine_state_base* t) noexcept
   {
     struct reaper
     {
-      task_base* head = nullptr;
+      coroutine_state_base* head = nullptr;
       bool active = false;
     };
     static thread_local reaper r;
@@ -1067,7 +1067,7 @@ protected:
     }
     r.active = true;
     t->destroy_now();
-    while (task_base* next = r.head)
+    while (coroutine_state_base* next = r.head)
     {
       r.head = next->pump_next_;
       next->destroy_now();
@@ -1076,7 +1076,7 @@ protected:
   }
 
   /// Builds the (typed) extras.
-  virtual std::unique_ptr<task_extras> make_extras() = 0;
+  virtual std::unique_ptr<coroutine_extras> make_extras() = 0;
   /// Frees this object (refcount reached zero).
   virtual void destroy_self() noexcept = 0;
   /// Posts @p token's resumption to the executor.
@@ -1106,16 +1106,16 @@ protected:
   }
 
   /// A pause holds @p token (moved from); the context's shutdown may
-  /// destroy it meanwhile. The owner lets the task go: an unpause or a
+  /// destroy it meanwhile. The owner lets the coroutine state go: an unpause or a
   /// cancel that came meanwhile releases it at once. @returns false, and
   /// leaves @p token, if the extras that hold it cannot be built (out of
   /// memory; a forwarded pause does not build them): the pause is then not
   /// honoured, and the failure is reported. @returns false too if an
-  /// unpause or cancel released the token before the task was let go and
+  /// unpause or cancel released the token before the coroutine state was let go and
   /// it came back at once (see release_ownership()): the caller goes on.
   bool hold(resume_token& token) noexcept
   {
-    task_extras* x = extras_ptr();
+    coroutine_extras* x = extras_ptr();
     try
     {
       if (!x)
@@ -1163,28 +1163,28 @@ protected:
   friend struct pump;
   friend class control_queue;
 
-  // The layout keeps the members a new task zeroes next to each other, so
+  // The layout keeps the members a new coroutine state zeroes next to each other, so
   // that building a child (in every coroutine call) takes a few wide stores.
   std::atomic<unsigned> refs_{1};
-  /// The operations this task has pending in a thread's control queue (see
+  /// The operations this coroutine state has pending in a thread's control queue (see
   /// control_queue::push).
   std::uint16_t pending_pauses_ = 0;
   std::uint16_t pending_unpauses_ = 0;
   /// See "the state word". An unstarted coroutine is owned by whoever holds
   /// it (control calls only record), until spawn() makes it `unstarted`.
   std::atomic<word_type> state_{running};
-  std::atomic<task_extras*> extras_{nullptr};
+  std::atomic<coroutine_extras*> extras_{nullptr};
   std::coroutine_handle<> frame_;
   awaited_control* awaited_ = nullptr;
   /// What a pause was forwarded to, to release exactly that.
   awaited_control* paused_target_ = nullptr;
-  /// The next task in the pump's queue.
-  task_base* pump_next_ = nullptr;
-  /// The next task in this thread's control queue.
-  task_base* control_next_ = nullptr;
-  /// The next task that this thread's control queue holds locked.
-  task_base* locked_next_ = nullptr;
-  /// Set while this task runs nested in its parent's await_suspend and has
+  /// The next coroutine state in the pump's queue.
+  coroutine_state_base* pump_next_ = nullptr;
+  /// The next coroutine state in this thread's control queue.
+  coroutine_state_base* control_next_ = nullptr;
+  /// The next coroutine state that this thread's control queue holds locked.
+  coroutine_state_base* locked_next_ = nullptr;
+  /// Set while this coroutine state runs nested in its parent's await_suspend and has
   /// not suspended since: points to the parent's stack.
   inline_result* inline_slot_ = nullptr;
   resume_token continuation_;
@@ -1201,7 +1201,7 @@ protected:
   unsigned char nesting_ = 0;
   /// The running reference is borrowed from the awaiting parent's handle.
   bool borrowed_run_ = false;
-  /// Unused: with the typed task's first flag, which fills the base's tail
+  /// Unused: with the typed coroutine state's first flag, which fills the base's tail
   /// padding, the flags above make 8 bytes, zeroed with one store when a
   /// child is built (in every coroutine call).
   unsigned char spare_ = 0;
@@ -1209,7 +1209,7 @@ protected:
 
 // --- control_queue ------------------------------------------------------------
 
-inline void control_queue::push(task_base* t, control_op op) noexcept
+inline void control_queue::push(coroutine_state_base* t, control_op op) noexcept
 {
   switch (op)
   {
@@ -1234,13 +1234,13 @@ inline void control_queue::push(task_base* t, control_op op) noexcept
   tail_ = t;
 }
 
-inline void control_queue::keep_locked(task_base* t) noexcept
+inline void control_queue::keep_locked(coroutine_state_base* t) noexcept
 {
   t->locked_next_ = locked_;
   locked_ = t;
 }
 
-inline void control_queue::run(task_base* t, control_op op)
+inline void control_queue::run(coroutine_state_base* t, control_op op)
 {
   struct done_draining
   {
@@ -1251,7 +1251,7 @@ inline void control_queue::run(task_base* t, control_op op)
       queue.forwarded_ = false;
       // Only reached with entries left if the first operation threw, and
       // then it queued nothing.
-      while (task_base* left = queue.head_)
+      while (coroutine_state_base* left = queue.head_)
       {
         queue.head_ = left->control_next_;
         left->control_queued_ = false;
@@ -1274,14 +1274,14 @@ inline void control_queue::run(task_base* t, control_op op)
   forwarded_ = true;
   for (;;)
   {
-    if (task_base* next = head_)
+    if (coroutine_state_base* next = head_)
     {
       head_ = next->control_next_;
       if (!head_)
         tail_ = nullptr;
       next->control_queued_ = false;
       // Pauses first: a pause and its unpause queued together balance. The
-      // task is alive: the locked parent that forwarded to it holds it.
+      // coroutine state is alive: the locked parent that forwarded to it holds it.
       const unsigned pauses = std::exchange(next->pending_pauses_, 0);
       const unsigned unpauses = std::exchange(next->pending_unpauses_, 0);
       const bool cancel = std::exchange(next->pending_cancel_, false);
@@ -1293,7 +1293,7 @@ inline void control_queue::run(task_base* t, control_op op)
         apply_reported(next, control_op::cancel);
       continue;
     }
-    task_base* locked = locked_;
+    coroutine_state_base* locked = locked_;
     if (!locked)
       break;
     // The innermost first; its forwards (if new ones came) before its unlock.
@@ -1306,7 +1306,7 @@ inline void control_queue::run(task_base* t, control_op op)
 inline void control_queue::unlock_all() noexcept
 {
   // The first operation threw after locking: nothing was forwarded yet.
-  while (task_base* locked = locked_)
+  while (coroutine_state_base* locked = locked_)
   {
     locked_ = locked->locked_next_;
     while (!locked->try_unlock(true))
@@ -1315,7 +1315,7 @@ inline void control_queue::unlock_all() noexcept
   }
 }
 
-inline void control_queue::apply_reported(task_base* t, control_op op) noexcept
+inline void control_queue::apply_reported(coroutine_state_base* t, control_op op) noexcept
 {
   try
   {
@@ -1329,7 +1329,7 @@ inline void control_queue::apply_reported(task_base* t, control_op op) noexcept
 
 // --- pump ---------------------------------------------------------------------
 
-inline void pump::resume(task_base* t) noexcept
+inline void pump::resume(coroutine_state_base* t) noexcept
 {
   pump* p = current();
   assert(p);
@@ -1341,9 +1341,9 @@ inline void pump::resume(task_base* t) noexcept
   p->tail = t;
 }
 
-inline task_base* pump::pop() noexcept
+inline coroutine_state_base* pump::pop() noexcept
 {
-  task_base* t = head;
+  coroutine_state_base* t = head;
   if (t)
   {
     head = t->pump_next_;
@@ -1355,15 +1355,15 @@ inline task_base* pump::pop() noexcept
 
 inline void pump::drain()
 {
-  while (task_base* t = pop())
+  while (coroutine_state_base* t = pop())
     t->frame_.resume(); // t may be gone once this returns
 }
 
 inline void pump::post_queue() noexcept
 {
-  while (task_base* t = pop())
+  while (coroutine_state_base* t = pop())
   {
-    // The task's running reference travels with the posted token; its
+    // The coroutine state's running reference travels with the posted token; its
     // wake-up runs again there (and holds it, if a pause came meanwhile).
     try
     {
@@ -1378,10 +1378,10 @@ inline void pump::post_queue() noexcept
 
 // --- resume_token -------------------------------------------------------------
 
-inline resume_token resume_token::adopt(task_base* t) noexcept
+inline resume_token resume_token::adopt(coroutine_state_base* t) noexcept
 {
   resume_token token;
-  token.task_ = t;
+  token.coro_ = t;
   token.tag_ = tag_of(t->generation()); // unclaimed
   return token;
 }
@@ -1390,22 +1390,22 @@ inline bool resume_token::claim() noexcept
 {
   if (state() != claim_state::unclaimed)
     return state() != claim_state::stale;
-  task_base::word_type w = task_->state_.load(std::memory_order_acquire);
+  coroutine_state_base::word_type w = coro_->state_.load(std::memory_order_acquire);
   for (;;)
   {
-    if (task_base::generation_of(w) != generation())
+    if (coroutine_state_base::generation_of(w) != generation())
     {
       set_state(claim_state::stale);
       return false;
     }
-    if (task_base::phase(w) != task_base::running)
+    if (coroutine_state_base::phase(w) != coroutine_state_base::running)
     {
       set_state(claim_state::settled); // suspended (or locked): wake() takes it
       return true;
     }
     // Inside the await_suspend that handed this token out: claim the
     // wake-up; the suspending thread goes on with the body.
-    if (task_->state_.compare_exchange_weak(w, (w & ~task_base::phase_mask) | task_base::claimed,
+    if (coro_->state_.compare_exchange_weak(w, (w & ~coroutine_state_base::phase_mask) | coroutine_state_base::claimed,
             std::memory_order_acquire, std::memory_order_acquire))
     {
       set_state(claim_state::early);
@@ -1416,14 +1416,14 @@ inline bool resume_token::claim() noexcept
 
 inline void resume_token::resume() &&
 {
-  if (!task_)
+  if (!coro_)
     return;
   if (state() == claim_state::unclaimed)
     claim();
   if (state() != claim_state::settled) [[unlikely]]
     return resume_claimed();
   set_state(claim_state::unclaimed);
-  task_base* t = task_;
+  coroutine_state_base* t = coro_;
   pump* p = pump::current();
   if (!p)
     return pump::run([this, t] { t->wake(std::move(*this)); });
@@ -1441,8 +1441,8 @@ inline void resume_token::resume_claimed() noexcept
     // on with the body, which may free this token (a node that waits on
     // several children keeps its awaiter's token in its frame): nothing of
     // the token is touched after the release.
-    task_base* t = detach();
-    t->state_.fetch_add(task_base::resumed_early - task_base::claimed,
+    coroutine_state_base* t = detach();
+    t->state_.fetch_add(coroutine_state_base::resumed_early - coroutine_state_base::claimed,
         std::memory_order_release);
     return;
   }
@@ -1454,22 +1454,22 @@ inline void resume_token::reset() noexcept
   abandon_chain();
 }
 
-inline bool resume_token::abandons(task_base* t) noexcept
+inline bool resume_token::abandons(coroutine_state_base* t) noexcept
 {
   if (state() == claim_state::unclaimed)
   {
-    task_base::word_type w = t->state_.load(std::memory_order_acquire);
+    coroutine_state_base::word_type w = t->state_.load(std::memory_order_acquire);
     for (;;)
     {
-      if (task_base::generation_of(w) != generation())
+      if (coroutine_state_base::generation_of(w) != generation())
       {
         t->release(); // stale: only its own reference
         return false;
       }
-      if (task_base::phase(w) != task_base::running)
+      if (coroutine_state_base::phase(w) != coroutine_state_base::running)
         return true;
       // Inside the await_suspend that handed this token out: it throws.
-      if (t->state_.compare_exchange_weak(w, (w & ~task_base::phase_mask) | task_base::dropped,
+      if (t->state_.compare_exchange_weak(w, (w & ~coroutine_state_base::phase_mask) | coroutine_state_base::dropped,
               std::memory_order_release, std::memory_order_acquire))
         return false;
     }
@@ -1483,7 +1483,7 @@ inline bool resume_token::abandons(task_base* t) noexcept
   {
     // Claimed, then dropped before it stored a result (its handler threw):
     // the suspending thread reports it at the co_await.
-    t->state_.fetch_add(task_base::dropped - task_base::claimed, std::memory_order_release);
+    t->state_.fetch_add(coroutine_state_base::dropped - coroutine_state_base::claimed, std::memory_order_release);
     return false;
   }
   return true;
@@ -1495,13 +1495,13 @@ inline void resume_token::abandon_chain() noexcept
   // through its continuation, its parents', one per round (on_abandoned
   // only moves the continuation out), so the stack stays flat. A borrowed
   // running reference is not released: the parent's handle, gone with the
-  // parent's frame, was it (the task may go with that frame, next round).
+  // parent's frame, was it (the coroutine state may go with that frame, next round).
   resume_token next = std::move(*this);
   bool first = true;
-  while (next.task_)
+  while (next.coro_)
   {
-    task_base* t = next.task_;
-    next.task_ = nullptr;
+    coroutine_state_base* t = next.coro_;
+    next.coro_ = nullptr;
     if (!next.abandons(t))
       return;
     // The token that went first: dropped by its operation, or by shutdown.
@@ -1520,4 +1520,4 @@ inline void resume_token::abandon_chain() noexcept
 } // namespace detail
 } // namespace coflow
 
-#endif // COFLOW_DETAIL_TASK_HPP
+#endif // COFLOW_DETAIL_COROUTINE_STATE_BASE_HPP
