@@ -309,7 +309,9 @@ public:
   bool accepts_sink() const noexcept
   {
     const extras* x = typed_extras();
-    return x && started() && !borrowed_run_ && !continuation_ && !finished() && !x->sink;
+    const stage now = this->current_stage(); // one load: the stage is atomic
+    return x && now >= stage::started && now != stage::finished && !borrowed_run_
+        && !continuation_ && !x->sink;
   }
 
   /// The result goes to @p sink, which is told when it is there (or that

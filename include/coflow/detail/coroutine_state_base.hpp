@@ -640,6 +640,10 @@ public:
   /// on. Only follows coroutine states of the caller's executor (no other is read).
   bool waits_on(const coroutine_state_base* waiter) const noexcept
   {
+    if (this == waiter)
+      return true;
+    if (!awaited_)
+      return false; // the common case (a spawned, not yet running state)
     // Depth first. A chain awaits one coroutine per level, walked in a
     // loop; a node that waits on several children keeps the others on a
     // stack (which never allocates for a chain).

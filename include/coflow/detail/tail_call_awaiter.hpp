@@ -56,11 +56,15 @@ public:
 
   /// A tail call is a suspension point (await_point: a pending cancel stops
   /// it); it never completes at once.
-  [[gnu::always_inline]] bool ready() const
+  [[gnu::always_inline]] bool ready()
   {
     const coro_state_type* n = coroutine_access::state_pointer(next_);
-    if (n->started() && same_executor(this->coro_->executor(), n->executor()))
-      check_no_cycle(n, this->coro_, wait_kind::tail_call);
+    if (n->started())
+    {
+      local_ = same_executor(this->coro_->executor(), n->executor()); // for await_suspend
+      if (local_)
+        check_no_cycle(n, this->coro_, wait_kind::tail_call);
+    }
     return false;
   }
 
@@ -77,7 +81,8 @@ public:
       next_ = {}; // the next state's own identity goes; its frame stays
       return t->swap_frame(next_frame);
     }
-    if (n->accepts_sink() && same_executor(t->executor(), n->executor()))
+    // accepts_sink() implies started(): ready() has compared the executors.
+    if (n->accepts_sink() && local_)
       if (tail_source<T>* sink = t->lock_tail_sink())
       {
         // The chain collapses: the source that waits on this coroutine
@@ -166,6 +171,7 @@ private:
   }
 
   coroutine<T, Executor> next_;
+  bool local_ = false; // a started next state on this coroutine's executor
 };
 
 /// co_return co_await tail_call(d) with a deferred<T, E>: the running frame
