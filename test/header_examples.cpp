@@ -54,6 +54,15 @@ coflow::coroutine<int> parent(coflow::deferred<int> d)
 }
 // end of example
 
+// example: coflow/sleep.hpp
+coflow::coroutine<int> tick(int n)
+{
+  for (int i = 0; i < n; ++i)
+    co_await coflow::sleep(std::chrono::milliseconds(1));  // pausable, cancellable
+  co_return n;
+}
+// end of example
+
 // example: coflow/spawn.hpp
 coflow::coroutine<int> answer()
 {
@@ -242,6 +251,18 @@ BOOST_AUTO_TEST_CASE(error_hpp)
   }
   // end of example
   BOOST_TEST((code == asio::error::operation_aborted));
+}
+
+BOOST_AUTO_TEST_CASE(sleep_hpp)
+{
+  const auto start = std::chrono::steady_clock::now();
+  // example: coflow/sleep.hpp
+  asio::io_context io;
+  auto f = coflow::spawn(io, tick(3), asio::use_future);
+  io.run();              // f.get() == 3, after 3 ms at least
+  // end of example
+  BOOST_TEST(f.get() == 3);
+  BOOST_TEST((std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(3)));
 }
 
 BOOST_AUTO_TEST_CASE(spawn_hpp)

@@ -33,6 +33,7 @@
 #include <coflow/coroutine.hpp>
 #include <coflow/deferred.hpp>
 #include <coflow/error.hpp>
+#include <coflow/sleep.hpp>
 #include <coflow/spawn.hpp>
 #include <coflow/tail_call.hpp>
 #include <coflow/this_coro.hpp>
