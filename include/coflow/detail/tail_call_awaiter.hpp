@@ -82,6 +82,8 @@ public:
       return t->swap_frame(next_frame);
     }
     // accepts_sink() implies started(): ready() has compared the executors.
+    // A next state started by another thread since ready() has local_
+    // false: no collapse, and make_source() compares for itself.
     if (n->accepts_sink() && local_)
       if (tail_source<T>* sink = t->lock_tail_sink())
       {
