@@ -38,6 +38,7 @@
 #include <vector>
 
 namespace asio = boost::asio;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -61,6 +62,96 @@ coflow::coroutine<int> tick(int n)
     co_await coflow::sleep(std::chrono::milliseconds(1));  // pausable, cancellable
   co_return n;
 }
+// end of example
+
+// example: coflow/join.hpp
+coflow::coroutine<int> value_after(std::chrono::milliseconds d, int v)
+{
+  co_await coflow::sleep(d);
+  co_return v;
+}
+
+coflow::coroutine<int> both()
+{
+  auto [a, b] = co_await coflow::join(value_after(2ms, 1), value_after(1ms, 2));  // 2 ms, not 3
+  co_return a * 10 + b;
+}
+// end of example
+
+// example: coflow/gather.hpp
+coflow::coroutine<int> fails()
+{
+  co_await coflow::sleep(1ms);
+  throw std::runtime_error("no");
+}
+
+coflow::coroutine<std::size_t> count_successes()
+{
+  std::vector<coflow::coroutine<int>> tries;
+  tries.push_back(fails());
+  tries.push_back(coflow::spawn(co_await coflow::this_coro::executor, fails()));
+  std::size_t ok = 0;
+  for (auto& r : co_await coflow::gather(std::move(tries)))
+    ok += r.has_value();       // each a boost::system::result<int, std::exception_ptr>
+  co_return ok;
+}
+// end of example
+
+// example: coflow/race.hpp
+coflow::coroutine<std::string> reply(std::chrono::milliseconds d, std::string s)
+{
+  co_await coflow::sleep(d);
+  co_return s;
+}
+
+coflow::coroutine<std::string> fastest()
+{
+  auto winner = co_await coflow::race(reply(1h, "slow"), reply(1ms, "fast"));
+  co_return std::get<1>(winner);   // the index tells the winner; the loser is gone
+}
+// end of example
+
+// example: coflow/timeout.hpp
+coflow::coroutine<int> slow()
+{
+  co_await coflow::sleep(1h);
+  co_return 1;
+}
+
+coflow::coroutine<int> bounded()
+{
+  try
+  {
+    co_return co_await coflow::timeout(1ms, slow());   // slow() is cancelled at 1 ms
+  }
+  catch (const coflow::timeout_error&)                 // not a cancel from above
+  {
+    co_return -1;
+  }
+}
+// end of example
+
+// example: coflow/shield.hpp
+coflow::coroutine<void> close_gracefully(int& closed)
+{
+  co_await coflow::sleep(1ms);     // a goodbye message, a flush...
+  ++closed;
+}
+
+coflow::coroutine<void> session(int& closed)
+{
+  bool cancelled = false;
+  try
+  {
+    co_await coflow::sleep(1h);    // serving
+  }
+  catch (const coflow::cancelled_error&)
+  {
+    cancelled = true;              // no co_await inside a handler
+  }
+  if (cancelled)
+    co_await coflow::shield(coflow::timeout(2s, close_gracefully(closed)));
+}                                  // the result stays cancelled_error
 // end of example
 
 // example: coflow/spawn.hpp
@@ -263,6 +354,79 @@ BOOST_AUTO_TEST_CASE(sleep_hpp)
   // end of example
   BOOST_TEST(f.get() == 3);
   BOOST_TEST((std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(3)));
+}
+
+BOOST_AUTO_TEST_CASE(join_hpp)
+{
+  // example: coflow/join.hpp
+  asio::io_context io;
+  auto f = coflow::spawn(io, both(), asio::use_future);
+  io.run();              // f.get() == 12
+  // end of example
+  BOOST_TEST(f.get() == 12);
+}
+
+BOOST_AUTO_TEST_CASE(gather_hpp)
+{
+  int reported = 0;
+  auto previous = coflow::set_unhandled_error_handler([&](std::exception_ptr) { ++reported; });
+  // example: coflow/gather.hpp
+  asio::io_context io;
+  auto f = coflow::spawn(io, count_successes(), asio::use_future);
+  io.run();              // f.get() == 0, and no error was reported as unhandled
+  // end of example
+  BOOST_TEST(f.get() == 0u);
+  BOOST_TEST(reported == 0);
+  coflow::set_unhandled_error_handler(previous);
+}
+
+BOOST_AUTO_TEST_CASE(race_hpp)
+{
+  const auto start = std::chrono::steady_clock::now();
+  // example: coflow/race.hpp
+  asio::io_context io;
+  auto f = coflow::spawn(io, fastest(), asio::use_future);
+  io.run();              // f.get() == "fast", after 1 ms, not 1 h
+  // end of example
+  BOOST_TEST(f.get() == "fast");
+  BOOST_TEST((std::chrono::steady_clock::now() - start < std::chrono::minutes(10)));
+}
+
+BOOST_AUTO_TEST_CASE(timeout_hpp)
+{
+  // example: coflow/timeout.hpp
+  asio::io_context io;
+  auto f = coflow::spawn(io, bounded(), asio::use_future);
+  io.run();              // f.get() == -1, after 1 ms
+  // end of example
+  BOOST_TEST(f.get() == -1);
+}
+
+BOOST_AUTO_TEST_CASE(shield_hpp)
+{
+  // example: coflow/shield.hpp
+  asio::io_context io;
+  int closed = 0;
+  auto s = coflow::spawn(io, session(closed));
+  asio::post(io, [&] { s.cancel(); });
+  io.run();              // closed == 1; s failed with cancelled_error
+  // end of example
+  BOOST_TEST(closed == 1);
+  BOOST_TEST(s.called());
+  bool cancelled = false;
+  s.async_wait([&](std::exception_ptr e) {
+    try
+    {
+      std::rethrow_exception(e);
+    }
+    catch (const coflow::cancelled_error&)
+    {
+      cancelled = true;
+    }
+  });
+  io.restart();
+  io.run();
+  BOOST_TEST(cancelled);
 }
 
 BOOST_AUTO_TEST_CASE(spawn_hpp)

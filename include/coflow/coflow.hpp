@@ -33,9 +33,14 @@
 #include <coflow/coroutine.hpp>
 #include <coflow/deferred.hpp>
 #include <coflow/error.hpp>
+#include <coflow/gather.hpp>
+#include <coflow/join.hpp>
+#include <coflow/race.hpp>
+#include <coflow/shield.hpp>
 #include <coflow/sleep.hpp>
 #include <coflow/spawn.hpp>
 #include <coflow/tail_call.hpp>
+#include <coflow/timeout.hpp>
 #include <coflow/this_coro.hpp>
 #include <coflow/unhandled_error.hpp>
 #include <coflow/use_coroutine.hpp>

@@ -116,6 +116,16 @@ public:
     post_resume(resume_token::adopt(this));
   }
 
+  /// post_start() from a handler already on the executor, inside a pump:
+  /// the start is queued on the pump and runs after the caller returns (a
+  /// node that starts several branches from one posted handler).
+  void start_queued()
+  {
+    assert(pump::current());
+    add_ref(); // the running reference
+    resume_token::adopt(this).resume();
+  }
+
   /// A child awaited at once, on its parent's executor, which it borrows
   /// when the types match (the parent outlives the child's run), and on the
   /// parent's running reference. Runs nested when the pump allows it.

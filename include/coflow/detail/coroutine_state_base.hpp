@@ -705,6 +705,17 @@ public:
       std::rethrow_exception(resume_error());
   }
 
+  /// throw_if_cancelled() for an await that a cancel does not stop (a
+  /// shield): only the error of a handler dropped unused.
+  void throw_if_failed()
+  {
+    if (state() & failed_bit) [[unlikely]]
+    {
+      state_.fetch_and(~word_type(failed_bit), std::memory_order_acq_rel);
+      std::rethrow_exception(std::exchange(extras_ptr()->resume_error, nullptr));
+    }
+  }
+
   /// What throw_if_cancelled() throws: the cancel, or the error its awaited
   /// operation left instead of a result (a handler dropped).
   [[gnu::noinline]] std::exception_ptr resume_error() noexcept
