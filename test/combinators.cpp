@@ -279,6 +279,27 @@ BOOST_AUTO_TEST_CASE(third_party_cancel_of_a_branch_fails_the_join)
   BOOST_TEST(unhandled.errors.empty());
 }
 
+BOOST_AUTO_TEST_CASE(branches_cancelled_before_they_start)
+{
+  // A branch cancelled through its own handle before the join starts ends
+  // as it starts, inside the join's await_suspend: the join resumes early.
+  event_log log;
+  auto a = forever(log, "a");
+  auto b = forever(log, "b");
+  a.cancel();
+  b.cancel();
+  received<std::tuple<int, int>> both;
+  coflow::spawn(io, coflow::join(a, b)).async_wait(both.handler());
+  auto c = forever(log, "c");
+  c.cancel();
+  received<std::tuple<int, int>> one;
+  coflow::spawn(io, coflow::join(c, value_now(1))).async_wait(one.handler());
+  run();
+  BOOST_TEST(holds<coflow::cancelled_error>(both.error));
+  BOOST_TEST(holds<coflow::cancelled_error>(one.error));
+  BOOST_TEST(log.empty()); // no body ran: their frames went unstarted
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // --- gather -------------------------------------------------------------------

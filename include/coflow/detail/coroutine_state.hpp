@@ -116,6 +116,37 @@ public:
     post_resume(resume_token::adopt(this));
   }
 
+  /// A branch of a node that waits on several children (a combinator):
+  /// like prepare_posted_start(), for a start by start_queued() on the
+  /// executor of the node's coroutine, @p node_executor, which it borrows
+  /// when the types match (that coroutine awaits the branch, so it outlives
+  /// its run), with its result going to @p sink. No work is tracked and no
+  /// registry looked up: the node's coroutine, suspended on it, already
+  /// keeps its context running and has its registry.
+  template <class NodeExecutor>
+  void prepare_branch(const NodeExecutor& node_executor, result_sink<T>* sink)
+  {
+    mark_started();
+    mark_unstarted();
+    extras& x = ensure_extras();
+    if constexpr (std::is_same_v<NodeExecutor, Executor>)
+      executor_ = &node_executor;
+    else
+      executor_ = &x.own_executor.emplace(node_executor);
+    x.sink = sink;
+  }
+
+  /// Undoes prepare_branch() when the node cannot start (out of memory):
+  /// the coroutine refers to nothing of the node; it stays marked started,
+  /// so it never runs, and goes with its last handle.
+  void unprepare_branch() noexcept
+  {
+    if (extras* x = typed_extras())
+      x->sink = nullptr;
+    if (!(typed_extras() && typed_extras()->own_executor))
+      executor_ = nullptr;
+  }
+
   /// post_start() from a handler already on the executor, inside a pump:
   /// the start is queued on the pump and runs after the caller returns (a
   /// node that starts several branches from one posted handler).
@@ -554,6 +585,8 @@ private:
         // A spawned coroutine state: its running reference and the sink's handle are
         // the only references if no other handle may read the result.
         const bool only_sink = !shared && refs_.load(std::memory_order_acquire) == 2;
+        if (!only_sink)
+          keep_executor(); // a branch's is borrowed from the node's coroutine
         sink = std::exchange(x->sink, nullptr);
         sink->receive(only_sink ? take_outcome() : copy_or_error());
       }

@@ -30,7 +30,6 @@
 #include <coflow/unhandled_error.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/post.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -370,28 +369,39 @@ public:
 
   void hand_over(resume_token&& token)
   {
-    // Everything that may throw comes before the start is posted: until
-    // then no branch runs, and a throw leaves them all unstarted.
-    branches_.for_each([&](std::size_t i, auto& child, auto& sink) {
-      auto& state = coroutine_access::state_of(child);
-      if (state.started())
+    // Everything that may throw comes before the first start: a throw
+    // leaves every branch unstarted, and none refers to this node.
+    branches_.for_each([&](std::size_t, auto& child, auto&) {
+      if (coroutine_access::state_of(child).started())
         throw std::logic_error("coflow: a branch was started by someone else");
-      state.prepare_posted_start(this->coro_->executor());
-      state.set_sink(&sink);
-      sink.bind(this, i);
     });
+    std::size_t prepared = 0;
+    try
+    {
+      branches_.for_each([&](std::size_t i, auto& child, auto& sink) {
+        coroutine_access::state_of(child).prepare_branch(this->coro_->executor(), &sink);
+        sink.bind(this, i);
+        ++prepared;
+      });
+    }
+    catch (...)
+    {
+      branches_.for_each([&](std::size_t i, auto& child, auto&) {
+        if (i < prepared)
+          coroutine_access::state_of(child).unprepare_branch();
+      });
+      throw;
+    }
     waiting_ = std::move(token);
     left_.store(branches_.size(), std::memory_order_relaxed);
-    // One handler starts every branch: they run one after the other once
-    // it returns, inside its pump. The node outlives the handler's run (no
-    // branch can deliver before it starts), not necessarily the handler
-    // itself (dropped at shutdown), which therefore holds only a pointer.
-    boost::asio::post(this->coro_->executor(), [this] {
-      pump::run([this] {
-        branches_.for_each([](std::size_t, auto& child, auto&) {
-          coroutine_access::state_of(child).start_queued();
-        });
-      });
+    // The body runs inside a pump, so every branch's start is queued on it:
+    // the branches run one after the other once the body has suspended
+    // (no post, no nesting). A branch that delivers at once (cancelled
+    // before it started) may resume the body's token here: the suspension
+    // protocol then finds the body resumed early, and the body goes on on
+    // this thread after await_suspend, so the node is alive meanwhile.
+    branches_.for_each([](std::size_t, auto& child, auto&) {
+      coroutine_access::state_of(child).start_queued();
     });
   }
 
