@@ -42,6 +42,7 @@
 #include <coflow/deferred.hpp>
 #include <coflow/detail/coroutine_promise.hpp>
 #include <coflow/detail/coroutine_state.hpp>
+#include <coflow/detail/wait_operation.hpp>
 #include <coflow/this_coro.hpp>
 #include <coflow/use_coroutine.hpp> // what a body awaits Asio operations with
 
@@ -157,6 +158,27 @@ public:
     return as_deferred().async_wait(std::forward<WaitToken>(token));
   }
 
+  /// The coroutine as an Asio asynchronous operation (DESIGN.md §9): waits
+  /// for its result through @p token, as async_wait() does.
+  /**
+   * An unstarted coroutine is first spawned (its start posted) on the
+   * token's associated executor; a token without one (Asio's default,
+   * the system executor) gives std::logic_error: spawn the coroutine first.
+   * So an `asio::awaitable` writes `T v = co_await my_coroutine(args);`,
+   * and started coroutines go into `asio::experimental::make_parallel_group`.
+   * A cancellation slot bound to the token cancels the coroutine, with its
+   * whole cascade. The completion signature has the arguments of
+   * `wait_signature`.
+   */
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(
+      typename detail::wait_operation_signature<T>::type) CompletionToken>
+  auto operator()(CompletionToken&& token) const
+  {
+    return boost::asio::async_initiate<CompletionToken,
+        typename detail::wait_operation_signature<T>::type>(
+        detail::wait_initiation{}, token, *this);
+  }
+
   /// See deferred::add_callbacks.
   template <class Callback, class Errback>
   const coroutine& add_callbacks(Callback cb, Errback eb) const
@@ -198,6 +220,14 @@ public:
 
 private:
   friend struct detail::coroutine_access;
+  friend struct detail::wait_initiation;
+
+  template <class OtherExecutor>
+  void start_on(OtherExecutor ex) const
+  {
+    checked().start_posted(Executor(std::move(ex)));
+  }
+
   using coro_state_type = detail::coroutine_state<T, Executor>;
 
   explicit coroutine(coro_state_type* adopted) noexcept : coro_(adopted) {}

@@ -28,6 +28,7 @@
 
 #include <coflow/detail/deferred_state.hpp>
 #include <coflow/detail/deferred_traits.hpp>
+#include <coflow/detail/wait_operation.hpp>
 #include <coflow/error.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -312,6 +313,20 @@ public:
         "default-constructible T (as co_spawn's does)");
     return boost::asio::async_initiate<WaitToken, wait_signature>(
         detail::initiate_wait<T, Executor>(checked_state()), token);
+  }
+
+  /// The deferred as an Asio asynchronous operation (DESIGN.md §9): waits
+  /// for its result through @p token, as async_wait() does. So an
+  /// `asio::awaitable` writes `T v = co_await d;`, and a deferred goes into
+  /// `asio::experimental::make_parallel_group`. The completion signature
+  /// has the arguments of `wait_signature`.
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(
+      typename detail::wait_operation_signature<T>::type) CompletionToken>
+  auto operator()(CompletionToken&& token) const
+  {
+    return boost::asio::async_initiate<CompletionToken,
+        typename detail::wait_operation_signature<T>::type>(
+        detail::wait_initiation{}, token, *this);
   }
 
 private:
