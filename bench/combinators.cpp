@@ -12,6 +12,7 @@
 //  (c) timeout of a child that completes at once vs `child() || timer`
 //  (d) pause + unpause of a join of 1 000 suspended branches, per branch (no
 //      peer has it)
+//  (e) task_group spawn + completion of a trivial child vs co_spawn
 //
 
 #include <coflow/coroutine.hpp>
@@ -19,6 +20,7 @@
 #include <coflow/race.hpp>
 #include <coflow/sleep.hpp>
 #include <coflow/spawn.hpp>
+#include <coflow/task_group.hpp>
 #include <coflow/timeout.hpp>
 #include <coflow/use_coroutine.hpp>
 
@@ -203,6 +205,50 @@ void d_coflow_pause_unpause_join(benchmark::State& state)
   io.run();
 }
 
+// --- (e) task_group spawn + completion ----------------------------------------------
+
+constexpr int group_children = 1000;
+
+asio::awaitable<void> asio_trivial()
+{
+  co_return;
+}
+
+coflow::coroutine<void> coflow_trivial()
+{
+  co_return;
+}
+
+void e_asio_co_spawn(benchmark::State& state)
+{
+  asio::io_context io(1);
+  for (auto _ : state)
+  {
+    for (int i = 0; i < group_children; ++i)
+      asio::co_spawn(io, asio_trivial(), asio::detached);
+    io.run();
+    io.restart();
+  }
+  state.SetItemsProcessed(state.iterations() * group_children);
+}
+
+void e_coflow_task_group_spawn(benchmark::State& state)
+{
+  asio::io_context io(1);
+  auto body = [](coflow::task_group& g) -> coflow::coroutine<void> {
+    for (int i = 0; i < group_children; ++i)
+      g.spawn(coflow_trivial());
+    co_return;
+  };
+  for (auto _ : state)
+  {
+    (void)coflow::spawn(io, coflow::with_task_group(body));
+    io.run();
+    io.restart();
+  }
+  state.SetItemsProcessed(state.iterations() * group_children);
+}
+
 } // namespace
 
 #define COFLOW_BENCH(name) BENCHMARK(name)->Repetitions(5)->ReportAggregatesOnly(true)
@@ -214,5 +260,7 @@ COFLOW_BENCH(b_coflow_race);
 COFLOW_BENCH(c_asio_or_timer);
 COFLOW_BENCH(c_coflow_timeout);
 COFLOW_BENCH(d_coflow_pause_unpause_join);
+COFLOW_BENCH(e_asio_co_spawn);
+COFLOW_BENCH(e_coflow_task_group_spawn);
 
 BENCHMARK_MAIN();

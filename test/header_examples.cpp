@@ -154,6 +154,23 @@ coflow::coroutine<void> session(int& closed)
 }                                  // the result stays cancelled_error
 // end of example
 
+// example: coflow/task_group.hpp
+coflow::coroutine<void> serve(int id, std::vector<int>& served)
+{
+  co_await coflow::sleep(1ms);     // a session
+  served.push_back(id);
+}
+
+coflow::coroutine<void> accept_three(std::vector<int>& served)
+{
+  co_await coflow::with_task_group([&](coflow::task_group& g) -> coflow::coroutine<void> {
+    for (int id = 0; id < 3; ++id)
+      g.spawn(serve(id, served));  // runs alongside; the group waits for it
+    co_return;
+  });                              // every session has finished here
+}
+// end of example
+
 // example: coflow/spawn.hpp
 coflow::coroutine<int> answer()
 {
@@ -427,6 +444,19 @@ BOOST_AUTO_TEST_CASE(shield_hpp)
   io.restart();
   io.run();
   BOOST_TEST(cancelled);
+}
+
+BOOST_AUTO_TEST_CASE(task_group_hpp)
+{
+  // example: coflow/task_group.hpp
+  asio::io_context io;
+  std::vector<int> served;
+  auto c = coflow::spawn(io, accept_three(served));
+  io.run();              // served holds 0, 1 and 2; c.pause() or c.cancel()
+                         // would have reached every session
+  // end of example
+  BOOST_TEST(served.size() == 3u);
+  BOOST_TEST(c.called());
 }
 
 BOOST_AUTO_TEST_CASE(spawn_hpp)

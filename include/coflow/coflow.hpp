@@ -40,6 +40,7 @@
 #include <coflow/sleep.hpp>
 #include <coflow/spawn.hpp>
 #include <coflow/tail_call.hpp>
+#include <coflow/task_group.hpp>
 #include <coflow/timeout.hpp>
 #include <coflow/this_coro.hpp>
 #include <coflow/unhandled_error.hpp>
