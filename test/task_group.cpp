@@ -174,6 +174,28 @@ BOOST_AUTO_TEST_CASE(a_child_cancelled_through_its_handle_is_no_failure)
   BOOST_TEST(log.back() == "group done");
 }
 
+BOOST_AUTO_TEST_CASE(a_cancel_from_inside_a_child_is_a_failure)
+{
+  // The child was not cancelled: something it awaited was (found by the
+  // chaos test). Its cancelled_error is a failure like any other.
+  event_log log;
+  auto inner = forever(log, "inner");
+  auto child = [&]() -> coroutine<void> { co_await inner; };
+  auto root = [&]() -> coroutine<void> {
+    co_await coflow::with_task_group([&](task_group& g) -> coroutine<void> {
+      g.spawn(child());
+      co_await forever(log, "body");
+    });
+  };
+  received<void> r;
+  coflow::spawn(io, root()).async_wait(r.handler());
+  poll();
+  inner.cancel();
+  run();
+  BOOST_TEST(holds<coflow::cancelled_error>(r.error));
+  BOOST_TEST(log == (event_log{"inner cleanup", "body cleanup"}));
+}
+
 BOOST_AUTO_TEST_CASE(a_later_failure_is_reported_once)
 {
   event_log log;

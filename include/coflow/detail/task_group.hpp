@@ -154,10 +154,11 @@ public:
   /// The first failure, once the group has completed.
   std::exception_ptr failure() const noexcept { return failure_; }
 
-  /// Member @p e has delivered @p error (null for a value): see DESIGN.md
-  /// §7 for what counts as a failure. Frees @p e. The last member resumes
+  /// Member @p e has delivered @p error (null for a value), @p cancelled
+  /// if it was cancelled itself: see DESIGN.md §7 for what counts as a
+  /// failure. Frees @p e. The last member resumes
   /// the awaiting coroutine, after which nothing here is touched.
-  void member_done(group_entry* e, std::exception_ptr error, bool body) noexcept
+  void member_done(group_entry* e, std::exception_ptr error, bool body, bool cancelled) noexcept
   {
     std::exception_ptr unreported;
     bool done = false;
@@ -168,9 +169,11 @@ public:
         body_done_ = true;
       else
         --children_;
-      // A child's cancelled_error is no failure (the group cancelled it,
-      // or its own handle did); the body's is.
-      if (error && (body || !is_cancel(error)))
+      // A child that was itself cancelled (by the group, or through its
+      // own handle) has not failed; a cancelled_error that comes out of
+      // its work (something it awaited was cancelled) is a failure, as is
+      // every error of the body.
+      if (error && (body || !cancelled))
       {
         if (!failure_)
         {
@@ -237,7 +240,8 @@ private:
     }
     void delivered() noexcept override
     {
-      group_->member_done(this, std::move(error_), body());
+      const bool cancelled = coroutine_access::state_pointer(child_)->cancel_requested();
+      group_->member_done(this, std::move(error_), body(), cancelled);
     }
     resume_token abandoned() noexcept override { return group_->member_abandoned(this, body()); }
 
