@@ -122,7 +122,7 @@ public:
 
   void hand_over(resume_token&& token)
   {
-    group_.wait(std::move(token));
+    group_.wait(std::move(token), this->coro_);
     (void)group_.add(std::move(body_), true);
   }
 

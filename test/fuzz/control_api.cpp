@@ -7,7 +7,8 @@
 //
 // The input bytes are decoded into a sequence of operations on a small set
 // of deferreds, coroutines and Asio operations (create a deferred, fire,
-// errback, create a coroutine that awaits a deferred, or awaits or tail-calls
+// errback, create a coroutine that awaits a deferred (directly, in a child,
+// a tail call, or through a join, a race, a timeout or a task group), or awaits or tail-calls
 // a coroutine of the set, or awaits a fuzz operation; spawn, add a consumer,
 // pause, unpause, cancel (also from a handler), drop a handle, run one or all
 // ready handlers, resolve a pending fuzz operation, destroy the context); the
@@ -91,8 +92,13 @@
 #include <coflow/coroutine.hpp>
 #include <coflow/deferred.hpp>
 #include <coflow/error.hpp>
+#include <coflow/join.hpp>
+#include <coflow/race.hpp>
+#include <coflow/sleep.hpp>
 #include <coflow/spawn.hpp>
 #include <coflow/tail_call.hpp>
+#include <coflow/task_group.hpp>
+#include <coflow/timeout.hpp>
 #include <coflow/unhandled_error.hpp>
 #include <coflow/use_coroutine.hpp>
 
@@ -662,12 +668,23 @@ coroutine<int> leaf(deferred<int> d, frame_guard* parent = nullptr, frame_param 
 }
 
 /// What a body adds to the value it awaits; see expected_value().
-constexpr int deferred_body_adds[4] = {0, 1, 1, 0};
+constexpr int deferred_body_adds[8] = {0, 1, 1, 0, 0, 0, 0, 0};
 
+coroutine<void> posts(asio::io_context& io)
+{
+  co_await asio::post(io, coflow::use_coroutine);
+}
+
+/// Kinds 4 to 7 await the deferred through a combinator (DESIGN.md §7)
+/// that gives its value unchanged: a join with a posting branch, a race
+/// against an hour's sleep, an hour's timeout, a task group whose body
+/// awaits it while a posting child runs. (Each combinator is named before
+/// its co_await: g++ 12 destroys a co_await's temporaries twice when it
+/// throws.)
 coroutine<int> on_deferred(int kind, deferred<int> d, asio::io_context& io, frame_param = {})
 {
   frame_guard g;
-  switch (kind % 4)
+  switch (kind % 8)
   {
   case 0:
     co_return co_await d;
@@ -675,9 +692,34 @@ coroutine<int> on_deferred(int kind, deferred<int> d, asio::io_context& io, fram
     co_return co_await leaf(d, &g);
   case 2:
     co_return co_await coflow::tail_call(leaf(d));
-  default:
+  case 3:
     co_await asio::post(io, coflow::use_coroutine);
     co_return co_await d;
+  case 4:
+  {
+    auto both = coflow::join(d, posts(io));
+    co_return std::get<0>(co_await std::move(both));
+  }
+  case 5:
+  {
+    auto first = coflow::race(d, coflow::sleep(std::chrono::hours(1)));
+    co_return std::get<0>(co_await std::move(first));
+  }
+  case 6:
+  {
+    auto bounded = coflow::timeout(std::chrono::hours(1), d);
+    co_return co_await std::move(bounded);
+  }
+  default:
+  {
+    int v = 0;
+    auto group = coflow::with_task_group([&](coflow::task_group& tasks) -> coroutine<void> {
+      tasks.spawn(posts(io));
+      v = co_await d;
+    });
+    co_await std::move(group);
+    co_return v;
+  }
   }
 }
 
@@ -1095,7 +1137,7 @@ void run(const std::uint8_t* data, std::size_t size)
       if (s->deferreds.size() > 0 && s->coroutines.size() < 10)
       {
         const std::size_t d = arg % s->deferreds.size();
-        const int kind = static_cast<int>(arg / 16 % 4);
+        const int kind = static_cast<int>(arg / 16 % 8);
         s->coroutines.push_back({on_deferred(kind, s->deferreds[d].d, s->io()),
             static_cast<int>(d), -1, -1, deferred_body_adds[kind]});
       }

@@ -616,6 +616,11 @@ public:
     extras_ptr()->lent_cancel_epoch.fetch_add(1, std::memory_order_release);
   }
 
+  /// Whether a control call has locked this coroutine state to forward to
+  /// what it awaits: until it unlocks, what it forwarded (queued on that
+  /// thread) may still be applied to the children it awaits.
+  bool locked_for_control() const noexcept { return phase(state()) == locked; }
+
   /// Whether this coroutine state's pause was forwarded to @p control.
   bool forwarded_pause_to(const awaited_control* control) const noexcept
   {

@@ -15,6 +15,14 @@
 // queue under it (they never run coroutine code, nor deliver), so nothing
 // re-enters the group while it is held.
 //
+// A forward made inside a control call is queued on that thread and applied
+// after the group's own forward has returned, while the awaiting coroutine
+// stays locked (the core's rule: a locked coroutine's awaiter keeps the
+// children it forwarded to alive). A finished member's entry holds the
+// group's handle of that child, so while the awaiting coroutine is locked
+// the entry is not freed but buried, and freed at the next member's end or
+// spawn that finds it unlocked, or with the group.
+//
 
 #ifndef COFLOW_DETAIL_TASK_GROUP_HPP
 #define COFLOW_DETAIL_TASK_GROUP_HPP
@@ -83,8 +91,10 @@ public:
     if (state.started())
       throw std::logic_error("coflow: the coroutine has already started");
     auto entry = std::make_unique<member<T, E>>(this, c);
+    group_entry* dead = nullptr;
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      dead = take_buried();
       if (!open_)
         throw std::logic_error("coflow: task_group::spawn after the group has completed");
       state.prepare_branch(executor_, entry.get());
@@ -100,6 +110,7 @@ public:
       if (!body)
         ++children_;
     }
+    free_entries(dead);
     // The group is open until this member has delivered: the start may go
     // now, and the member may finish at once on another thread.
     if (body)
@@ -109,9 +120,15 @@ public:
     return c;
   }
 
-  /// The awaiting coroutine's token: resumed once every member has
-  /// delivered (the body is added next, so the group cannot end before).
-  void wait(resume_token token) { waiting_ = std::move(token); }
+  ~group_state() { free_entries(std::exchange(buried_, nullptr)); }
+
+  /// The awaiting coroutine @p waiter's token: resumed once every member
+  /// has delivered (the body is added next, so the group cannot end before).
+  void wait(resume_token token, const coroutine_state_base* waiter)
+  {
+    waiting_ = std::move(token);
+    waiter_ = waiter;
+  }
 
   void pause()
   {
@@ -165,6 +182,7 @@ public:
     {
       std::lock_guard<std::mutex> lock(mutex_);
       unlink(e);
+      e = bury_or_take(e);
       if (body)
         body_done_ = true;
       else
@@ -189,7 +207,7 @@ public:
         done = true;
       }
     }
-    delete e;
+    free_entries(e);
     if (unreported)
       report_unhandled_error(unreported);
     if (done)
@@ -204,6 +222,7 @@ public:
     {
       std::lock_guard<std::mutex> lock(mutex_);
       unlink(e);
+      e = bury_or_take(e);
       if (body)
         body_done_ = true;
       else
@@ -214,7 +233,7 @@ public:
         done = true;
       }
     }
-    delete e;
+    free_entries(e);
     return done ? std::move(waiting_) : resume_token();
   }
 
@@ -270,6 +289,36 @@ private:
       e->next->prev = e->prev;
   }
 
+  /// Under the lock, for a finished member's entry @p e: buried while the
+  /// awaiting coroutine is locked by a control call (see the file comment),
+  /// else returned with every entry buried before, for free_entries().
+  group_entry* bury_or_take(group_entry* e) noexcept
+  {
+    if (waiter_ && waiter_->locked_for_control())
+    {
+      e->next = buried_;
+      buried_ = e;
+      return nullptr;
+    }
+    e->next = take_buried();
+    return e;
+  }
+
+  /// Under the lock: the buried entries, if none may be in use any more.
+  group_entry* take_buried() noexcept
+  {
+    if (!buried_ || (waiter_ && waiter_->locked_for_control()))
+      return nullptr;
+    return std::exchange(buried_, nullptr);
+  }
+
+  /// Outside the lock: frees a list of entries (linked through next).
+  static void free_entries(group_entry* e) noexcept
+  {
+    while (e)
+      delete std::exchange(e, e->next);
+  }
+
   /// Under the lock.
   void cancel_all() noexcept
   {
@@ -290,7 +339,9 @@ private:
   mutable std::mutex mutex_;
   executor_type executor_;
   group_entry* head_ = nullptr;
+  group_entry* buried_ = nullptr; ///< finished, not yet freed (see bury_or_take)
   const group_entry* body_ = nullptr; ///< the first member added
+  const coroutine_state_base* waiter_ = nullptr; ///< the awaiting coroutine
   std::size_t children_ = 0;
   bool open_ = true;
   bool body_done_ = false;
