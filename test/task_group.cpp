@@ -313,6 +313,42 @@ BOOST_AUTO_TEST_CASE(spawn_after_the_group_completed_throws)
   BOOST_CHECK_THROW((void)kept->spawn(posts(log, "x", 0)), std::logic_error);
 }
 
+BOOST_AUTO_TEST_CASE(spawn_on_a_kept_copy_after_a_cancelled_group_throws)
+{
+  // Found by a newcomer's trial (ASan, thread pool): the group's buried
+  // entries made spawn read the awaiting coroutine after it was gone.
+  for (int round = 0; round < 20; ++round)
+  {
+    std::optional<task_group> kept;
+    std::optional<asio::thread_pool> pool(std::in_place, 2);
+    std::atomic<int> steps{0};
+    auto child = [&]() -> coroutine<void> {
+      for (;;)
+      {
+        co_await asio::post(co_await coflow::this_coro::executor, coflow::use_coroutine);
+        steps.fetch_add(1, std::memory_order_relaxed);
+      }
+    };
+    auto root = [&]() -> coroutine<void> {
+      co_await coflow::with_task_group([&](task_group& g) -> coroutine<void> {
+        kept = g;
+        for (int i = 0; i < 8; ++i)
+          g.spawn(child());
+        co_await child();
+      });
+    };
+    auto c = coflow::spawn(*pool, root());
+    auto f = c.async_wait(asio::use_future);
+    while (steps.load(std::memory_order_relaxed) < 20)
+      std::this_thread::yield();
+    c.cancel();
+    BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
+    pool->join();
+    BOOST_CHECK_THROW((void)kept->spawn(child()), std::logic_error);
+    pool.reset();
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_hundred_thousand_children_keep_memory_flat)
 {
   constexpr int children = 100000;

@@ -94,9 +94,9 @@ public:
     group_entry* dead = nullptr;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      dead = take_buried();
-      if (!open_)
+      if (!open_) // (the awaiting coroutine may be gone: waiter_ is not read)
         throw std::logic_error("coflow: task_group::spawn after the group has completed");
+      dead = take_buried();
       state.prepare_branch(executor_, entry.get());
       // Started paused or cancelled, as the group is now.
       if (paused_)
@@ -341,7 +341,9 @@ private:
   group_entry* head_ = nullptr;
   group_entry* buried_ = nullptr; ///< finished, not yet freed (see bury_or_take)
   const group_entry* body_ = nullptr; ///< the first member added
-  const coroutine_state_base* waiter_ = nullptr; ///< the awaiting coroutine
+  /// The awaiting coroutine; read only while the group is open (a copy of
+  /// the task_group may outlive it).
+  const coroutine_state_base* waiter_ = nullptr;
   std::size_t children_ = 0;
   bool open_ = true;
   bool body_done_ = false;
