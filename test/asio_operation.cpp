@@ -252,7 +252,11 @@ BOOST_AUTO_TEST_CASE(awaited_from_an_awaitable_on_a_thread_pool)
     auto f = asio::co_spawn(pool, body(), asio::use_future);
     BOOST_TEST(f.get() == 211);
     pool.join();
-    BOOST_TEST(log.size() == 2u);
+    // The timer may fire while level1 is still starting on the other
+    // thread: a cancel that arrives before level1 awaits level2 means level2
+    // never runs (nor logs). Either way each cleanup ran once, innermost first.
+    BOOST_TEST((log == event_log{"level2 cleanup", "level1 cleanup"}
+                   || log == event_log{"level1 cleanup"} || log.empty()));
   }
 }
 

@@ -128,12 +128,11 @@ public:
   {
     mark_started();
     mark_unstarted();
-    extras& x = ensure_extras();
     if constexpr (std::is_same_v<NodeExecutor, Executor>)
-      executor_ = &node_executor;
+      executor_ = &node_executor; // no extras needed
     else
-      executor_ = &x.own_executor.emplace(node_executor);
-    x.sink = sink;
+      executor_ = &ensure_extras().own_executor.emplace(node_executor);
+    sink_ = sink;
   }
 
   /// Undoes prepare_branch() when the node cannot start (out of memory):
@@ -141,8 +140,7 @@ public:
   /// so it never runs, and goes with its last handle.
   void unprepare_branch() noexcept
   {
-    if (extras* x = typed_extras())
-      x->sink = nullptr;
+    sink_ = nullptr;
     if (!(typed_extras() && typed_extras()->own_executor))
       executor_ = nullptr;
   }
@@ -352,13 +350,13 @@ public:
     const extras* x = typed_extras();
     const stage now = this->current_stage(); // one load: the stage is atomic
     return x && now >= stage::started && now != stage::finished && !borrowed_run_
-        && !continuation_ && !x->sink;
+        && !continuation_ && !sink_;
   }
 
   /// The result goes to @p sink, which is told when it is there (or that
   /// it never comes, see result_sink). After accepts_sink(), before the
   /// start is posted or on the coroutine's executor.
-  void set_sink(result_sink<T>* sink) noexcept { typed_extras()->sink = sink; }
+  void set_sink(result_sink<T>* sink) noexcept { sink_ = sink; }
 
   /// The result goes to @p sink, and @p token (the tail-calling coroutine)
   /// is resumed as this coroutine's continuation.
@@ -379,10 +377,10 @@ public:
   {
     extras* x = typed_extras();
     // A sink with a continuation is a tail source (see set_tail_sink()).
-    if (!x || !x->sink || x->shared || borrowed_run_ || !continuation_
+    if (!x || !sink_ || x->shared || borrowed_run_ || !continuation_
         || cancel_requested() || refs_.load(std::memory_order_acquire) != 2)
       return nullptr;
-    auto* source = static_cast<tail_source<T>*>(x->sink);
+    auto* source = static_cast<tail_source<T>*>(sink_);
     coroutine_state_base* waiting = continuation_.get();
     if (!waiting->try_lock_suspended())
       return nullptr; // running, or a control call is forwarding through it
@@ -402,8 +400,7 @@ public:
   /// does this state.
   void end_in_collapse(coroutine_state* next) noexcept
   {
-    extras* x = typed_extras();
-    auto* sink = static_cast<tail_source<T>*>(std::exchange(x->sink, nullptr));
+    auto* sink = static_cast<tail_source<T>*>(std::exchange(sink_, nullptr));
     coroutine_state_base* waiting = continuation_.get();
     next->set_tail_sink(sink, std::move(continuation_));
     if (waiting->forwarded_pause_to(sink))
@@ -498,9 +495,6 @@ private:
     std::shared_ptr<shared_state_type> shared;
     /// After a tail call to a started coroutine or a deferred.
     std::unique_ptr<tail_source<T>> tail;
-    /// Where the result goes directly (see set_sink()): a tail source (its
-    /// token is then this coroutine state's continuation_) or a fan-in's branch.
-    result_sink<T>* sink = nullptr;
   };
 
   std::unique_ptr<coroutine_extras> make_extras() override
@@ -580,14 +574,14 @@ private:
     {
       extras* x = typed_extras();
       const bool shared = x && x->shared;
-      if (x && x->sink)
+      if (sink_)
       {
         // A spawned coroutine state: its running reference and the sink's handle are
         // the only references if no other handle may read the result.
         const bool only_sink = !shared && refs_.load(std::memory_order_acquire) == 2;
         if (!only_sink)
           keep_executor(); // a branch's is borrowed from the node's coroutine
-        sink = std::exchange(x->sink, nullptr);
+        sink = std::exchange(sink_, nullptr);
         sink->receive(only_sink ? take_outcome() : copy_or_error());
       }
       if (shared)
@@ -633,7 +627,8 @@ private:
       sink->delivered(); // may resume what waits on the sink (queued)
     if (counted)
     {
-      typed_extras()->work.reset(); // a counted run is a spawned one
+      if (extras* x = typed_extras()) // a spawned one's (a branch may have none)
+        x->work.reset();
       if (!ending_frame)
         release();
     }
@@ -682,12 +677,9 @@ private:
 
   resume_token on_abandoned() noexcept override
   {
-    result_sink<T>* sink = nullptr;
+    result_sink<T>* sink = std::exchange(sink_, nullptr);
     if (extras* x = typed_extras())
-    {
       x->work.reset();
-      sink = std::exchange(x->sink, nullptr);
-    }
     destroy_frame();
     keep_executor();
     // Abandoned next, by the caller: with a borrowed running reference, the
@@ -770,6 +762,11 @@ private:
   /// base's tail padding, next to the other flags.)
   bool error_unreported_ = false;
   const Executor* executor_ = nullptr;
+  /// Where the result goes directly (see set_sink()): a tail source (its
+  /// token is then continuation_) or a node's branch sink. (Here, not in
+  /// the extras, so that a branch needs none: it fills the block's padding
+  /// for results of up to 8 bytes.)
+  result_sink<T>* sink_ = nullptr;
   std::exception_ptr error_;
   std::optional<value_type> value_;
 };
