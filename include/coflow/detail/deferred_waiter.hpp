@@ -82,6 +82,40 @@ private:
   std::tuple<Args...> args_;
 };
 
+/// Posts @p result through @p ex to @p handler, whose cancellation slot is
+/// @p slot: as `void(std::exception_ptr)` or `void(std::exception_ptr, T)`
+/// (a default T with an error), or as the outcome itself for coflow's own
+/// waiters (they say takes_outcome: no default T needed).
+template <class T, class Executor, class Handler>
+void post_to_handler(const Executor& ex, Handler handler,
+    boost::asio::cancellation_slot slot, outcome<T> result)
+{
+  if constexpr (requires { typename Handler::takes_outcome; })
+  {
+    boost::asio::post(ex,
+        waiter_completion<Handler, outcome<T>>(std::move(handler), slot, std::move(result)));
+  }
+  else
+  {
+    std::exception_ptr error;
+    if (result.index() == 1)
+      error = std::get<1>(std::move(result));
+    if constexpr (std::is_void_v<T>)
+    {
+      boost::asio::post(ex,
+          waiter_completion<Handler, std::exception_ptr>(
+              std::move(handler), slot, std::move(error)));
+    }
+    else
+    {
+      T value = result.index() == 0 ? std::get<0>(std::move(result)) : T();
+      boost::asio::post(ex,
+          waiter_completion<Handler, std::exception_ptr, T>(
+              std::move(handler), slot, std::move(error), std::move(value)));
+    }
+  }
+}
+
 template <class State, class Handler>
 class waiter_link final : public chain_link<State>
 {
@@ -141,33 +175,8 @@ private:
   /// Posts @p result to the consumer, through the deferred's executor.
   void deliver(State& state, outcome<typename State::result_type> result)
   {
-    using T = typename State::result_type;
-    if constexpr (requires { typename Handler::takes_outcome; })
-    {
-      // coflow's own waiters take the outcome as it is: no default T needed.
-      boost::asio::post(state.executor(),
-          waiter_completion<Handler, outcome<T>>(
-              std::move(handler_), slot_, std::move(result)));
-    }
-    else
-    {
-      std::exception_ptr error;
-      if (result.index() == 1)
-        error = std::get<1>(std::move(result));
-      if constexpr (std::is_void_v<T>)
-      {
-        boost::asio::post(state.executor(),
-            waiter_completion<Handler, std::exception_ptr>(
-                std::move(handler_), slot_, std::move(error)));
-      }
-      else
-      {
-        T value = result.index() == 0 ? std::get<0>(std::move(result)) : T();
-        boost::asio::post(state.executor(),
-            waiter_completion<Handler, std::exception_ptr, T>(
-                std::move(handler_), slot_, std::move(error), std::move(value)));
-      }
-    }
+    post_to_handler<typename State::result_type>(
+        state.executor(), std::move(handler_), slot_, std::move(result));
   }
 
   waiter_link(Handler&& handler, std::weak_ptr<chain_node> state,

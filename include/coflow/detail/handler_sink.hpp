@@ -70,10 +70,10 @@ public:
   static void attach(coroutine<T, Executor>& c, Handler&& handler)
   {
     auto& state = coroutine_access::state_of(c);
-    auto* sink = new handler_sink(std::move(handler), state.executor());
-    state.set_sink(sink);
+    std::unique_ptr<handler_sink> sink(new handler_sink(std::move(handler), state.executor()));
     if (sink->slot_.is_connected())
       sink->slot_.template emplace<slot_cancel<T, Executor>>(c);
+    state.set_sink(sink.release()); // last: nothing above leaves it set
   }
 
   void receive(outcome<T> r) override { result_.emplace(std::move(r)); }
@@ -83,24 +83,11 @@ public:
     std::unique_ptr<handler_sink> self(this);
     try
     {
-      std::exception_ptr error;
-      if (!result_)
-        error = std::make_exception_ptr(std::bad_alloc()); // receive() could not store it
-      else if (result_->index() == 1)
-        error = std::get<1>(std::move(*result_));
+      if (!result_) // receive() could not store it
+        result_.emplace(std::in_place_index<1>, std::make_exception_ptr(std::bad_alloc()));
       // Through the coroutine's executor, then the handler's (as a
       // deferred's consumers are): never inside the delivery.
-      if constexpr (std::is_void_v<T>)
-        boost::asio::post(executor_,
-            waiter_completion<Handler, std::exception_ptr>(
-                std::move(handler_), slot_, std::move(error)));
-      else
-      {
-        T value = result_ && result_->index() == 0 ? std::get<0>(std::move(*result_)) : T();
-        boost::asio::post(executor_,
-            waiter_completion<Handler, std::exception_ptr, T>(
-                std::move(handler_), slot_, std::move(error), std::move(value)));
-      }
+      post_to_handler<T>(executor_, std::move(handler_), slot_, std::move(*result_));
     }
     catch (...)
     {

@@ -181,12 +181,7 @@ public:
     bool done = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      unlink(e);
-      e = bury_or_take(e);
-      if (body)
-        body_done_ = true;
-      else
-        --children_;
+      e = remove_member(e, body);
       // A child that was itself cancelled (by the group, or through its
       // own handle) has not failed; a cancelled_error that comes out of
       // its work (something it awaited was cancelled) is a failure, as is
@@ -201,11 +196,7 @@ public:
         else if (!is_cancel(error))
           unreported = error;
       }
-      if (body_done_ && !head_)
-      {
-        open_ = false;
-        done = true;
-      }
+      done = close_if_done();
     }
     free_entries(e);
     if (unreported)
@@ -221,17 +212,8 @@ public:
     bool done = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      unlink(e);
-      e = bury_or_take(e);
-      if (body)
-        body_done_ = true;
-      else
-        --children_;
-      if (body_done_ && !head_)
-      {
-        open_ = false;
-        done = true;
-      }
+      e = remove_member(e, body);
+      done = close_if_done();
     }
     free_entries(e);
     return done ? std::move(waiting_) : resume_token();
@@ -280,6 +262,28 @@ private:
     if (head_)
       head_->prev = e;
     head_ = e;
+  }
+
+  /// Under the lock: member @p e (@p body: the body) has ended. @returns
+  /// what to free_entries() once the lock is released.
+  group_entry* remove_member(group_entry* e, bool body) noexcept
+  {
+    unlink(e);
+    if (body)
+      body_done_ = true;
+    else
+      --children_;
+    return bury_or_take(e);
+  }
+
+  /// Under the lock: @returns whether the last member has ended, which
+  /// closes the group (the caller resumes or abandons the waiting token).
+  bool close_if_done() noexcept
+  {
+    if (!body_done_ || head_)
+      return false;
+    open_ = false;
+    return true;
   }
 
   void unlink(group_entry* e) noexcept
