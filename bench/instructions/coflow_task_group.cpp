@@ -11,7 +11,7 @@
 namespace asio = boost::asio;
 long total = 0;
 coflow::coroutine<void> body(long i) { total += i; co_return; }
-int main(int argc, char** argv)
+int main(int, char** argv)
 {
   const int n = std::atoi(argv[1]);
   asio::io_context io;
