@@ -55,6 +55,14 @@ coflow::coroutine<int> parent(coflow::deferred<int> d)
 }
 // end of example
 
+// example: coflow/await_tree.hpp
+coflow::coroutine<void> worker(asio::steady_timer& timer)
+{
+  co_await timer.async_wait(coflow::use_coroutine);
+}
+// end of example
+constexpr unsigned worker_await_line = __LINE__ - 3;
+
 // example: coflow/sleep.hpp
 coflow::coroutine<int> tick(int n)
 {
@@ -359,6 +367,28 @@ BOOST_AUTO_TEST_CASE(error_hpp)
   }
   // end of example
   BOOST_TEST((code == asio::error::operation_aborted));
+}
+
+BOOST_AUTO_TEST_CASE(await_tree_hpp)
+{
+  // example: coflow/await_tree.hpp
+  asio::io_context io;
+  asio::steady_timer timer(io, std::chrono::hours(1));
+  coflow::coroutine<void> c = coflow::spawn(io, worker(timer));
+  io.poll();                                  // worker suspends on the timer
+  c.pause();
+  std::string text = coflow::to_string(coflow::await_tree(c));
+  // worker [paused ×1] at <this file>:<the co_await's line>
+  // └─ operation void (boost::system::error_code)
+  std::size_t roots = coflow::await_forest(io).size();  // 1
+  c.cancel();
+  io.run();
+  // end of example
+  BOOST_TEST(text
+      == "worker [paused \u00d71] at header_examples.cpp:" + std::to_string(worker_await_line)
+          + "\n\u2514\u2500 operation void (boost::system::error_code)\n");
+  BOOST_TEST(roots == 1u);
+  BOOST_TEST(coflow::await_forest(io).empty());
 }
 
 BOOST_AUTO_TEST_CASE(sleep_hpp)

@@ -30,6 +30,9 @@
 #ifndef COFLOW_COFLOW_HPP
 #define COFLOW_COFLOW_HPP
 
+#ifndef COFLOW_NO_INTROSPECTION
+#include <coflow/await_tree.hpp>
+#endif
 #include <coflow/coroutine.hpp>
 #include <coflow/deferred.hpp>
 #include <coflow/error.hpp>

@@ -152,7 +152,10 @@ public:
     }
   }
 
-  awaited_description describe() const noexcept override { return {awaited_kind::fan_in}; }
+  awaited_description describe() const noexcept override
+  {
+    return {awaited_kind::fan_in, nullptr, false, "task_group"};
+  }
 
   void pause() override { group_.pause(); }
   void unpause() override { group_.unpause(); }

@@ -93,9 +93,11 @@ public:
     frame_block::deallocate_frame<coro_state_type>(frame);
   }
 
-  coroutine_promise() noexcept
+  /// @p site: the coroutine function, as the compiler fills in the default
+  /// argument (it calls this constructor from the coroutine's ramp).
+  explicit coroutine_promise(function_site site = COFLOW_DETAIL_FUNCTION_SITE) noexcept
     : coro_(frame_block::claim<coro_state_type>(
-          std::coroutine_handle<coroutine_promise>::from_promise(*this)))
+          std::coroutine_handle<coroutine_promise>::from_promise(*this), site))
   {
   }
 
@@ -144,22 +146,27 @@ public:
   }
 
   template <class U, class E>
-  child_awaiter<coro_state_type, U, E> await_transform(coroutine<U, E>&& child) const
+  child_awaiter<coro_state_type, U, E> await_transform(
+      coroutine<U, E>&& child, await_site at = COFLOW_DETAIL_AWAIT_SITE) const
   {
+    coro_->at_await(at);
     if (!child)
       throw std::logic_error("coflow: co_await of an empty coroutine handle");
     return {coro_, std::move(child)};
   }
 
   template <class U, class E>
-  child_awaiter<coro_state_type, U, E> await_transform(const coroutine<U, E>& child) const
+  child_awaiter<coro_state_type, U, E> await_transform(
+      const coroutine<U, E>& child, await_site at = COFLOW_DETAIL_AWAIT_SITE) const
   {
-    return await_transform(coroutine<U, E>(child));
+    return await_transform(coroutine<U, E>(child), at);
   }
 
   template <class U, class E>
-  auto await_transform(tail_call_t<coroutine<U, E>> call) const
+  auto await_transform(
+      tail_call_t<coroutine<U, E>> call, await_site at = COFLOW_DETAIL_AWAIT_SITE) const
   {
+    coro_->at_await(at);
     static_assert(std::is_same_v<U, T>,
         "coflow::tail_call: the next state must be a coroutine of the same result "
         "type T as the coroutine that makes the tail call");
@@ -177,8 +184,10 @@ public:
   }
 
   template <class U, class E>
-  auto await_transform(tail_call_t<deferred<U, E>> call) const
+  auto await_transform(
+      tail_call_t<deferred<U, E>> call, await_site at = COFLOW_DETAIL_AWAIT_SITE) const
   {
+    coro_->at_await(at);
     static_assert(std::is_same_v<U, T>,
         "coflow::tail_call: the deferred must produce the same result type T as the "
         "coroutine that makes the tail call");
@@ -194,8 +203,10 @@ public:
   }
 
   template <class U, class E>
-  deferred_awaiter<coro_state_type, U, E> await_transform(const deferred<U, E>& d) const
+  deferred_awaiter<coro_state_type, U, E> await_transform(
+      const deferred<U, E>& d, await_site at = COFLOW_DETAIL_AWAIT_SITE) const
   {
+    coro_->at_await(at);
     const auto& state = deferred_access::state(d);
     if (!state)
       throw std::logic_error("coflow: co_await of an empty deferred handle");
@@ -203,24 +214,29 @@ public:
   }
 
   template <class Signature, class Initiation, class... Args>
-  auto await_transform(coroutine_operation<Signature, Initiation, Args...> op) const
+  auto await_transform(coroutine_operation<Signature, Initiation, Args...> op,
+      await_site at = COFLOW_DETAIL_AWAIT_SITE) const
   {
+    coro_->at_await(at);
     using launch = launch_operation<coroutine_operation<Signature, Initiation, Args...>>;
     return operation_awaiter<coro_state_type, Signature, launch>(coro_, launch{std::move(op)});
   }
 
   template <class Signature, class Initiation, class... Args>
-  auto await_transform(
-      boost::asio::deferred_async_operation<Signature, Initiation, Args...> op) const
+  auto await_transform(boost::asio::deferred_async_operation<Signature, Initiation, Args...> op,
+      await_site at = COFLOW_DETAIL_AWAIT_SITE) const
   {
+    coro_->at_await(at);
     using launch = launch_operation<
         boost::asio::deferred_async_operation<Signature, Initiation, Args...>>;
     return operation_awaiter<coro_state_type, Signature, launch>(coro_, launch{std::move(op)});
   }
 
   template <class U, class E>
-  auto await_transform(boost::asio::awaitable<U, E> a) const
+  auto await_transform(
+      boost::asio::awaitable<U, E> a, await_site at = COFLOW_DETAIL_AWAIT_SITE) const
   {
+    coro_->at_await(at);
     using launch = launch_awaitable<U, E>;
     return operation_awaiter<coro_state_type, typename wait_signature<U>::type, launch>(
         coro_, launch{std::move(a)});
@@ -231,8 +247,9 @@ public:
   /// returns a cascade_awaiter.
   template <class Node>
     requires requires(Node&& node, coro_state_type* t) { std::move(node).awaiter_for(t); }
-  auto await_transform(Node&& node) const
+  auto await_transform(Node&& node, await_site at = COFLOW_DETAIL_AWAIT_SITE) const
   {
+    coro_->at_await(at);
     return std::move(node).awaiter_for(coro_);
   }
 

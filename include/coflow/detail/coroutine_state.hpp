@@ -62,9 +62,10 @@ public:
   using value_type = value_of<T>;
   using shared_state_type = deferred_state<T, Executor>;
 
-  explicit coroutine_state(std::coroutine_handle<> frame) noexcept
+  coroutine_state(std::coroutine_handle<> frame, function_site site) noexcept
   {
     frame_ = frame;
+    function_site_ = site;
   }
 
   /// The executor of a started coroutine.
@@ -104,8 +105,13 @@ public:
     extras& x = ensure_extras();
     executor_ = &x.own_executor.emplace(std::move(ex));
     // So that a handler dropped outside the context's shutdown is told
-    // from one that the shutdown drops (resume_with_dropped_handler()).
+    // from one that the shutdown drops (resume_with_dropped_handler()); and
+    // a root of await_forest() until it finishes.
+#ifndef COFLOW_NO_INTROSPECTION
+    x.root.link(context(), this);
+#else
     ensure_waiter_registry(context());
+#endif
     x.work.emplace(boost::asio::prefer(
         *executor_, boost::asio::execution::outstanding_work.tracked));
   }
@@ -504,6 +510,16 @@ private:
 
   extras& ensure_extras() { return static_cast<extras&>(ensure_extras_base()); }
 
+  /// The run has ended (delivered or abandoned): no more outstanding work
+  /// of the executor, no more a root of its context.
+  static void forget_run(extras& x) noexcept
+  {
+    x.work.reset();
+#ifndef COFLOW_NO_INTROSPECTION
+    x.root.unlink();
+#endif
+  }
+
   extras* typed_extras() const noexcept { return static_cast<extras*>(this->extras_ptr()); }
 
   void mark_started()
@@ -628,7 +644,7 @@ private:
     if (counted)
     {
       if (extras* x = typed_extras()) // a spawned one's (a branch may have none)
-        x->work.reset();
+        forget_run(*x);
       if (!ending_frame)
         release();
     }
@@ -679,7 +695,7 @@ private:
   {
     result_sink<T>* sink = std::exchange(sink_, nullptr);
     if (extras* x = typed_extras())
-      x->work.reset();
+      forget_run(*x);
     destroy_frame();
     keep_executor();
     // Abandoned next, by the caller: with a borrowed running reference, the

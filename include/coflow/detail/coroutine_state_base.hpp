@@ -13,6 +13,7 @@
 #ifndef COFLOW_DETAIL_COROUTINE_STATE_BASE_HPP
 #define COFLOW_DETAIL_COROUTINE_STATE_BASE_HPP
 
+#include <coflow/detail/await_site.hpp>
 #include <coflow/detail/awaited_control.hpp>
 #include <coflow/detail/waiter_registry.hpp>
 #include <coflow/error.hpp>
@@ -296,6 +297,10 @@ public:
   std::exception_ptr resume_error;
   /// See coroutine_state_base::lent_cancel_epoch().
   std::atomic<std::uint32_t> lent_cancel_epoch{0};
+#ifndef COFLOW_NO_INTROSPECTION
+  /// A spawned coroutine: listed as a root of its context while it runs.
+  root_link root;
+#endif
 
 private:
   void abandon_waiters() noexcept override
@@ -445,6 +450,24 @@ public:
   // claims the wake-up and leaves the body to this thread, so nothing of the
   // frame or the coroutine state is touched by two threads, and nothing after a
   // successful end_suspension().
+
+  // --- introspection ---------------------------------------------------------
+
+  /// The body is at the co_await of @p at (await_transform: the body runs).
+  [[gnu::always_inline]] void at_await(await_site at) noexcept
+  {
+#ifndef COFLOW_NO_INTROSPECTION
+    await_site_ = at;
+#else
+    (void)at;
+#endif
+  }
+
+  /// A tail call made @p next's frame this coroutine's body.
+  void adopt_function_site(const coroutine_state_base& next) noexcept
+  {
+    function_site_ = next.function_site_;
+  }
 
   /// The body suspends on @p control: it becomes the cascade's target.
   void suspend_on(awaited_control* control)
@@ -1182,6 +1205,7 @@ protected:
   friend class resume_token;
   friend struct pump;
   friend class control_queue;
+  friend class await_tree_reader;
 
   // The layout keeps the members a new coroutine state zeroes next to each other, so
   // that building a child (in every coroutine call) takes a few wide stores.
@@ -1208,6 +1232,10 @@ protected:
   /// not suspended since: points to the parent's stack.
   inline_result* inline_slot_ = nullptr;
   resume_token continuation_;
+  /// Introspection (DESIGN.md §8): the coroutine function, and the co_await
+  /// where the body is (empty structs with COFLOW_NO_INTROSPECTION).
+  [[no_unique_address]] function_site function_site_;
+  [[no_unique_address]] await_site await_site_;
   bool pending_cancel_ = false;
   bool control_queued_ = false;
   /// Read by other threads (a parent on another executor asks whether a

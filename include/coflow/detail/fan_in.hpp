@@ -435,7 +435,14 @@ public:
     });
   }
 
-  awaited_description describe() const noexcept override { return {awaited_kind::fan_in}; }
+  awaited_description describe() const noexcept override
+  {
+    const char* name = shielded_                     ? "shield"
+        : policy_ == fan_in_policy::join             ? "join"
+        : policy_ == fan_in_policy::gather           ? "gather"
+                                                     : "race";
+    return {awaited_kind::fan_in, nullptr, false, name};
+  }
 
   void pause() override
   {

@@ -38,6 +38,7 @@
 
 #include <cassert>
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -137,7 +138,10 @@ public:
   }
 
 private:
-  explicit constexpr frame_block(std::size_t units) noexcept : units_(units) {}
+  explicit constexpr frame_block(std::size_t units) noexcept
+    : units_(static_cast<std::uint32_t>(units))
+  {
+  }
 
   static constexpr std::size_t to_units(std::size_t size) noexcept
   {
@@ -229,12 +233,15 @@ private:
     coro->release();
   }
 
-  std::size_t units_;
   union
   {
     frame_block* pending_next_ = nullptr; // until claimed
     void* kept_state_; // after: see release_after_frame (the block knows no coroutine state type)
   };
+  /// The block's size in max_align_t units. (32 bits, after the pointer:
+  /// the header then fits one unit, and the coroutine state starts 16
+  /// bytes into the block, not 32.)
+  std::uint32_t units_;
   /// How many of the frame and the coroutine state live (the coroutine state once claimed).
   unsigned char alive_ = 1;
   enum : unsigned char { unclaimed, claimed, frame_keeps_state } state_ = unclaimed;
@@ -243,6 +250,8 @@ private:
   unsigned char count_after_frame_ = 0;
 };
 
+static_assert(sizeof(frame_block) <= sizeof(std::max_align_t),
+    "the header takes one unit of the block");
 static_assert(std::is_trivially_destructible_v<frame_block>,
     "a kept block is reused without running a destructor");
 

@@ -78,6 +78,7 @@ public:
       auto next_frame = std::coroutine_handle<coroutine_promise<T, Executor>>::from_address(
           n->give_frame().address());
       next_frame.promise().rebind(t);
+      t->adopt_function_site(*n); // introspection shows the state that runs
       next_ = {}; // the next state's own identity goes; its frame stays
       return t->swap_frame(next_frame);
     }
