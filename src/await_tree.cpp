@@ -37,7 +37,12 @@ std::string readable(const std::type_info& type)
   int status = 0;
   std::unique_ptr<char, void (*)(void*)> name(
       abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), std::free);
-  return status == 0 && name ? std::string(name.get()) : std::string(type.name());
+  std::string text = status == 0 && name ? std::string(name.get()) : std::string(type.name());
+  // libstdc++'s inline namespace of exception_ptr.
+  constexpr std::string_view inner = "std::__exception_ptr::exception_ptr";
+  for (std::size_t at; (at = text.find(inner)) != std::string::npos;)
+    text.replace(at, inner.size(), "std::exception_ptr");
+  return text;
 }
 
 /// Collects what an awaiter waits on (the visit is noexcept: what cannot be
@@ -176,10 +181,13 @@ public:
       node.location = location_of(s->function_site_, s->await_site_);
       await_node awaited = awaited_node(*s->awaited_, depth + 1);
       if (library_file(s->function_site_.file_name())
-          && (awaited.kind == await_kind::coroutine || fan_in(awaited.kind)))
+          && (awaited.kind == await_kind::coroutine || fan_in(awaited.kind)
+              || std::string_view(s->function_site_.file_name()).find("coflow/detail/")
+                  != std::string_view::npos))
       {
-        // coflow's own coroutine (join's, timeout's, spawn's of a callable)
-        // stands for what it awaits: a combinator shows its state.
+        // coflow's own coroutine (join's, timeout's, spawn's of a callable,
+        // a branch's around an operation) stands for what it awaits, which
+        // then shows its state (a coroutine has its own).
         if (awaited.kind != await_kind::coroutine)
         {
           awaited.state = node.state;
@@ -402,6 +410,13 @@ std::string label(const await_node& node, std::string_view separator)
     {
       text += separator;
       text += node.name;
+    }
+    if (node.state != await_state::suspended || node.pause_count != 0)
+    {
+      text += separator;
+      text += '[';
+      text += state_text(node);
+      text += ']';
     }
     return text;
   case await_kind::elsewhere:
