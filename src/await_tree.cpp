@@ -18,6 +18,8 @@
 
 #include <cxxabi.h>
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -65,11 +67,29 @@ struct collect final : awaited_visitor
   }
 };
 
+/// @p name with every parameter list emptied: "f(int)::<lambda(char)>" is
+/// "f()::<lambda()>".
+std::string without_parameters(const std::string& name)
+{
+  std::string out;
+  int depth = 0;
+  for (const char c : name)
+  {
+    if (c == '(' && depth++ == 0)
+      out += c;
+    else if (c == ')' && --depth == 0)
+      out += c;
+    else if (depth == 0)
+      out += c;
+  }
+  return out;
+}
+
 /// A coroutine function's name without its return type, parameters and
 /// template arguments' bindings, as a tree shows it: g++ spells the whole
 /// signature ("coflow::coroutine<int> level2(int)" is "level2"), clang the
 /// name alone.
-std::string short_name(const char* pretty)
+std::string name_in_signature(const char* pretty)
 {
   std::string_view f = pretty ? pretty : "";
   if (const auto with = f.find(" [with "); with != std::string_view::npos)
@@ -109,7 +129,17 @@ std::string short_name(const char* pretty)
       break;
     }
   }
-  std::string name(head.substr(start));
+  return std::string(head.substr(start));
+}
+
+/// function_name() as a tree shows it.
+std::string short_name(const char* pretty)
+{
+  std::string name = name_in_signature(pretty);
+  // A lambda (g++: "f(int, char)::<lambda(int)>"): the parameter lists of
+  // the functions around it say little and can be long.
+  if (name.find("::<lambda") != std::string::npos)
+    name = without_parameters(name);
   // g++'s spelling of an unnamed namespace says nothing a reader needs.
   constexpr std::string_view unnamed = "{anonymous}::";
   for (std::size_t at; (at = name.find(unnamed)) != std::string::npos;)
@@ -123,13 +153,14 @@ bool library_file(const char* file) noexcept
 {
   const std::string_view f = file ? file : "";
   return f.size() > 4 && f.substr(f.size() - 4) == ".hpp"
-      && f.find("coflow/") != std::string_view::npos;
+      && f.find("include/coflow/") != std::string_view::npos;
 }
 
 bool fan_in(await_kind kind) noexcept
 {
   return kind == await_kind::join || kind == await_kind::gather || kind == await_kind::race
-      || kind == await_kind::shield || kind == await_kind::task_group;
+      || kind == await_kind::timeout || kind == await_kind::shield
+      || kind == await_kind::task_group;
 }
 
 } // namespace
@@ -178,11 +209,11 @@ public:
       node.state = suspended ? await_state::suspended : await_state::running;
     if (suspended)
     {
-      node.location = location_of(s->function_site_, s->await_site_);
+      node.location = s->function_site_.location_at(s->await_site_);
       await_node awaited = awaited_node(*s->awaited_, depth + 1);
       if (library_file(s->function_site_.file_name())
           && (awaited.kind == await_kind::coroutine || fan_in(awaited.kind)
-              || std::string_view(s->function_site_.file_name()).find("coflow/detail/")
+              || std::string_view(s->function_site_.file_name()).find("include/coflow/detail/")
                   != std::string_view::npos))
       {
         // coflow's own coroutine (join's, timeout's, spawn's of a callable,
@@ -240,6 +271,8 @@ private:
     }
     if (d.signature)
       node.name = readable(*d.signature);
+    if (node.kind == await_kind::task_group) // listed newest first: the body last
+      std::reverse(below.states.begin(), below.states.end());
     for (const coroutine_state_base* s : below.states)
       node.children.push_back(coroutine_node(*s, depth + 1));
     if (below.dropped != 0)
@@ -262,6 +295,8 @@ private:
       return await_kind::shield;
     if (n == "task_group")
       return await_kind::task_group;
+    if (n == "timeout")
+      return await_kind::timeout;
     return await_kind::race;
   }
 
@@ -299,17 +334,10 @@ std::vector<await_node> await_forest(boost::asio::execution_context& context, st
         s->release();
     }
   } roots;
-  std::size_t count = 0;
   auto& registry = boost::asio::use_service<detail::waiter_registry>(context);
-  registry.for_each_root([&](coroutine_state_base*) { ++count; });
-  roots.held.reserve(count + 16);
-  registry.for_each_root([&](coroutine_state_base* s) {
-    if (roots.held.size() < roots.held.capacity()) // no allocation under the lock
-    {
-      s->add_ref();
-      roots.held.push_back(s);
-    }
-  });
+  roots.held.reserve(registry.listed_count() + 16);
+  registry.hold_roots(roots.held);
+  std::reverse(roots.held.begin(), roots.held.end()); // oldest first
   detail::await_tree_reader reader(max_depth);
   std::vector<await_node> trees;
   trees.reserve(roots.held.size());
@@ -350,6 +378,7 @@ const char* to_string(await_kind kind) noexcept
   case await_kind::join: return "join";
   case await_kind::gather: return "gather";
   case await_kind::race: return "race";
+  case await_kind::timeout: return "timeout";
   case await_kind::shield: return "shield";
   case await_kind::task_group: return "task_group";
   case await_kind::elsewhere: return "elsewhere";
@@ -367,7 +396,7 @@ std::string_view base_name(const char* path)
   return slash == std::string_view::npos ? p : p.substr(slash + 1);
 }
 
-/// "paused ×2", "cancelling, paused ×1", "suspended".
+/// "paused", "paused ×2", "cancelling, paused", "suspended".
 std::string state_text(const await_node& node)
 {
   std::string text = to_string(node.state);
@@ -375,8 +404,11 @@ std::string state_text(const await_node& node)
   {
     if (node.state != await_state::paused)
       text += ", paused";
-    text += " \u00d7";
-    text += std::to_string(node.pause_count);
+    if (node.pause_count > 1)
+    {
+      text += " \u00d7";
+      text += std::to_string(node.pause_count);
+    }
   }
   return text;
 }
@@ -426,7 +458,8 @@ std::string label(const await_node& node, std::string_view separator)
                              : "... " + node.name;
   default:
     text = to_string(node.kind);
-    if (!node.children.empty())
+    if (!node.children.empty() && node.kind != await_kind::shield
+        && node.kind != await_kind::timeout)
       text += " of " + std::to_string(node.children.size());
     if (node.state != await_state::suspended || node.pause_count != 0)
     {

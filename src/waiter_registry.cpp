@@ -8,7 +8,7 @@
 
 #include <coflow/detail/waiter_registry.hpp>
 
-#include <utility>
+#include <coflow/detail/coroutine_state_base.hpp>
 
 namespace coflow {
 namespace detail {
@@ -50,46 +50,25 @@ void waiter_registry::remove(registered_state& state) noexcept
   state.prev_ = state.next_ = nullptr;
 }
 
-void waiter_registry::add_root(root_link& root) noexcept
+std::size_t waiter_registry::listed_count() noexcept
 {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (shut_down_ || root.registry_)
-    return;
-  root.registry_ = this;
-  root.prev_ = last_root_;
-  root.next_ = nullptr;
-  if (last_root_)
-    last_root_->next_ = &root;
-  else
-    first_root_ = &root;
-  last_root_ = &root;
+  std::size_t n = 0;
+  for (registered_state* s = first_; s; s = s->next_)
+    ++n;
+  return n;
 }
 
-void waiter_registry::remove_root(root_link& root) noexcept
+void waiter_registry::hold_roots(std::vector<coroutine_state_base*>& out) noexcept
 {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (root.registry_ != this)
-    return;
-  (root.prev_ ? root.prev_->next_ : first_root_) = root.next_;
-  (root.next_ ? root.next_->prev_ : last_root_) = root.prev_;
-  root.registry_ = nullptr;
-  root.prev_ = root.next_ = nullptr;
+  for (registered_state* s = first_; s && out.size() < out.capacity(); s = s->next_)
+    if (coroutine_state_base* root = s->listed_root(); root && root->try_add_ref())
+      out.push_back(root); // within the capacity: no allocation, no throw
 }
 
 void waiter_registry::shutdown()
 {
-  {
-    // The roots outlive the registry (their handles): none refers to it.
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (root_link* r = std::exchange(first_root_, nullptr); r;)
-    {
-      root_link* next = r->next_;
-      r->registry_ = nullptr;
-      r->prev_ = r->next_ = nullptr;
-      r = next;
-    }
-    last_root_ = nullptr;
-  }
   // One state at a time, without the lock: destroying a waiter may destroy
   // other states, which then remove themselves.
   for (;;)
@@ -135,18 +114,6 @@ void registered_state::register_waiters(boost::asio::execution_context& context)
     boost::asio::use_service<waiter_registry>(context).add(*this);
 }
 
-void root_link::link(boost::asio::execution_context& context, coroutine_state_base* owner)
-{
-  owner_ = owner;
-  if (!registry_)
-    boost::asio::use_service<waiter_registry>(context).add_root(*this);
-}
-
-void root_link::remove_from_registry() noexcept
-{
-  if (waiter_registry* registry = registry_)
-    registry->remove_root(*this);
-}
 
 void registered_state::remove_from_registry() noexcept
 {

@@ -23,7 +23,7 @@
 // io.poll();                                  // worker suspends on the timer
 // c.pause();
 // std::string text = coflow::to_string(coflow::await_tree(c));
-// // worker [paused ×1] at <this file>:<the co_await's line>
+// // worker [paused] at <this file>:<the co_await's line>
 // // └─ operation void (boost::system::error_code)
 // std::size_t roots = coflow::await_forest(io).size();  // 1
 // c.cancel();
@@ -40,12 +40,15 @@
 
 #include <coflow/coroutine.hpp>
 
+#include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution_context.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/assert/source_location.hpp>
 
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace coflow {
@@ -59,9 +62,10 @@ enum class await_kind : unsigned char
   awaitable, ///< an asio::awaitable (its name: the completion signature)
   join,      ///< coflow::join: its children are the branches
   gather,    ///< coflow::gather
-  race,      ///< coflow::race (and the race inside coflow::timeout)
+  race,      ///< coflow::race
+  timeout,   ///< coflow::timeout or deadline: the work, then the timer
   shield,    ///< coflow::shield: its one child is the shielded work
-  task_group, ///< a task group: its children are the body and every child
+  task_group, ///< a task group: the body, then every child, oldest first
   elsewhere, ///< a coroutine or deferred of another executor: not read
   truncated, ///< deeper levels than await_tree()'s max_depth: not read
 };
@@ -83,16 +87,24 @@ enum class await_state : unsigned char
 struct await_node
 {
   await_kind kind = await_kind::coroutine;
-  /// A coroutine: its function's name (as the compiler spells it: g++ gives
-  /// the signature, clang the name). An operation or an awaitable: its
-  /// completion signature. Otherwise empty.
+  /// A coroutine: its function's name, without return type and parameters
+  /// (`level2`, `ns::worker`; a lambda as the compiler names it: g++
+  /// `f()::<lambda()>`, clang `operator()`). An operation or an awaitable:
+  /// its completion signature. Otherwise empty.
   std::string name;
   /// A suspended coroutine: the co_await where it waits (file, line,
-  /// column, and the function's name). Otherwise empty (line 0).
+  /// column, and the function's name as the compiler spells it; g++ gives
+  /// the line where the co_await expression ends, clang where it starts).
+  /// A coroutine that does not wait: its file and function, line 0.
+  /// Otherwise empty.
   boost::source_location location;
-  /// A coroutine's state; other nodes are `suspended` (pending).
+  /// A coroutine's state. A combinator, or what one of coflow's own
+  /// coroutines awaits (a timeout's race, a branch's operation), has the
+  /// state of the coroutine that carries it; other nodes are `suspended`.
   await_state state = await_state::suspended;
-  /// A coroutine's pause count.
+  /// The pause count, along with the state. A pause of a coroutine is
+  /// forwarded once to what it awaits: below a coroutine paused twice, each
+  /// level shows one pause.
   unsigned pause_count = 0;
   /// What it waits on: a coroutine's one awaited thing, a combinator's or a
   /// group's branches, a deferred's producing coroutine.
@@ -136,16 +148,28 @@ await_node await_tree(const coroutine<T, Executor>& c, std::size_t max_depth = 1
 std::vector<await_node> await_forest(boost::asio::execution_context& context,
     std::size_t max_depth = 1000);
 
+/// await_forest() of @p ex's execution context (from a coroutine:
+/// `await_forest(co_await coflow::this_coro::executor)`).
+template <class Executor>
+  requires(!std::is_convertible_v<Executor&, boost::asio::execution_context&>)
+std::vector<await_node> await_forest(const Executor& ex, std::size_t max_depth = 1000)
+{
+  return await_forest(
+      boost::asio::query(ex, boost::asio::execution::context), max_depth);
+}
+
 /// @p node and its children, one line per node, indented as `pstree` does:
-/// `name [state] at file:line` for a coroutine.
+/// `name [state] at file:line` for a coroutine (`[paused]` for one pause,
+/// `[paused ×2]` for two), `join of 2`, `operation void (...)`.
 std::string to_string(const await_node& node);
 
 /// Every tree of @p forest, one after the other.
 std::string to_string(const std::vector<await_node>& forest);
 
-/// @p node as a Graphviz digraph: a node per coroutine, operation or
-/// combinator, an edge from each to what it waits on, filled by state
-/// (paused: orange, cancelling: red, running: green, finished: grey).
+/// @p node as a Graphviz digraph: a node per coroutine (a box), operation or
+/// combinator (an ellipse), an edge from each to what it waits on, filled by
+/// state (starting: light blue, running: green, suspended: white, paused:
+/// orange, cancelling: red, finished: grey).
 std::string to_dot(const await_node& node);
 
 /// Every tree of @p forest in one digraph.

@@ -93,11 +93,13 @@ public:
     frame_block::deallocate_frame<coro_state_type>(frame);
   }
 
-  /// @p site: the coroutine function, as the compiler fills in the default
-  /// argument (it calls this constructor from the coroutine's ramp).
-  explicit coroutine_promise(function_site site = COFLOW_DETAIL_FUNCTION_SITE) noexcept
+  /// The compiler calls this from the coroutine's ramp with the defaults:
+  /// they capture the coroutine function (see await_site.hpp).
+  explicit coroutine_promise(
+      function_site_tag = function_site_tag(), COFLOW_DETAIL_FUNCTION_SITE_PARAMETERS) noexcept
     : coro_(frame_block::claim<coro_state_type>(
-          std::coroutine_handle<coroutine_promise>::from_promise(*this), site))
+          std::coroutine_handle<coroutine_promise>::from_promise(*this),
+          COFLOW_DETAIL_FUNCTION_SITE))
   {
   }
 

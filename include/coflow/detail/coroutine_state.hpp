@@ -108,7 +108,8 @@ public:
     // from one that the shutdown drops (resume_with_dropped_handler()); and
     // a root of await_forest() until it finishes.
 #ifndef COFLOW_NO_INTROSPECTION
-    x.root.link(context(), this);
+    x.root_owner = this;
+    x.register_waiters(context()); // builds the registry
 #else
     ensure_waiter_registry(context());
 #endif
@@ -512,11 +513,16 @@ private:
 
   /// The run has ended (delivered or abandoned): no more outstanding work
   /// of the executor, no more a root of its context.
-  static void forget_run(extras& x) noexcept
+  void forget_run(extras& x) noexcept
   {
     x.work.reset();
 #ifndef COFLOW_NO_INTROSPECTION
-    x.root.unlink();
+    if (x.root_owner)
+    {
+      x.root_owner = nullptr;
+      if (!x.held) // a held wake-up keeps its registration
+        x.unregister_waiters();
+    }
 #endif
   }
 

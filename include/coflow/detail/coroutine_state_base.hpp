@@ -290,6 +290,16 @@ public:
   using registered_state::register_waiters;
   using registered_state::unregister_waiters;
 
+  /// Whether the registration stays for the whole run (a root's).
+  bool listed_as_root() const noexcept
+  {
+#ifndef COFLOW_NO_INTROSPECTION
+    return root_owner != nullptr;
+#else
+    return false;
+#endif
+  }
+
   /// A wake-up, a start or an end held by a pause (registered with the
   /// context's waiter registry meanwhile).
   resume_token held;
@@ -298,8 +308,13 @@ public:
   /// See coroutine_state_base::lent_cancel_epoch().
   std::atomic<std::uint32_t> lent_cancel_epoch{0};
 #ifndef COFLOW_NO_INTROSPECTION
-  /// A spawned coroutine: listed as a root of its context while it runs.
-  root_link root;
+  /// A spawned coroutine that runs: its coroutine state. The extras are then
+  /// registered with the context's waiter registry for the whole run (a
+  /// held wake-up registers them anyway), which lists the roots of
+  /// await_forest(). (8 bytes: the extras' allocation keeps its size class.)
+  coroutine_state_base* root_owner = nullptr;
+
+  coroutine_state_base* listed_root() const noexcept override { return root_owner; }
 #endif
 
 private:
@@ -353,6 +368,17 @@ public:
   {
     if (release_last())
       destroy_self();
+  }
+
+  /// Adds a reference unless the coroutine state is being destroyed (a
+  /// registry's reader finds it listed until its destructor unlists it).
+  bool try_add_ref() noexcept
+  {
+    unsigned n = refs_.load(std::memory_order_relaxed);
+    while (n != 0)
+      if (refs_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed))
+        return true;
+    return false;
   }
 
   /// Drops a reference. @returns true if it was the last one.
@@ -859,7 +885,10 @@ protected:
     finish_held();
   }
 
-  ~coroutine_state_base() { delete extras_.load(std::memory_order_relaxed); }
+  ~coroutine_state_base()
+  {
+    delete extras_.load(std::memory_order_relaxed);
+  }
 
   /// The generation of this coroutine state's tokens; only a failed suspension changes
   /// it.
@@ -1029,7 +1058,8 @@ protected:
     }
     if (x && x->held)
     {
-      x->unregister_waiters();
+      if (!x->listed_as_root())
+        x->unregister_waiters();
       post_resume_noexcept(std::move(x->held));
     }
   }
@@ -1233,9 +1263,14 @@ protected:
   inline_result* inline_slot_ = nullptr;
   resume_token continuation_;
   /// Introspection (DESIGN.md §8): the coroutine function, and the co_await
-  /// where the body is (empty structs with COFLOW_NO_INTROSPECTION).
+  /// where the body is (neither with COFLOW_NO_INTROSPECTION).
   [[no_unique_address]] function_site function_site_;
-  [[no_unique_address]] await_site await_site_;
+#ifndef COFLOW_NO_INTROSPECTION
+  /// Not initialised (a store less per coroutine): read only while the body
+  /// is suspended, and every suspension of a body is a co_await, whose
+  /// await_transform sets it first.
+  await_site await_site_;
+#endif
   bool pending_cancel_ = false;
   bool control_queued_ = false;
   /// Read by other threads (a parent on another executor asks whether a

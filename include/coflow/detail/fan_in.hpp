@@ -437,10 +437,12 @@ public:
 
   awaited_description describe() const noexcept override
   {
-    const char* name = shielded_                     ? "shield"
-        : policy_ == fan_in_policy::join             ? "join"
-        : policy_ == fan_in_policy::gather           ? "gather"
-                                                     : "race";
+    // A race against a branch that a pause does not reach is a deadline's.
+    const char* name = shielded_                      ? "shield"
+        : policy_ == fan_in_policy::join              ? "join"
+        : policy_ == fan_in_policy::gather            ? "gather"
+        : this->controls_.unpaused != 0               ? "timeout"
+                                                      : "race";
     return {awaited_kind::fan_in, nullptr, false, name};
   }
 

@@ -5,8 +5,8 @@
 // Distributed under the Boost Software License, Version 1.0. (See accompanying
 // file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
 //
-// Per-execution-context list of shared states that hold waiting consumers,
-// and of the spawned coroutines that run (the roots of await_forest()).
+// Per-execution-context list of shared states that hold waiting consumers
+// (and of the spawned coroutines that run: the roots of await_forest()).
 //
 // A consumer (an Asio handler, which may own an asio::awaitable frame or a
 // coroutine frame) waits inside the shared state of a deferred, and that frame
@@ -22,12 +22,15 @@
 
 #include <boost/asio/execution_context.hpp>
 
+#include <cstddef>
 #include <mutex>
+#include <vector>
 
 namespace coflow {
 namespace detail {
 
 class waiter_registry;
+class coroutine_state_base;
 
 /// The part of every shared state that the registry sees.
 class registered_state
@@ -42,6 +45,10 @@ protected:
 
   /// Context shutdown: destroys the waiting consumers without invoking them.
   virtual void abandon_waiters() noexcept = 0;
+
+  /// The coroutine state this lists as a root of its context (a spawned
+  /// coroutine's extras, while it runs), else null. See await_forest().
+  virtual coroutine_state_base* listed_root() const noexcept { return nullptr; }
 
   /// Adds this state to the registry of @p context (idempotent).
   void register_waiters(boost::asio::execution_context& context);
@@ -62,41 +69,6 @@ private:
   waiter_registry* registry_ = nullptr;
   registered_state* prev_ = nullptr;
   registered_state* next_ = nullptr;
-};
-
-class coroutine_state_base;
-
-/// A spawned coroutine listed in its context's registry while it runs, for
-/// await_forest() (DESIGN.md §8). Unlinks itself when destroyed; the
-/// registry's shutdown unlinks every link first.
-class root_link
-{
-public:
-  root_link() = default;
-  root_link(const root_link&) = delete;
-  root_link& operator=(const root_link&) = delete;
-  ~root_link() { unlink(); }
-
-  /// Lists @p owner in @p context's registry (which this builds if needed).
-  void link(boost::asio::execution_context& context, coroutine_state_base* owner);
-
-  /// Removes the owner from the list (idempotent).
-  void unlink() noexcept
-  {
-    if (registry_)
-      remove_from_registry();
-  }
-
-  coroutine_state_base* owner() const noexcept { return owner_; }
-
-private:
-  friend class waiter_registry;
-  void remove_from_registry() noexcept;
-
-  waiter_registry* registry_ = nullptr;
-  root_link* prev_ = nullptr;
-  root_link* next_ = nullptr;
-  coroutine_state_base* owner_ = nullptr;
 };
 
 /// Builds the registry of @p context if it has none (a spawn does, so that
@@ -123,15 +95,13 @@ public:
     return shut_down_;
   }
 
-  /// Calls @p visit with the owner of every listed root, oldest first,
-  /// under the registry's lock.
-  template <class Visit>
-  void for_each_root(Visit&& visit)
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (root_link* r = first_root_; r; r = r->next_)
-      visit(r->owner_);
-  }
+  /// How many states are listed (an upper bound of the roots).
+  std::size_t listed_count() noexcept;
+
+  /// Appends to @p out, up to its capacity (nothing is allocated under the
+  /// lock), every listed root (see registered_state::listed_root()), newest
+  /// first, with a reference added (a root being destroyed is left out).
+  void hold_roots(std::vector<coroutine_state_base*>& out) noexcept;
 
 private:
   friend class registered_state;
@@ -139,14 +109,10 @@ private:
 
   void add(registered_state& state);
   void remove(registered_state& state) noexcept;
-  void add_root(root_link& root) noexcept;
-  void remove_root(root_link& root) noexcept;
   void shutdown() override;
 
   std::mutex mutex_;
   registered_state* first_ = nullptr;
-  root_link* first_root_ = nullptr;
-  root_link* last_root_ = nullptr;
   bool shut_down_ = false;
 };
 
