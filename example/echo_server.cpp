@@ -17,11 +17,18 @@
 //   `shield(timeout(...))`: an await that the cancel does not stop, bounded
 //   in time. The idle clients check that they received the goodbye.
 //
+// SIGUSR1 (`kill -USR1 <pid>`) prints the await forest to stderr: every
+// coroutine of the server and what it waits on (doc/introspection.md). The
+// load generator raises it once itself, when the idle clients are connected.
+//
 // Usage: echo_server [--scale S]   (S multiplies the number of clients and
 // messages; default 1)
 //
 
 #include <coflow/coflow.hpp>
+#ifndef COFLOW_NO_INTROSPECTION
+#include <coflow/await_tree.hpp>
+#endif
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
@@ -106,6 +113,26 @@ coflow::coroutine<void> serve(tcp::acceptor& acceptor, figures& f)
   });
 }
 
+// --- introspection -------------------------------------------------------------
+
+/// Prints the await forest of @p io to std::cerr at every SIGUSR1 that
+/// @p signal receives, until @p signal is cancelled. The handler runs on
+/// io's thread, the coroutines' executor, where await_forest() is taken.
+void dump_forest_on(asio::signal_set& signal, asio::io_context& io)
+{
+  signal.async_wait([&signal, &io](boost::system::error_code ec, int) {
+    if (ec)
+      return; // cancelled: the server has stopped
+#ifndef COFLOW_NO_INTROSPECTION
+    std::cerr << "echo_server: SIGUSR1: what every coroutine waits on:\n"
+              << coflow::to_string(coflow::await_forest(io)) << std::flush;
+#else
+    std::cerr << "echo_server: SIGUSR1: introspection is compiled out" << std::endl;
+#endif
+    dump_forest_on(signal, io);
+  });
+}
+
 // --- the load generator --------------------------------------------------------
 
 /// Sends @p messages messages and checks each echoed byte.
@@ -175,6 +202,9 @@ int main(int argc, char** argv)
               << ": cancelling the server" << std::endl;
     server.cancel();
   });
+  // SIGUSR1 dumps the await forest; it stops listening with the server.
+  asio::signal_set dump_signal(io, SIGUSR1);
+  dump_forest_on(dump_signal, io);
   bool server_cancelled = false;
   server.async_wait([&](std::exception_ptr e) {
     try
@@ -191,6 +221,7 @@ int main(int argc, char** argv)
       std::cout << "echo_server: the server failed: " << x.what() << std::endl;
     }
     signals.cancel();
+    dump_signal.cancel();
   });
 
   auto load = [&]() -> coflow::coroutine<void> {
@@ -208,6 +239,7 @@ int main(int argc, char** argv)
               << f.bytes_checked << " bytes echoed and checked, " << f.mismatches
               << " mismatches" << std::endl;
     co_await all_ready;
+    std::raise(SIGUSR1); // as `kill -USR1` would: the forest shows the idle sessions
     std::raise(SIGTERM); // as `kill -TERM` would
     co_await waiting;
   };

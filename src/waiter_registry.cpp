@@ -38,6 +38,11 @@ void waiter_registry::add(registered_state& state)
 void waiter_registry::remove(registered_state& state) noexcept
 {
   std::lock_guard<std::mutex> lock(mutex_);
+  remove_locked(state);
+}
+
+void waiter_registry::remove_locked(registered_state& state) noexcept
+{
   if (state.registry_ != this)
     return;
   if (state.prev_)

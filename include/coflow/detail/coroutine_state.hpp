@@ -519,9 +519,10 @@ private:
 #ifndef COFLOW_NO_INTROSPECTION
     if (x.root_owner)
     {
-      x.root_owner = nullptr;
-      if (!x.held) // a held wake-up keeps its registration
-        x.unregister_waiters();
+      // Under the lock: a reader of the roots that found it listed has its
+      // reference by now (the running one goes after this).
+      // A held wake-up keeps the registration.
+      x.under_registry_lock([&]() noexcept { x.root_owner = nullptr; }, bool(x.held));
     }
 #endif
   }

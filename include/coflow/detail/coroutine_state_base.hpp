@@ -289,6 +289,7 @@ public:
 
   using registered_state::register_waiters;
   using registered_state::unregister_waiters;
+  using registered_state::under_registry_lock;
 
   /// Whether the registration stays for the whole run (a root's).
   bool listed_as_root() const noexcept

@@ -24,6 +24,7 @@
 
 #include <cstddef>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace coflow {
@@ -61,6 +62,12 @@ protected:
   }
 
   bool waiters_registered() const noexcept { return registry_ != nullptr; }
+
+  /// Runs @p f, then (unless @p stay_listed) removes this from its
+  /// registry, under the registry's lock (if it is listed): a change of what
+  /// listed_root() says is then atomic for the registry's readers.
+  template <class Function>
+  void under_registry_lock(Function&& f, bool stay_listed) noexcept;
 
 private:
   friend class waiter_registry;
@@ -109,12 +116,27 @@ private:
 
   void add(registered_state& state);
   void remove(registered_state& state) noexcept;
+  void remove_locked(registered_state& state) noexcept;
   void shutdown() override;
 
   std::mutex mutex_;
   registered_state* first_ = nullptr;
   bool shut_down_ = false;
 };
+
+template <class Function>
+void registered_state::under_registry_lock(Function&& f, bool stay_listed) noexcept
+{
+  // registry_ changes only under the registry's lock, or by this state's
+  // owner: the owner reads it here.
+  waiter_registry* registry = registry_;
+  if (!registry)
+    return std::forward<Function>(f)();
+  std::lock_guard<std::mutex> lock(registry->mutex_);
+  std::forward<Function>(f)();
+  if (!stay_listed && registry_ == registry)
+    registry->remove_locked(*this);
+}
 
 } // namespace detail
 } // namespace coflow
