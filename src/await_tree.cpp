@@ -413,6 +413,15 @@ std::string state_text(const await_node& node)
   return text;
 }
 
+/// " [paused]" after a node that is not a coroutine: only a state other
+/// than plain `suspended` (which every pending operation is) is shown.
+std::string state_suffix(const await_node& node, std::string_view separator)
+{
+  if (node.state == await_state::suspended && node.pause_count == 0)
+    return {};
+  return std::string(separator) + '[' + state_text(node) + ']';
+}
+
 /// One line's text for @p node (no children). @p separator goes between
 /// the name, the state and the location.
 std::string label(const await_node& node, std::string_view separator)
@@ -443,14 +452,7 @@ std::string label(const await_node& node, std::string_view separator)
       text += separator;
       text += node.name;
     }
-    if (node.state != await_state::suspended || node.pause_count != 0)
-    {
-      text += separator;
-      text += '[';
-      text += state_text(node);
-      text += ']';
-    }
-    return text;
+    return text + state_suffix(node, separator);
   case await_kind::elsewhere:
     return node.name + " on another executor (not read)";
   case await_kind::truncated:
@@ -461,14 +463,7 @@ std::string label(const await_node& node, std::string_view separator)
     if (!node.children.empty() && node.kind != await_kind::shield
         && node.kind != await_kind::timeout)
       text += " of " + std::to_string(node.children.size());
-    if (node.state != await_state::suspended || node.pause_count != 0)
-    {
-      text += separator;
-      text += '[';
-      text += state_text(node);
-      text += ']';
-    }
-    return text;
+    return text + state_suffix(node, separator);
   }
 }
 

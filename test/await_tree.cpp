@@ -88,6 +88,14 @@ coroutine<void> guarded(coflow::deferred<void> work, coflow::deferred<void> clos
   }
 }
 
+/// level2(a) + level3(b), joined.
+coroutine<int> sum_of_join(coflow::deferred<int> a, coflow::deferred<int> b)
+{
+  auto both = coflow::join(level2(a), level3(b));
+  auto [x, y] = co_await std::move(both);
+  co_return x + y;
+}
+
 coroutine<int> state_b(coflow::deferred<int> d)
 {
   at.tail_b = __LINE__; co_return co_await d;
@@ -246,12 +254,7 @@ BOOST_AUTO_TEST_CASE(a_join_shows_its_branches)
 {
   coflow::deferred<int> a(io);
   coflow::deferred<int> b(io);
-  auto root = [&]() -> coroutine<int> {
-    auto both = coflow::join(level2(a), level3(b));
-    auto [x, y] = co_await std::move(both);
-    co_return x + y;
-  };
-  auto c = coflow::spawn(io, root());
+  auto c = coflow::spawn(io, sum_of_join(a, b));
   poll();
   const await_node tree = coflow::await_tree(c);
   BOOST_TEST_MESSAGE(coflow::to_string(tree));
@@ -474,12 +477,7 @@ BOOST_AUTO_TEST_CASE(to_dot_is_a_digraph_that_dot_accepts)
 {
   coflow::deferred<int> a(io);
   coflow::deferred<int> b(io);
-  auto root = [&]() -> coroutine<int> {
-    auto both = coflow::join(level2(a), level3(b));
-    auto [x, y] = co_await std::move(both);
-    co_return x + y;
-  };
-  auto c = coflow::spawn(io, root());
+  auto c = coflow::spawn(io, sum_of_join(a, b));
   poll();
   c.pause();
   const std::string dot = coflow::to_dot(coflow::await_tree(c));
