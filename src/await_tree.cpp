@@ -234,6 +234,11 @@ public:
     return node;
   }
 
+  static bool runs_on(const coroutine_state_base& s, const boost::asio::any_io_executor& ex) noexcept
+  {
+    return s.runs_on(ex);
+  }
+
   const std::unordered_set<const coroutine_state_base*>& seen_below() const noexcept
   {
     return seen_below_;
@@ -321,6 +326,12 @@ await_node await_tree_of(const coroutine_state_base& state, std::size_t max_dept
 
 std::vector<await_node> await_forest(boost::asio::execution_context& context, std::size_t max_depth)
 {
+  return detail::await_forest_of(context, nullptr, max_depth);
+}
+
+std::vector<await_node> detail::await_forest_of(boost::asio::execution_context& context,
+    const boost::asio::any_io_executor* only, std::size_t max_depth)
+{
   using detail::coroutine_state_base;
   if (!boost::asio::has_service<detail::waiter_registry>(context))
     return {};
@@ -342,7 +353,17 @@ std::vector<await_node> await_forest(boost::asio::execution_context& context, st
   std::vector<await_node> trees;
   trees.reserve(roots.held.size());
   for (coroutine_state_base* s : roots.held)
-    trees.push_back(reader.coroutine_node(*s, 0));
+  {
+    if (only && !detail::await_tree_reader::runs_on(*s, *only))
+    {
+      await_node other;
+      other.kind = await_kind::elsewhere;
+      other.name = "coroutine";
+      trees.push_back(std::move(other));
+    }
+    else
+      trees.push_back(reader.coroutine_node(*s, 0));
+  }
   // A root that another root awaits is in that one's tree already.
   std::vector<await_node> forest;
   for (std::size_t i = 0; i < trees.size(); ++i)

@@ -530,6 +530,25 @@ BOOST_AUTO_TEST_CASE(another_thread_takes_the_tree_by_posting_to_the_strand)
   auto forest = asio::post(strand, asio::use_future([&] { return coflow::await_forest(pool); }))
                     .get();
   BOOST_TEST(forest.size() == 1u);
+
+  // Another strand of the pool: taken on the first strand, the forest of
+  // that strand reads its own roots only (the other one may be running).
+  auto other_strand = asio::make_strand(pool);
+  coflow::deferred<void> other_done(other_strand);
+  auto other = coflow::spawn(other_strand, wait_on(other_done));
+  asio::post(other_strand, asio::use_future([] {})).get(); // it waits by now
+  forest = asio::post(strand, asio::use_future([&] { return coflow::await_forest(strand); }))
+               .get();
+  BOOST_REQUIRE(forest.size() == 2u);
+  BOOST_TEST(forest[0].name == "level1");
+  BOOST_TEST((forest[1].kind == await_kind::elsewhere));
+  forest = asio::post(other_strand,
+      asio::use_future([&] { return coflow::await_forest(other_strand); })).get();
+  BOOST_REQUIRE(forest.size() == 2u);
+  BOOST_TEST((forest[0].kind == await_kind::elsewhere));
+  BOOST_TEST(forest[1].name == "wait_on");
+  asio::post(other_strand, [other_done] { other_done.callback(); });
+
   // The coroutine's deferred side is used on its strand too.
   std::future<int> result =
       asio::post(strand, asio::use_future([&] { return c.async_wait(asio::use_future); })).get();

@@ -40,6 +40,7 @@
 
 #include <coflow/coroutine.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/query.hpp>
@@ -141,21 +142,35 @@ await_node await_tree(const coroutine<T, Executor>& c, std::size_t max_depth = 1
   return detail::await_tree_of(state, max_depth);
 }
 
-/// The await trees of every coroutine spawned on @p context whose body has
-/// not finished, oldest first. A spawned coroutine that another one awaits
+namespace detail {
+
+std::vector<await_node> await_forest_of(boost::asio::execution_context& context,
+    const boost::asio::any_io_executor* only, std::size_t max_depth);
+
+} // namespace detail
+
+/// The await trees of every coroutine spawned on @p context that has not
+/// finished, oldest first. A spawned coroutine that another one awaits
 /// appears in that one's tree, not as a root of its own; combinator branches
-/// and group children appear under their node. Take it as await_tree().
+/// and group children appear under their node. Every root is read: take it
+/// where none of them runs meanwhile (an io_context run by one thread: from
+/// that thread; a thread_pool: after stop() and join()). On a pool whose
+/// coroutines run on strands, take await_forest(strand) on each strand.
 std::vector<await_node> await_forest(boost::asio::execution_context& context,
     std::size_t max_depth = 1000);
 
-/// await_forest() of @p ex's execution context (from a coroutine:
-/// `await_forest(co_await coflow::this_coro::executor)`).
+/// The forest of @p ex's execution context, as taken on @p ex: the roots
+/// that run on @p ex (equal executors) are read; every other root appears as
+/// an `elsewhere` node, not read (another thread may be running it). From a
+/// coroutine: `await_forest(co_await coflow::this_coro::executor)`; from a
+/// strand's handler: `await_forest(strand)`.
 template <class Executor>
   requires(!std::is_convertible_v<Executor&, boost::asio::execution_context&>)
 std::vector<await_node> await_forest(const Executor& ex, std::size_t max_depth = 1000)
 {
-  return await_forest(
-      boost::asio::query(ex, boost::asio::execution::context), max_depth);
+  const boost::asio::any_io_executor only(ex);
+  return detail::await_forest_of(
+      boost::asio::query(ex, boost::asio::execution::context), &only, max_depth);
 }
 
 /// @p node and its children, one line per node, indented as `pstree` does:

@@ -698,6 +698,18 @@ private:
     return boost::asio::query(*executor_, boost::asio::execution::context);
   }
 
+  bool runs_on(const boost::asio::any_io_executor& ex) const noexcept override
+  {
+    try
+    {
+      return executor_ && boost::asio::any_io_executor(*executor_) == ex;
+    }
+    catch (...)
+    {
+      return false; // out of memory: not read
+    }
+  }
+
   resume_token on_abandoned() noexcept override
   {
     result_sink<T>* sink = std::exchange(sink_, nullptr);

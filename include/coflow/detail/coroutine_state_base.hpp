@@ -1157,6 +1157,9 @@ protected:
   virtual void post_resume(resume_token token) = 0;
   /// The execution context, for the waiter registry.
   virtual boost::asio::execution_context& context() = 0;
+  /// Whether this started coroutine runs on @p ex (introspection reads only
+  /// those: await_forest(executor)).
+  virtual bool runs_on(const boost::asio::any_io_executor& ex) const noexcept = 0;
   /// The frame was abandoned: complete without a result. @returns the
   /// continuation (the parent's token), which the caller abandons next:
   /// a chain of any depth is destroyed in a loop, not by recursion.
