@@ -50,7 +50,8 @@ struct awaited_description
   const std::type_info* signature = nullptr;
   /// A tail call's target, not an await.
   bool tail_call = false;
-  /// A fan-in: which one ("join", "gather", "race", "shield", "task_group").
+  /// A fan-in: which one ("join", "gather", "race", "timeout", "shield",
+  /// "task_group").
   const char* name = nullptr;
 };
 

@@ -496,6 +496,10 @@ private:
     /// User-provided: make_unique's value-initialisation would zero the
     /// whole block first (the members initialise themselves).
     extras() noexcept {}
+    /// Leaves the registry before any part is destroyed: a reader of the
+    /// registry (await_forest, on another strand) calls listed_root()
+    /// under its lock, and must not see the object change type meanwhile.
+    ~extras() override { unregister_waiters(); }
 
     std::optional<Executor> own_executor;
     std::optional<work_type> work;

@@ -371,8 +371,9 @@ public:
       destroy_self();
   }
 
-  /// Adds a reference unless the coroutine state is being destroyed (a
-  /// registry's reader finds it listed until its destructor unlists it).
+  /// Adds a reference unless the last one has gone (a reader of the
+  /// registry's roots, which a root leaves before its running reference
+  /// goes: a net for a root that would still be listed).
   bool try_add_ref() noexcept
   {
     unsigned n = refs_.load(std::memory_order_relaxed);
@@ -886,10 +887,7 @@ protected:
     finish_held();
   }
 
-  ~coroutine_state_base()
-  {
-    delete extras_.load(std::memory_order_relaxed);
-  }
+  ~coroutine_state_base() { delete extras_.load(std::memory_order_relaxed); }
 
   /// The generation of this coroutine state's tokens; only a failed suspension changes
   /// it.

@@ -112,7 +112,6 @@ public:
 
 private:
   friend class registered_state;
-  friend class root_link;
 
   void add(registered_state& state);
   void remove(registered_state& state) noexcept;
