@@ -30,6 +30,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include <algorithm>
@@ -39,29 +40,6 @@
 #include <optional>
 
 using namespace proxy;
-
-namespace {
-
-/// use_coroutine, counting the operations that start while the proxy is
-/// paused: its quiescence test requires none.
-struct counted_t
-{
-  counters* n;
-};
-
-} // namespace
-
-template <class... Signatures>
-struct boost::asio::async_result<counted_t, Signatures...>
-{
-  template <class Initiation, class... Args>
-  static auto initiate(Initiation&& initiation, counted_t token, Args&&... args)
-  {
-    token.n->initiated_while_paused += token.n->paused;
-    return async_initiate<const coflow::use_coroutine_t&, Signatures...>(
-        std::forward<Initiation>(initiation), coflow::use_coroutine, std::forward<Args>(args)...);
-  }
-};
 
 namespace {
 
@@ -90,7 +68,13 @@ struct proxy_state
   std::size_t next = 0;
   bool stopping = false;
 
-  counted_t use() { return {&n}; }
+  /// use_coroutine; counts the operations started while paused (the
+  /// quiescence test requires none): a body that runs then has escaped.
+  const coflow::use_coroutine_t& use(bool counted = true)
+  {
+    n.initiated_while_paused += n.paused && counted;
+    return coflow::use_coroutine;
+  }
   std::size_t pick() { return next++ % opt.upstreams.size(); }
 };
 
@@ -158,58 +142,32 @@ coflow::coroutine<exchange> fetch_header(proxy_state& px, const request& req)
 }
 
 /// A body on its way: pieces read from the upstream wait here for the
-/// client. Backpressure is a pause: once `buffer` bytes wait, the pipe
-/// pauses the coroutine that reads the upstream (its read in flight
-/// completes and is held), and unpauses it when the client has taken half.
-/// The reader has no line about it.
+/// client. Backpressure is a pause: while `buffer` bytes wait, the pipe
+/// holds a pause of the coroutine that reads the upstream (its read in
+/// flight completes and is held). The reader has no line about it.
 struct body_pipe
 {
-  explicit body_pipe(proxy_state& p) : px(p) {}
-
   proxy_state& px;
   coflow::coroutine<void> reader;
-  std::deque<std::string> pieces;
+  std::deque<std::string> pieces; // an empty one ends the body
   std::size_t held = 0;
-  bool done = false;
-  bool reader_paused = false;
   std::optional<coflow::deferred<void>> writer_waits;
 
   void push(std::string piece)
   {
-    held += piece.size();
-    px.n.peak_buffered = std::max(px.n.peak_buffered, held);
+    resize(piece.size(), true);
     pieces.push_back(std::move(piece));
-    if (held >= px.opt.buffer && !reader_paused)
-    {
-      reader_paused = true;
-      reader.pause();
-    }
-    wake_writer();
-  }
-
-  std::string pop()
-  {
-    std::string piece = std::move(pieces.front());
-    pieces.pop_front();
-    held -= piece.size();
-    if (reader_paused && held <= px.opt.buffer / 2)
-    {
-      reader_paused = false;
-      reader.unpause();
-    }
-    return piece;
-  }
-
-  void finish()
-  {
-    done = true;
-    wake_writer();
-  }
-
-  void wake_writer()
-  {
     if (writer_waits)
       std::exchange(writer_waits, std::nullopt)->callback();
+  }
+
+  void resize(std::size_t by, bool grow)
+  {
+    const bool full = held >= px.opt.buffer;
+    held = grow ? held + by : held - by;
+    px.n.peak_buffered = std::max(px.n.peak_buffered, held);
+    if (full != (held >= px.opt.buffer))
+      full ? reader.unpause() : reader.pause();
   }
 };
 
@@ -229,7 +187,7 @@ coflow::coroutine<void> read_body(proxy_state& px, exchange& x, body_pipe& pipe)
     if (!piece.empty())
       pipe.push(std::move(piece));
   }
-  pipe.finish();
+  pipe.push({});
 }
 
 /// Writes @p res, its body taken from @p pipe, to @p client.
@@ -239,14 +197,15 @@ coflow::coroutine<void> write_body(
   http::response_serializer<http::buffer_body> serializer(res);
   res.body() = {nullptr, 0, true};
   co_await http::async_write_header(client, serializer, px.use());
-  while (!pipe.done || !pipe.pieces.empty())
+  for (;;)
   {
     if (pipe.pieces.empty())
-    {
       co_await pipe.writer_waits.emplace(co_await coflow::this_coro::executor);
-      continue;
-    }
-    const std::string piece = pipe.pop();
+    const std::string piece = std::move(pipe.pieces.front());
+    pipe.pieces.pop_front();
+    if (piece.empty())
+      break;
+    pipe.resize(piece.size(), false);
     res.body() = {const_cast<char*>(piece.data()), piece.size(), true};
     auto [ec, n] = co_await http::async_write(client, serializer, asio::as_tuple(px.use()));
     if (ec && ec != http::error::need_buffer)
@@ -293,7 +252,7 @@ coflow::coroutine<bool> respond(proxy_state& px, tcp::socket& client, request re
   http::response<http::buffer_body> res(x->parser->get().base());
   res.version(version);
   res.keep_alive(keep_alive && !px.stopping);
-  body_pipe pipe(px);
+  body_pipe pipe{px, {}, {}, 0, {}};
   pipe.reader = read_body(px, *x, pipe);
   try
   {
@@ -313,12 +272,44 @@ coflow::coroutine<bool> respond(proxy_state& px, tcp::socket& client, request re
   co_return res.keep_alive();
 }
 
-/// One client connection: its requests in turn. A request in flight is
-/// shielded from the shutdown's cancel and bounded in time; an idle
-/// connection closes at once.
-coflow::coroutine<void> connection(proxy_state& px, tcp::socket client)
+/// The proxy's answer to @p req: respond(), shielded from the shutdown's
+/// cancel and bounded in time.
+auto forward(proxy_state& px, tcp::socket& client, request req)
 {
-  ++px.n.connections;
+  ++px.n.requests;
+  return coflow::shield(coflow::timeout(px.opt.request_timeout, respond(px, client, std::move(req))));
+}
+
+/// The admin's answer to @p req, about the coroutine @p proxied.
+coflow::coroutine<bool> administer(proxy_state& px, coflow::coroutine<void> proxied, tcp::socket& client, request req)
+{
+  const std::string what = std::string(req.method_string()) + " " + std::string(req.target());
+  std::string body;
+  if (what == "GET /admin/tree")
+    body = coflow::to_string(coflow::await_forest(co_await coflow::this_coro::executor));
+  else if (what == "GET /admin/stats")
+    body = px.n.line() + "\n";
+  else if (what == "POST /admin/pause" || what == "POST /admin/resume")
+  {
+    const bool pause = what.ends_with("pause");
+    if (std::exchange(px.n.paused, pause) != pause)
+      pause ? proxied.pause() : proxied.unpause();
+    body = pause ? "paused\n" : "resumed\n";
+  }
+  auto res = make_response(body.empty() ? http::status::not_found : http::status::ok, req.version(),
+      req.keep_alive(), std::move(body));
+  co_await http::async_write(client, res, coflow::use_coroutine);
+  co_return res.keep_alive();
+}
+
+/// A connection: its requests in turn, each answered by @p answer (which
+/// says whether the connection stays open). Cancelled while it waits for a
+/// request, it closes at once. @p counted: a proxied connection, whose
+/// operations count while paused.
+template <class Answer>
+coflow::coroutine<void> session(proxy_state& px, tcp::socket client, bool counted, Answer answer)
+{
+  px.n.connections += counted;
   boost::beast::flat_buffer buffer;
   try
   {
@@ -326,25 +317,23 @@ coflow::coroutine<void> connection(proxy_state& px, tcp::socket client)
     {
       http::request_parser<http::string_body> parser;
       parser.body_limit(1 << 20);
-      auto [ec, n] = co_await http::async_read(client, buffer, parser, asio::as_tuple(px.use()));
-      if (ec == http::error::end_of_stream)
-        break;
-      if (ec && ec.category() == http::make_error_code(http::error::bad_target).category())
+      auto [ec, n] = co_await http::async_read(client, buffer, parser, asio::as_tuple(px.use(counted)));
+      if (ec && ec.category() == http::make_error_code(http::error::bad_target).category()
+          && ec != http::error::end_of_stream)
       {
         ++px.n.bad_requests;
         auto res = make_response(http::status::bad_request, 11, false);
-        co_await http::async_write(client, res, px.use());
+        co_await http::async_write(client, res, px.use(counted));
       }
       if (ec)
         break;
-      ++px.n.requests;
-      auto exchange = coflow::timeout(px.opt.request_timeout, respond(px, client, parser.release()));
-      keep_alive = co_await coflow::shield(std::move(exchange));
+      auto answered = answer(client, parser.release());
+      keep_alive = co_await std::move(answered);
     }
   }
   catch (const coflow::cancelled_error&)
   {
-    // The shutdown: no request in flight.
+    // Cancelled between requests.
   }
   catch (const boost::system::system_error&)
   {
@@ -355,60 +344,22 @@ coflow::coroutine<void> connection(proxy_state& px, tcp::socket client)
   client.close(ignored);
 }
 
-/// Accepts client connections into a group: pause and cancel reach them all.
-coflow::coroutine<void> serve(proxy_state& px, tcp::acceptor& acceptor)
+/// Accepts connections into a group, a session each: pause and cancel of
+/// this coroutine reach them all.
+template <class Answer>
+coflow::coroutine<void> serve(proxy_state& px, tcp::acceptor& acceptor, bool counted, Answer answer)
 {
   co_await coflow::with_task_group([&](coflow::task_group& group) -> coflow::coroutine<void> {
     for (;;)
-      group.spawn(connection(px, co_await acceptor.async_accept(px.use())));
+      group.spawn(session(px, co_await acceptor.async_accept(px.use(counted)), counted, answer));
   });
 }
 
-/// One admin request, answered and closed.
-coflow::coroutine<void> admin_request(proxy_state& px, tcp::socket s, coflow::coroutine<void> root)
+/// Waits for SIGINT or SIGTERM.
+coflow::coroutine<void> until_signal(proxy_state& px, asio::signal_set& signals)
 {
-  try
-  {
-    boost::beast::flat_buffer buffer;
-    request req;
-    co_await http::async_read(s, buffer, req, coflow::use_coroutine);
-    const bool get = req.method() == http::verb::get, post = req.method() == http::verb::post;
-    auto status = http::status::ok;
-    std::string body;
-    if (get && req.target() == "/admin/tree")
-      body = coflow::to_string(coflow::await_forest(co_await coflow::this_coro::executor));
-    else if (get && req.target() == "/admin/stats")
-      body = px.n.line() + "\n";
-    else if (post && req.target() == "/admin/pause")
-    {
-      if (!std::exchange(px.n.paused, true))
-        root.pause();
-      body = "paused\n";
-    }
-    else if (post && req.target() == "/admin/resume")
-    {
-      if (std::exchange(px.n.paused, false))
-        root.unpause();
-      body = "resumed\n";
-    }
-    else
-      status = http::status::not_found;
-    auto res = make_response(status, req.version(), false, std::move(body));
-    co_await http::async_write(s, res, coflow::use_coroutine);
-  }
-  catch (const boost::system::system_error&)
-  {
-    // The admin client went away.
-  }
-}
-
-/// The admin endpoints, on their own port, outside the root they pause.
-coflow::coroutine<void> serve_admin(proxy_state& px, tcp::acceptor& acceptor, coflow::coroutine<void> root)
-{
-  co_await coflow::with_task_group([&](coflow::task_group& group) -> coflow::coroutine<void> {
-    for (;;)
-      group.spawn(admin_request(px, co_await acceptor.async_accept(coflow::use_coroutine), root));
-  });
+  co_await signals.async_wait(coflow::use_coroutine);
+  px.stopping = true; // responses from now on say "Connection: close"
 }
 
 } // namespace
@@ -424,34 +375,26 @@ int main(int argc, char** argv)
   std::cout << "coflow_proxy: listening on " << listener.local_endpoint() << ", admin on "
             << admin.local_endpoint() << std::endl;
 
-  auto root = coflow::spawn(io, serve(px, listener));
-  auto admin_root = coflow::spawn(io, serve_admin(px, admin, root));
+  // The signal wins the race: the cancel of the servers is the shutdown.
+  auto proxied = serve(px, listener, true, [&px](tcp::socket& client, request req) {
+    return forward(px, client, std::move(req));
+  });
+  auto administered = serve(px, admin, false, [&px, proxied](tcp::socket& client, request req) {
+    return administer(px, proxied, client, std::move(req));
+  });
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code ec, int) {
-    if (ec)
-      return;
-    px.stopping = true; // responses from now on say "Connection: close"
-    root.cancel();
-  });
-  bool failed = false;
-  root.async_wait([&](std::exception_ptr e) {
-    try
-    {
-      if (e)
-        std::rethrow_exception(e);
-    }
-    catch (const coflow::cancelled_error&)
-    {
-    }
-    catch (const std::exception& x)
-    {
-      failed = true;
-      std::cerr << "coflow_proxy: failed: " << x.what() << std::endl;
-    }
-    signals.cancel();
-    admin_root.cancel();
-  });
+  auto all = coflow::race(proxied, std::move(administered), until_signal(px, signals));
+  auto done = coflow::spawn(io, std::move(all), asio::use_future);
   io.run();
   std::cout << "coflow_proxy: exiting: " << px.n.line() << std::endl;
-  return failed ? 1 : 0;
+  try
+  {
+    done.get();
+    return 0;
+  }
+  catch (const std::exception& e)
+  {
+    std::cerr << "coflow_proxy: failed: " << e.what() << std::endl;
+    return 1;
+  }
 }
