@@ -102,6 +102,7 @@ awaitable<exchange> ask(proxy_state& px, std::size_t i, const request& req)
       {
         up = std::make_shared<upstream_link>(co_await asio::this_coro::executor, i);
         co_await up->socket.async_connect(px.opt.upstreams[i], use_awaitable);
+        up->socket.set_option(tcp::no_delay(true)); // a header and a body: two writes
       }
       auto parser = std::make_shared<http::response_parser<http::buffer_body>>();
       parser->body_limit(boost::none);
@@ -151,7 +152,7 @@ awaitable<void> read_body(proxy_state& px, exchange& x, pipe& body, std::size_t&
   auto& parser = *x.parser;
   while (!parser.is_done())
   {
-    std::string piece(std::min<std::size_t>(64 * 1024, px.opt.buffer), '\0');
+    std::string piece(std::min({std::size_t(64 * 1024), px.opt.buffer, remaining(parser)}), '\0');
     parser.get().body().data = piece.data();
     parser.get().body().size = piece.size();
     auto [ec, n] = co_await http::async_read(x.up->socket, x.up->buffer, parser, use_tuple);
@@ -248,6 +249,7 @@ awaitable<bool> respond(proxy_state& px, tcp::socket& client, request req)
 awaitable<void> connection(proxy_state& px, tcp::socket client)
 {
   ++px.n.connections;
+  client.set_option(tcp::no_delay(true));
   boost::beast::flat_buffer buffer;
   try
   {

@@ -99,6 +99,7 @@ coflow::coroutine<exchange> ask(proxy_state& px, std::size_t i, const request& r
       {
         up = std::make_shared<upstream_link>(co_await coflow::this_coro::executor, i);
         co_await up->socket.async_connect(px.opt.upstreams[i], px.use());
+        up->socket.set_option(tcp::no_delay(true)); // a header and a body: two writes
       }
       auto parser = std::make_shared<http::response_parser<http::buffer_body>>();
       parser->body_limit(boost::none);
@@ -177,7 +178,7 @@ coflow::coroutine<void> read_body(proxy_state& px, exchange& x, body_pipe& pipe)
   auto& parser = *x.parser;
   while (!parser.is_done())
   {
-    std::string piece(std::min<std::size_t>(64 * 1024, px.opt.buffer), '\0');
+    std::string piece(std::min({std::size_t(64 * 1024), px.opt.buffer, remaining(parser)}), '\0');
     parser.get().body().data = piece.data();
     parser.get().body().size = piece.size();
     auto [ec, n] = co_await http::async_read(x.up->socket, x.up->buffer, parser, asio::as_tuple(px.use()));
@@ -310,6 +311,7 @@ template <class Answer>
 coflow::coroutine<void> session(proxy_state& px, tcp::socket client, bool counted, Answer answer)
 {
   px.n.connections += counted;
+  client.set_option(tcp::no_delay(true));
   boost::beast::flat_buffer buffer;
   try
   {

@@ -17,6 +17,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstddef>
@@ -150,6 +151,13 @@ struct counters
     return -1;
   }
 };
+
+/// The body bytes still to come, as far as @p parser knows (at least 1).
+template <class Parser>
+std::size_t remaining(const Parser& parser)
+{
+  return std::max<std::size_t>(1, parser.content_length_remaining().value_or(64 * 1024));
+}
 
 /// A response the proxy makes itself: @p status with a one-line body.
 inline http::response<http::string_body> make_response(

@@ -78,6 +78,7 @@ coflow::coroutine<void> write_bytes(tcp::socket& s, http::response<http::empty_b
 coflow::coroutine<void> connection(tcp::socket s, int index)
 {
   boost::beast::flat_buffer buffer;
+  s.set_option(tcp::no_delay(true));
   try
   {
     for (;;)
