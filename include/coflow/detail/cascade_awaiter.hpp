@@ -94,8 +94,10 @@ protected:
 ///   gives the token to whatever resumes the body (it may be used at once,
 ///   on any thread: nothing of the awaiter is touched after handing it on);
 ///   and awaited_control's pause(), unpause(), cancel(), describe().
-template <class Derived, class CoroState>
-class cascade_awaiter : public await_point<Derived, CoroState>, public awaited_control
+/// @tparam Control awaited_control, or a class derived from it that what
+///   resumes the body reaches (operation_receiver).
+template <class Derived, class CoroState, class Control = awaited_control>
+class cascade_awaiter : public await_point<Derived, CoroState>, public Control
 {
 public:
   bool await_suspend(std::coroutine_handle<>)

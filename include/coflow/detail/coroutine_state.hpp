@@ -68,11 +68,14 @@ public:
     function_site_ = site;
   }
 
+  /// The executor that executor_address() points to.
+  const Executor* typed_executor() const noexcept { return static_cast<const Executor*>(executor_); }
+
   /// The executor of a started coroutine.
   const Executor& executor() const noexcept
   {
     assert(executor_);
-    return *executor_;
+    return *typed_executor();
   }
 
   /// The executor, for a handle that may refer to an unstarted coroutine.
@@ -85,7 +88,7 @@ public:
       throw std::logic_error(
           "coflow: the coroutine has not started: spawn it or await it first");
     }
-    return *executor_;
+    return *typed_executor();
   }
 
   /// Spawn: the start is posted, and the coroutine is outstanding work of
@@ -114,7 +117,7 @@ public:
     ensure_waiter_registry(context());
 #endif
     x.work.emplace(boost::asio::prefer(
-        *executor_, boost::asio::execution::outstanding_work.tracked));
+        *typed_executor(), boost::asio::execution::outstanding_work.tracked));
   }
 
   void post_start()
@@ -579,7 +582,7 @@ private:
     {
       try
       {
-        executor_ = &ensure_extras().own_executor.emplace(*executor_);
+        executor_ = &ensure_extras().own_executor.emplace(*typed_executor());
       }
       catch (...)
       {
@@ -693,20 +696,20 @@ private:
 
   void post_resume(resume_token token) override
   {
-    boost::asio::post(*executor_,
+    boost::asio::post(*typed_executor(),
         [token = std::move(token)]() mutable { std::move(token).resume(); });
   }
 
   boost::asio::execution_context& context() override
   {
-    return boost::asio::query(*executor_, boost::asio::execution::context);
+    return boost::asio::query(*typed_executor(), boost::asio::execution::context);
   }
 
   bool runs_on(const boost::asio::any_io_executor& ex) const noexcept override
   {
     try
     {
-      return executor_ && boost::asio::any_io_executor(*executor_) == ex;
+      return executor_ && boost::asio::any_io_executor(*typed_executor()) == ex;
     }
     catch (...)
     {
@@ -800,7 +803,6 @@ private:
   /// handle goes, as a deferred's is (DESIGN.md §3). (First: it fills the
   /// base's tail padding, next to the other flags.)
   bool error_unreported_ = false;
-  const Executor* executor_ = nullptr;
   /// Where the result goes directly (see set_sink()): a tail source (its
   /// token is then continuation_) or a node's branch sink. (Here, not in
   /// the extras, so that a branch needs none: it fills the block's padding

@@ -681,6 +681,11 @@ public:
   /// What the suspended body awaits (read by the handler of its token).
   awaited_control* awaited() const noexcept { return awaited_; }
 
+  /// The coroutine's executor (a `const Executor*` of the typed coroutine state):
+  /// here, so that what completes an operation reads it knowing the
+  /// executor's type alone (see operation_handler).
+  const void* executor_address() const noexcept { return executor_; }
+
   /// The body goes on without having suspended (the hand-over failed): the
   /// pause forwarded to the awaiter that goes with it is released, and the
   /// next suspension forwards the pause anew.
@@ -1264,6 +1269,9 @@ protected:
   /// not suspended since: points to the parent's stack.
   inline_result* inline_slot_ = nullptr;
   resume_token continuation_;
+  /// The executor of the typed coroutine state: its own (in the extras), its
+  /// parent's or its node's; null while it has none.
+  const void* executor_ = nullptr;
   /// Introspection (DESIGN.md §8): the coroutine function, and the co_await
   /// where the body is (neither with COFLOW_NO_INTROSPECTION).
   [[no_unique_address]] function_site function_site_;

@@ -34,24 +34,53 @@
 namespace coflow {
 namespace detail {
 
-template <class Awaiter, class Executor>
+/// What an operation's completion handler reaches of its awaiter. It
+/// depends on the operation's value alone, so that the handler, and every
+/// composed operation and executor function instantiated with it, is one
+/// type for all the coroutines that await such an operation, as Asio's
+/// awaitable handler depends on the signature alone: not one per coroutine
+/// type (a Beast server's code then grew by half).
+template <class Value>
+class operation_receiver : public awaited_control
+{
+public:
+  template <class... Args>
+  void receive(Args&&... args)
+  {
+    result_.emplace(operation_outcome<Value>(std::forward<Args>(args)...));
+  }
+
+  boost::asio::cancellation_slot slot() noexcept { return signal_.slot(); }
+
+protected:
+  ~operation_receiver() = default;
+
+  boost::asio::cancellation_signal signal_;
+  std::optional<outcome<Value>> result_;
+};
+
+template <class Value, class Executor>
 class operation_handler
 {
 public:
   using executor_type = Executor;
   using cancellation_slot_type = boost::asio::cancellation_slot;
 
-  /// @p token's coroutine state awaits the operation (its awaited operation is the
-  /// awaiter): the handler holds the token alone, as small as asio's.
+  /// @p token's coroutine state awaits the operation (its awaited operation
+  /// is the receiver): the handler holds the token alone, as small as asio's.
   explicit operation_handler(resume_token token) noexcept : token_(std::move(token)) {}
 
-  /// The coroutine's executor, read from its coroutine state (as asio's awaitable
-  /// handler reads it from its frame): nothing is copied per operation.
-  executor_type get_executor() const noexcept { return coro()->executor(); }
+  /// The coroutine's executor, read from its coroutine state (as asio's
+  /// awaitable handler reads it from its frame): nothing is copied per
+  /// operation.
+  executor_type get_executor() const noexcept
+  {
+    return *static_cast<const Executor*>(token_.get()->executor_address());
+  }
 
   cancellation_slot_type get_cancellation_slot() const noexcept
   {
-    return awaiter()->slot();
+    return receiver()->slot();
   }
 
   template <class... Args>
@@ -59,7 +88,7 @@ public:
   {
     if (!token_.claim())
       return; // its suspension failed: the awaiter is gone
-    awaiter()->receive(std::forward<Args>(args)...);
+    receiver()->receive(std::forward<Args>(args)...);
     // The slot is cleared by whoever takes the coroutine state to resume the body or
     // hold its wake-up (see operation_awaiter::completed()), not here: a
     // control call on another thread may hold the coroutine state locked and be
@@ -68,13 +97,11 @@ public:
   }
 
 private:
-  typename Awaiter::coro_state_type* coro() const noexcept
-  {
-    return static_cast<typename Awaiter::coro_state_type*>(token_.get());
-  }
-
   /// Until the body resumes, what its coroutine state awaits is this operation.
-  Awaiter* awaiter() const noexcept { return static_cast<Awaiter*>(coro()->awaited()); }
+  operation_receiver<Value>* receiver() const noexcept
+  {
+    return static_cast<operation_receiver<Value>*>(token_.get()->awaited());
+  }
 
   resume_token token_;
 };
@@ -91,7 +118,8 @@ inline const void*& cancel_dispatched_inline() noexcept
 /// `kind` says what it launches (see operation_launch.hpp).
 template <class CoroState, class Signature, class Launch>
 class operation_awaiter final
-  : public cascade_awaiter<operation_awaiter<CoroState, Signature, Launch>, CoroState>
+  : public cascade_awaiter<operation_awaiter<CoroState, Signature, Launch>, CoroState,
+        operation_receiver<typename signature_value<Signature>::type>>
 {
 public:
   using value_type = typename signature_value<Signature>::type;
@@ -115,27 +143,19 @@ public:
 
   void hand_over(resume_token&& token)
   {
-    using handler = operation_handler<operation_awaiter, typename CoroState::executor_type>;
+    using handler = operation_handler<value_type, typename CoroState::executor_type>;
     std::move(launch_)(handler(std::move(token)));
   }
 
   /// The body goes on: the operation's cancellation handler goes first.
   void leaving() noexcept { completed(); }
 
-  value_type take() { return unwrap<value_type>(std::move(*result_)); }
+  value_type take() { return unwrap<value_type>(std::move(*this->result_)); }
 
   awaited_description describe() const noexcept override
   {
     return {Launch::kind, &typeid(Signature)};
   }
-
-  template <class... Args>
-  void receive(Args&&... args)
-  {
-    result_.emplace(operation_outcome<value_type>(std::forward<Args>(args)...));
-  }
-
-  boost::asio::cancellation_slot slot() noexcept { return signal_.slot(); }
 
 
   /// The operation is over: its cancellation handler, which may refer to
@@ -146,7 +166,7 @@ public:
   {
     // Tested inline first: most operations (a post, a dispatch) never
     // install a cancellation handler, and clear() is out of line.
-    if (boost::asio::cancellation_slot slot = signal_.slot(); slot.has_handler())
+    if (boost::asio::cancellation_slot slot = this->signal_.slot(); slot.has_handler())
       slot.clear();
   }
 
@@ -270,11 +290,9 @@ private:
     std::uint32_t epoch_;
   };
 
-  void emit() { signal_.emit(boost::asio::cancellation_type::terminal); }
+  void emit() { this->signal_.emit(boost::asio::cancellation_type::terminal); }
 
   Launch launch_;
-  boost::asio::cancellation_signal signal_;
-  std::optional<outcome<value_type>> result_;
   /// A cancel was lent to the executor (see cancel()).
   bool lent_ = false;
 };
