@@ -47,7 +47,7 @@ namespace coflow {
 inline coroutine<void> sleep_until(std::chrono::steady_clock::time_point tp)
 {
   boost::asio::steady_timer timer(co_await this_coro::executor, tp);
-  co_await timer.async_wait(use_coroutine);
+  co_await detail::quiet_operation{timer.async_wait(use_coroutine)};
 }
 
 /// A coroutine that finishes once @p d has passed since it started (not
@@ -56,7 +56,7 @@ inline coroutine<void> sleep_until(std::chrono::steady_clock::time_point tp)
 inline coroutine<void> sleep(std::chrono::steady_clock::duration d)
 {
   boost::asio::steady_timer timer(co_await this_coro::executor, d);
-  co_await timer.async_wait(use_coroutine);
+  co_await detail::quiet_operation{timer.async_wait(use_coroutine)};
 }
 
 } // namespace coflow

@@ -73,9 +73,19 @@ public:
   {
     derived().leaving();
     coro_->resumed();
-    coro_->throw_if_cancelled();
+    if constexpr (Derived::quiet_cancel)
+    {
+      if (coro_->cancel_requested())
+        return; // the body goes on to its end; its result is cancelled all the same
+    }
+    else
+      coro_->throw_if_cancelled();
     return derived().take();
   }
+
+  /// A Derived that sets it (to true) returns from a cancelled await
+  /// instead of throwing (see quiet_operation): void awaits only.
+  static constexpr bool quiet_cancel = false;
 
 protected:
   explicit await_point(CoroState* t) noexcept : coro_(t) {}

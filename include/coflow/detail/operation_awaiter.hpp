@@ -16,6 +16,7 @@
 #define COFLOW_DETAIL_OPERATION_AWAITER_HPP
 
 #include <coflow/detail/cascade_awaiter.hpp>
+#include <coflow/detail/operation_launch.hpp>
 #include <coflow/detail/operation_outcome.hpp>
 #include <coflow/detail/outcome.hpp>
 #include <coflow/detail/coroutine_state_base.hpp>
@@ -28,6 +29,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 
@@ -116,13 +118,16 @@ inline const void*& cancel_dispatched_inline() noexcept
 
 /// @tparam Launch callable as `std::move(launch)(handler)`: initiates; its
 /// `kind` says what it launches (see operation_launch.hpp).
-template <class CoroState, class Signature, class Launch>
+/// @tparam Quiet a cancel returns from the await instead of throwing (see
+///   quiet_operation).
+template <class CoroState, class Signature, class Launch, bool Quiet = false>
 class operation_awaiter final
-  : public cascade_awaiter<operation_awaiter<CoroState, Signature, Launch>, CoroState,
+  : public cascade_awaiter<operation_awaiter<CoroState, Signature, Launch, Quiet>, CoroState,
         operation_receiver<typename signature_value<Signature>::type>>
 {
 public:
   using value_type = typename signature_value<Signature>::type;
+  static constexpr bool quiet_cancel = Quiet;
 
   operation_awaiter(CoroState* t, Launch launch)
     : operation_awaiter::cascade_awaiter(t), launch_(std::move(launch))
@@ -296,6 +301,31 @@ private:
   /// A cancel was lent to the executor (see cancel()).
   bool lent_ = false;
 };
+
+/// An operation awaited by one of the library's own coroutines that has
+/// nothing to do after it (the timer of sleep(), and so of timeout()): a
+/// cancel returns from the await instead of throwing, and the coroutine's
+/// result is cancelled_error all the same, set without unwinding. A
+/// deadline that does not fire is the common case, and its unwinding cost
+/// more than the rest of a request's work in a proxy (example/proxy).
+template <class Operation>
+struct quiet_operation
+{
+  Operation op;
+
+  template <class CoroState>
+  auto awaiter_for(CoroState* t) &&
+  {
+    using launch = launch_operation<Operation>;
+    using signature = typename Operation::signature;
+    static_assert(std::is_void_v<typename signature_value<signature>::type>,
+        "a quiet operation delivers nothing");
+    return operation_awaiter<CoroState, signature, launch, true>(t, launch{std::move(op)});
+  }
+};
+
+template <class Operation>
+quiet_operation(Operation) -> quiet_operation<Operation>;
 
 } // namespace detail
 } // namespace coflow
