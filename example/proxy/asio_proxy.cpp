@@ -45,23 +45,6 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(use_awaitable);
 
-/// A connection to an upstream, kept open between requests.
-struct upstream_link
-{
-  upstream_link(const asio::any_io_executor& ex, std::size_t i) : socket(ex), upstream(i) {}
-
-  tcp::socket socket;
-  boost::beast::flat_buffer buffer;
-  std::size_t upstream;
-};
-
-/// An upstream's response whose header has arrived.
-struct exchange
-{
-  std::shared_ptr<upstream_link> up;
-  std::shared_ptr<http::response_parser<http::buffer_body>> parser;
-};
-
 struct proxy_state
 {
   options opt;

@@ -7,14 +7,16 @@
 //
 // What the two proxies (coflow_proxy.cpp and its asio::awaitable twin,
 // asio_proxy.cpp) share and what is not the subject of their comparison:
-// the command line, the counters and the peak memory they report, and the
-// small responses a proxy makes itself.
+// the command line, the counters and the peak memory they report, an
+// upstream connection and exchange, and the small responses a proxy makes
+// itself.
 //
 
 #ifndef COFLOW_EXAMPLE_PROXY_COMMON_HPP
 #define COFLOW_EXAMPLE_PROXY_COMMON_HPP
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
 #include <algorithm>
@@ -23,6 +25,7 @@
 #include <cstddef>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -150,6 +153,23 @@ struct counters
         return std::stol(line.substr(6));
     return -1;
   }
+};
+
+/// A connection to an upstream, kept open between requests.
+struct upstream_link
+{
+  upstream_link(const asio::any_io_executor& ex, std::size_t i) : socket(ex), upstream(i) {}
+
+  tcp::socket socket;
+  boost::beast::flat_buffer buffer;
+  std::size_t upstream;
+};
+
+/// An upstream's response whose header has arrived.
+struct exchange
+{
+  std::shared_ptr<upstream_link> up;
+  std::shared_ptr<http::response_parser<http::buffer_body>> parser;
 };
 
 /// The body bytes still to come, as far as @p parser knows (at least 1).
