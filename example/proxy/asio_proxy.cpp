@@ -9,9 +9,10 @@
 // with plain asio::awaitable, as an Asio user would write it. Keep-alive,
 // upstream connection reuse, a body streamed through a bounded channel
 // (a reader of the upstream alongside a writer to the client), an upstream
-// timeout (504) and hedging with the awaitable operators, and a graceful
-// shutdown at SIGTERM. What it has no counterpart for: pause (so no
-// quiescence and no backpressure by pause) and the await tree.
+// timeout (504) and hedging with the awaitable operators, a graceful
+// shutdown at SIGTERM, and GET /admin/stats on an admin port. What it has no
+// counterpart for: pause (so no quiescence, no backpressure by pause, no
+// POST /admin/pause) and the await tree (no GET /admin/tree).
 //
 // Run `asio_proxy --help` for the command line.
 //
@@ -27,12 +28,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 
-#include <algorithm>
 #include <csignal>
-#include <memory>
-#include <optional>
 #include <set>
 #include <variant>
 
@@ -118,14 +115,25 @@ awaitable<exchange> ask_later(proxy_state& px, std::size_t i, const request& req
 }
 
 /// The next upstream's response header; with hedging, the first of two
-/// upstreams to answer (the other exchange is cancelled).
-awaitable<exchange> fetch_header(proxy_state& px, const request& req)
+/// upstreams to answer (the other exchange is cancelled). A failure is
+/// nothing, not an exception: `||` waits for the first *success*, so an
+/// exception would wait for the deadline.
+awaitable<std::optional<exchange>> fetch_header(proxy_state& px, const request& req)
 {
-  if (px.opt.hedge.count() == 0 || px.opt.upstreams.size() < 2)
-    co_return co_await ask(px, px.pick(), req);
-  const std::size_t first = px.pick(), second = px.pick();
-  auto winner = co_await (ask(px, first, req) || ask_later(px, second, req));
-  co_return std::visit([](exchange& x) { return std::move(x); }, winner);
+  try
+  {
+    if (px.opt.hedge.count() == 0 || px.opt.upstreams.size() < 2)
+      co_return co_await ask(px, px.pick(), req);
+    const std::size_t first = px.pick(), second = px.pick();
+    auto winner = co_await (ask(px, first, req) || ask_later(px, second, req));
+    co_return std::visit([](exchange& x) { return std::move(x); }, winner);
+  }
+  catch (const boost::system::system_error& e)
+  {
+    if (e.code() == asio::error::operation_aborted)
+      throw;
+  }
+  co_return std::nullopt; // no connection, or no header: 502
 }
 
 /// Reads the body of @p x into @p body, a piece at a time; an empty piece
@@ -181,22 +189,9 @@ awaitable<bool> respond(proxy_state& px, tcp::socket& client, request req)
   const bool keep_alive = req.keep_alive();
   const unsigned version = req.version();
   req.keep_alive(true); // upstream connections are reused
-  std::optional<exchange> x;
-  auto failure = http::status::bad_gateway;
-  try
-  {
-    auto first = co_await (fetch_header(px, req) || sleep(px.opt.upstream_timeout));
-    if (first.index() == 0)
-      x.emplace(std::move(std::get<0>(first)));
-    else
-      failure = http::status::gateway_timeout;
-  }
-  catch (const boost::system::system_error& e)
-  {
-    if (e.code() == asio::error::operation_aborted)
-      throw;
-    // No connection, or no header: 502.
-  }
+  auto first = co_await (fetch_header(px, req) || sleep(px.opt.upstream_timeout));
+  std::optional<exchange> x = first.index() == 0 ? std::move(std::get<0>(first)) : std::nullopt;
+  const auto failure = first.index() == 0 ? http::status::bad_gateway : http::status::gateway_timeout;
   if (!x)
   {
     ++(failure == http::status::gateway_timeout ? px.n.gateway_timeouts : px.n.bad_gateway);
@@ -214,9 +209,10 @@ awaitable<bool> respond(proxy_state& px, tcp::socket& client, request req)
   {
     co_await (read_body(px, *x, body, held) && write_body(client, res, body, held));
   }
-  catch (const boost::system::system_error& e)
+  catch (const std::exception& e) // `&&` throws multiple_exceptions when both halves fail
   {
-    if (e.code() == asio::error::operation_aborted)
+    if (auto s = dynamic_cast<const boost::system::system_error*>(&e);
+        s && s->code() == asio::error::operation_aborted)
       throw;
     ++px.n.aborted; // the upstream or the client broke off: close
     co_return false;
@@ -226,12 +222,25 @@ awaitable<bool> respond(proxy_state& px, tcp::socket& client, request req)
   co_return res.keep_alive();
 }
 
-/// One client connection: its requests in turn, each bounded in time. At
-/// shutdown a connection waiting for a request is closed; one with a
-/// request in flight finishes it, then closes.
-awaitable<void> connection(proxy_state& px, tcp::socket client)
+/// The admin's answer to @p req: GET /admin/stats, else 404.
+awaitable<bool> administer(proxy_state& px, tcp::socket& client, request req)
 {
-  ++px.n.connections;
+  const bool stats = req.method() == http::verb::get && req.target() == "/admin/stats";
+  auto res = make_response(stats ? http::status::ok : http::status::not_found, req.version(),
+      req.keep_alive(), stats ? px.n.line() + "\n" : "");
+  co_await http::async_write(client, res, use_awaitable);
+  co_return res.keep_alive();
+}
+
+/// One client connection: its requests in turn, each answered by @p answer
+/// (which says whether the connection stays open) and bounded in time. At
+/// shutdown a connection waiting for a request is closed; one with a
+/// request in flight finishes it, then closes. @p counted: a proxied
+/// connection.
+template <class Answer>
+awaitable<void> connection(proxy_state& px, tcp::socket client, bool counted, Answer answer)
+{
+  px.n.connections += counted;
   client.set_option(tcp::no_delay(true));
   boost::beast::flat_buffer buffer;
   try
@@ -253,8 +262,8 @@ awaitable<void> connection(proxy_state& px, tcp::socket client)
       }
       if (ec)
         break;
-      ++px.n.requests;
-      auto done = co_await (respond(px, client, parser.release()) || sleep(px.opt.request_timeout));
+      px.n.requests += counted;
+      auto done = co_await (answer(client, parser.release()) || sleep(px.opt.request_timeout));
       if (done.index() == 1)
       {
         ++px.n.aborted; // the request took too long
@@ -274,7 +283,8 @@ awaitable<void> connection(proxy_state& px, tcp::socket client)
 }
 
 /// Accepts client connections until the acceptor is closed.
-awaitable<void> serve(proxy_state& px, tcp::acceptor& acceptor)
+template <class Answer>
+awaitable<void> serve(proxy_state& px, tcp::acceptor& acceptor, bool counted, Answer answer)
 {
   for (;;)
   {
@@ -282,7 +292,7 @@ awaitable<void> serve(proxy_state& px, tcp::acceptor& acceptor)
     if (ec == asio::error::operation_aborted)
       co_return;
     if (!ec)
-      asio::co_spawn(acceptor.get_executor(), connection(px, std::move(client)), asio::detached);
+      asio::co_spawn(acceptor.get_executor(), connection(px, std::move(client), counted, answer), asio::detached);
   }
 }
 
@@ -290,17 +300,18 @@ awaitable<void> serve(proxy_state& px, tcp::acceptor& acceptor)
 
 int main(int argc, char** argv)
 {
-  auto opt = parse_options(argc, argv, "asio_proxy", false);
+  auto opt = parse_options(argc, argv, "asio_proxy", true);
   if (!opt)
     return 0;
   asio::io_context io;
   proxy_state px{*opt, {}, std::vector<std::vector<std::shared_ptr<upstream_link>>>(opt->upstreams.size()), 0, false, {}};
-  tcp::acceptor listener(io, opt->listen);
-  std::cout << "asio_proxy: listening on " << listener.local_endpoint() << std::endl;
+  tcp::acceptor listener(io, opt->listen), admin(io, opt->admin);
+  std::cout << "asio_proxy: listening on " << listener.local_endpoint() << ", admin on "
+            << admin.local_endpoint() << std::endl;
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   bool failed = false;
-  asio::co_spawn(io, serve(px, listener), [&](std::exception_ptr e) {
+  auto on_exit = [&](std::exception_ptr e) {
     try
     {
       if (e)
@@ -312,12 +323,21 @@ int main(int argc, char** argv)
       std::cerr << "asio_proxy: failed: " << x.what() << std::endl;
     }
     signals.cancel();
-  });
+    listener.close();
+    admin.close();
+  };
+  asio::co_spawn(io, serve(px, listener, true, [&px](tcp::socket& client, request req) {
+    return respond(px, client, std::move(req));
+  }), on_exit);
+  asio::co_spawn(io, serve(px, admin, false, [&px](tcp::socket& client, request req) {
+    return administer(px, client, std::move(req));
+  }), on_exit);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec)
       return;
     px.stopping = true; // responses from now on say "Connection: close"
     listener.close();
+    admin.close();
     for (tcp::socket* s : px.waiting_clients)
       s->cancel();
   });

@@ -25,19 +25,14 @@
 #include "proxy_common.hpp"
 
 #include <coflow/coflow.hpp>
-#include <coflow/await_tree.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_future.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 
-#include <algorithm>
 #include <csignal>
 #include <deque>
-#include <memory>
-#include <optional>
 
 using namespace proxy;
 
@@ -118,11 +113,9 @@ coflow::coroutine<exchange> fetch_header(proxy_state& px, const request& req)
 {
   if (px.opt.hedge.count() == 0 || px.opt.upstreams.size() < 2)
     co_return co_await ask(px, px.pick(), req);
-  std::vector<coflow::coroutine<exchange>> both;
-  both.push_back(ask(px, px.pick(), req));
-  both.push_back(ask_later(px, px.pick(), req));
-  auto race = coflow::race(std::move(both));
-  co_return (co_await std::move(race)).second;
+  const std::size_t first = px.pick(), second = px.pick();
+  auto hedged = coflow::race(std::vector{ask(px, first, req), ask_later(px, second, req)});
+  co_return (co_await std::move(hedged)).second;
 }
 
 /// A body on its way: pieces read from the upstream wait here for the
@@ -208,22 +201,17 @@ coflow::coroutine<bool> respond(proxy_state& px, tcp::socket& client, request re
   const unsigned version = req.version();
   req.keep_alive(true); // upstream connections are reused
   std::optional<exchange> x;
-  auto failure = http::status::bad_gateway;
+  auto failure = http::status::bad_gateway; // no connection, or no header
   try
   {
     x.emplace(co_await coflow::timeout(px.opt.upstream_timeout, fetch_header(px, req)));
   }
-  catch (const coflow::cancelled_error&)
+  catch (const boost::system::system_error& e)
   {
-    throw;
-  }
-  catch (const coflow::timeout_error&)
-  {
-    failure = http::status::gateway_timeout;
-  }
-  catch (const boost::system::system_error&)
-  {
-    // No connection, or no header: 502.
+    if (e.code() == asio::error::operation_aborted) // cancelled
+      throw;
+    if (e.code() == asio::error::timed_out) // coflow::timeout_error
+      failure = http::status::gateway_timeout;
   }
   if (!x)
   {
@@ -242,26 +230,16 @@ coflow::coroutine<bool> respond(proxy_state& px, tcp::socket& client, request re
   {
     co_await coflow::join(pipe.reader, write_body(px, client, res, pipe));
   }
-  catch (const coflow::cancelled_error&)
+  catch (const boost::system::system_error& e)
   {
-    throw;
-  }
-  catch (const boost::system::system_error&)
-  {
+    if (e.code() == asio::error::operation_aborted)
+      throw;
     ++px.n.aborted; // the upstream or the client broke off: close
     co_return false;
   }
   if (x->parser->keep_alive())
     px.idle[x->up->upstream].push_back(std::move(x->up));
   co_return res.keep_alive();
-}
-
-/// The proxy's answer to @p req: respond(), shielded from the shutdown's
-/// cancel and bounded in time.
-auto forward(proxy_state& px, tcp::socket& client, request req)
-{
-  ++px.n.requests;
-  return coflow::shield(coflow::timeout(px.opt.request_timeout, respond(px, client, std::move(req))));
 }
 
 /// The admin's answer to @p req, about the coroutine @p proxied.
@@ -316,13 +294,11 @@ coflow::coroutine<void> session(proxy_state& px, tcp::socket client, bool counte
       keep_alive = co_await std::move(answered);
     }
   }
-  catch (const coflow::cancelled_error&)
+  catch (const boost::system::system_error& e)
   {
-    // Cancelled between requests.
-  }
-  catch (const boost::system::system_error&)
-  {
-    ++px.n.aborted; // the client went, or the request took too long
+    // Not when cancelled between requests; else the client went, or the
+    // request took too long.
+    px.n.aborted += e.code() != asio::error::operation_aborted;
   }
   boost::system::error_code ignored;
   client.shutdown(tcp::socket::shutdown_both, ignored);
@@ -361,8 +337,10 @@ int main(int argc, char** argv)
             << admin.local_endpoint() << std::endl;
 
   // The signal wins the race: the cancel of the servers is the shutdown.
+  // Each request is shielded from the shutdown's cancel, and bounded in time.
   auto proxied = serve(px, listener, true, [&px](tcp::socket& client, request req) {
-    return forward(px, client, std::move(req));
+    ++px.n.requests;
+    return coflow::shield(coflow::timeout(px.opt.request_timeout, respond(px, client, std::move(req))));
   });
   auto administered = serve(px, admin, false, [&px, proxied](tcp::socket& client, request req) {
     return administer(px, proxied, client, std::move(req));

@@ -10,7 +10,8 @@
 // Every response carries `X-Upstream: <index>` (0 for the first port). Targets:
 //
 //   /bytes/N           N bytes of body, written in 64 KiB pieces
-//   /delay/MS          a short body after MS milliseconds
+//   /delay/MS          a short body after MS milliseconds (prints a line
+//                      "upstream N delays TARGET" when the request arrives)
 //   /slow-on-first/MS  as /delay/MS on upstream 0, at once on the others
 //   /reset/N           announces 2N bytes, sends N, then resets the connection
 //   /status/CODE       an empty response with that status
@@ -108,7 +109,11 @@ coflow::coroutine<void> connection(tcp::socket s, int index)
       {
         if ((n = number_after(target, "/delay/")) > 0
             || (index == 0 && (n = number_after(target, "/slow-on-first/")) > 0))
+        {
+          // A line for whoever waits for the request to be here (the tests).
+          std::cout << "upstream " << index << " delays " << target << std::endl;
           co_await coflow::sleep(std::chrono::milliseconds(n));
+        }
         http::response<http::string_body> res(std::move(head));
         res.body() = "upstream " + std::to_string(index) + ": " + std::string(target) + "\n";
         res.prepare_payload();
