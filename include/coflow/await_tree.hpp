@@ -31,6 +31,13 @@
 // @endcode
 //
 
+/// @file
+/// Introspection (DESIGN.md §8): what a coroutine, or every coroutine of an
+/// execution context, is waiting on, as a tree of plain values, printed as
+/// text or as Graphviz DOT. Not available with `COFLOW_NO_INTROSPECTION`.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_AWAIT_TREE_HPP
 #define COFLOW_AWAIT_TREE_HPP
 
@@ -87,6 +94,7 @@ enum class await_state : unsigned char
 /// One node of an await tree: a plain value, taken at one moment.
 struct await_node
 {
+  /// What the node is: a coroutine, a deferred, an operation, a combinator...
   await_kind kind = await_kind::coroutine;
   /// A coroutine: its function's name, without return type and parameters
   /// (`level2`, `ns::worker`; a lambda as the compiler names it: g++
@@ -122,6 +130,7 @@ await_node await_tree_of(const coroutine_state_base& state, std::size_t max_dept
 
 /// The await tree of @p c: the coroutine, what it waits on, and so on down.
 /**
+ * A copy taken at one moment: holding it keeps no coroutine alive.
  * Take it on the coroutine's executor (for an io_context run by one thread:
  * from any handler or coroutine of it; for a multi-threaded one: from the
  * strand the coroutines run on). From another thread, post there and wait:
@@ -131,6 +140,11 @@ await_node await_tree_of(const coroutine_state_base& state, std::size_t max_dept
  * tree of a deep recursion stays small (and printing it recurses at most
  * that deep).
  * A tail call shows the state that runs now, never the replaced ones.
+ * Reads, never changes, the coroutines: nothing is paused, resumed or
+ * cancelled.
+ * @param c A started coroutine.
+ * @param max_depth Levels deeper than this appear as one `truncated` node.
+ * @returns the root node: @p c itself.
  * @throws std::logic_error if @p c is empty or not started.
  */
 template <class T, class Executor>
@@ -150,20 +164,32 @@ std::vector<await_node> await_forest_of(boost::asio::execution_context& context,
 } // namespace detail
 
 /// The await trees of every coroutine spawned on @p context that has not
-/// finished, oldest first. A spawned coroutine that another one awaits
-/// appears in that one's tree, not as a root of its own; combinator branches
-/// and group children appear under their node. Every root is read: take it
-/// where none of them runs meanwhile (an io_context run by one thread: from
-/// that thread; a thread_pool: after stop() and join()). On a pool whose
-/// coroutines run on strands, take await_forest(strand) on each strand.
+/// finished, oldest first.
+/**
+ * A spawned coroutine that another one awaits appears in that one's tree,
+ * not as a root of its own; combinator branches and group children appear
+ * under their node. Every root is read: take it where none of them runs
+ * meanwhile (an io_context run by one thread: from that thread; a
+ * thread_pool: after stop() and join()). On a pool whose coroutines run on
+ * strands, take await_forest(strand) on each strand.
+ * @param context The execution context whose spawned coroutines are read.
+ * @param max_depth As for await_tree(), for each tree.
+ * @returns one tree per root; empty if there is none.
+ */
 std::vector<await_node> await_forest(boost::asio::execution_context& context,
     std::size_t max_depth = 1000);
 
-/// The forest of @p ex's execution context, as taken on @p ex: the roots
-/// that run on @p ex (equal executors) are read; every other root appears as
-/// an `elsewhere` node, not read (another thread may be running it). From a
-/// coroutine: `await_forest(co_await coflow::this_coro::executor)`; from a
-/// strand's handler: `await_forest(strand)`.
+/// The forest of @p ex's execution context, as taken on @p ex.
+/**
+ * The roots that run on @p ex (equal executors) are read; every other root
+ * appears as an `elsewhere` node, not read (another thread may be running
+ * it). Call it on @p ex: from a coroutine,
+ * `await_forest(co_await coflow::this_coro::executor)`; from a strand's
+ * handler, `await_forest(strand)`.
+ * @param ex An executor (not an execution context: see the overload above).
+ * @param max_depth As for await_tree(), for each tree.
+ * @returns one tree per root, oldest first.
+ */
 template <class Executor>
   requires(!std::is_convertible_v<Executor&, boost::asio::execution_context&>)
 std::vector<await_node> await_forest(const Executor& ex, std::size_t max_depth = 1000)
@@ -173,27 +199,47 @@ std::vector<await_node> await_forest(const Executor& ex, std::size_t max_depth =
       boost::asio::query(ex, boost::asio::execution::context), &only, max_depth);
 }
 
-/// @p node and its children, one line per node, indented as `pstree` does:
-/// `name [state] at file:line` for a coroutine (`[paused]` for one pause,
-/// `[paused ×2]` for two), `join of 2`, `operation void (...)`.
+/// @p node and its children as text, one line per node, indented as
+/// `pstree` does.
+/**
+ * `name [state] at file:line` for a coroutine (`[paused]` for one pause,
+ * `[paused ×2]` for two), `join of 2`, `operation void (...)`. Files are
+ * shown by their base name. A plain function of the value: call it
+ * anywhere.
+ * @param node A tree, from await_tree() or await_forest().
+ * @returns the text, each line ending with a newline.
+ */
 std::string to_string(const await_node& node);
 
-/// Every tree of @p forest, one after the other.
+/// Every tree of @p forest as text, one after the other.
+/// @param forest Trees, from await_forest().
+/// @returns the text of each tree, as to_string(const await_node&) gives it.
 std::string to_string(const std::vector<await_node>& forest);
 
-/// @p node as a Graphviz digraph: a node per coroutine (a box), operation or
-/// combinator (an ellipse), an edge from each to what it waits on, filled by
-/// state (starting: light blue, running: green, suspended: white, paused:
-/// orange, cancelling: red, finished: grey).
+/// @p node as a Graphviz digraph.
+/**
+ * A node per coroutine (a box), operation or combinator (an ellipse), an
+ * edge from each to what it waits on, filled by state (starting: light
+ * blue, running: green, suspended: white, paused: orange, cancelling: red,
+ * finished: grey). Render it with `dot -Tpng`.
+ * @param node A tree, from await_tree() or await_forest().
+ * @returns the DOT source of one digraph.
+ */
 std::string to_dot(const await_node& node);
 
 /// Every tree of @p forest in one digraph.
+/// @param forest Trees, from await_forest().
+/// @returns the DOT source of one digraph.
 std::string to_dot(const std::vector<await_node>& forest);
 
 /// The name of @p state, as to_string() prints it ("paused", ...).
+/// @param state A state.
+/// @returns a static string.
 const char* to_string(await_state state) noexcept;
 
 /// The name of @p kind ("coroutine", "join", ...).
+/// @param kind A kind.
+/// @returns a static string.
 const char* to_string(await_kind kind) noexcept;
 
 } // namespace coflow

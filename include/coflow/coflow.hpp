@@ -27,6 +27,49 @@
 // @endcode
 //
 
+/// @file
+/// Includes every public header of coflow (coflow/await_tree.hpp only
+/// without `COFLOW_NO_INTROSPECTION`).
+///
+/// The source of this header opens with an example.
+
+/**
+ * @namespace coflow
+ * @brief Twisted's Deferred and txcoroutine's coroutines for Boost.Asio:
+ * deferreds, and coroutines whose pause, unpause and cancel cascade.
+ *
+ * The rules that the entries of this reference rely on:
+ *
+ * - **Where code resumes.** A coroutine's body runs on its executor (the
+ *   one spawn() gave it, or its awaiter's for a child), and every
+ *   `co_await` resumes it there. A deferred's consumers are invoked through
+ *   the deferred's executor with post semantics: never inside callback(),
+ *   errback(), cancel() or unpause(). Its callback chain runs
+ *   synchronously: inside the call that fires it, that adds a link to a
+ *   fired deferred, or that makes the last unpause().
+ * - **What cascades.** A coroutine's pause, unpause and cancel reach what
+ *   its body awaits, recursively: a child coroutine, a deferred, an Asio
+ *   operation (a cancel through its cancellation slot; a pause holds its
+ *   completion), an `asio::awaitable`, every branch of a combinator or task
+ *   group. A cancel unwinds innermost first, and overrides a pause.
+ * - **What is thrown.** A cancel makes the awaiting body throw
+ *   cancelled_error at its suspension point. Misuse throws
+ *   @c std::logic_error: an operation on an empty handle, an unpause without
+ *   a pause, a second firing (already_called_error). An error that nobody
+ *   received goes to the unhandled-error handler
+ *   (set_unhandled_error_handler()); a cancelled_error never does.
+ * - **Threads.** A coroutine's pause(), unpause() and cancel() are safe from
+ *   any thread. Every other operation on a shared object is made from its
+ *   executor, as for Asio's I/O objects. Handles may be copied and
+ *   destroyed on any thread.
+ * - **Combinators** (join(), gather(), race(), timeout(), deadline(),
+ *   sleep(), sleep_until(), with_task_group()) return a lazy coroutine: it
+ *   starts when it is awaited or spawned, and its branches start with it,
+ *   on its executor. None completes while a branch still runs.
+ *
+ * The nested namespace `coflow::detail` is implementation, not interface.
+ */
+
 #ifndef COFLOW_COFLOW_HPP
 #define COFLOW_COFLOW_HPP
 

@@ -23,6 +23,13 @@
 // @endcode
 //
 
+/// @file
+/// deferred<T, Executor>: Twisted's Deferred for Asio. A one-shot result that
+/// many parties may hold, with a callback chain, a canceller and a counted
+/// pause, awaitable through any Asio completion token.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_DEFERRED_HPP
 #define COFLOW_DEFERRED_HPP
 
@@ -71,7 +78,7 @@ class function_canceller;
  * they were added. A callback receives the current value and returns the new
  * one; an errback receives the current error and returns a value to recover,
  * or throws to stay on the error path. Either may return another deferred of
- * the same @c T: the chain then waits for it ("chaining"). Returning a
+ * the same `T`: the chain then waits for it ("chaining"). Returning a
  * deferred that waits, directly or not, on this one would close a cycle: the
  * chain takes the error path with @c std::logic_error instead. A consumer
  * receives the result as it stands at its place in the chain, and leaves it
@@ -128,9 +135,11 @@ public:
   using wait_signature = typename detail::wait_signature<T>::type;
 
   /// Rebinds the deferred to another executor type.
+  /// @tparam OtherExecutor The executor type of the rebound deferred.
   template <class OtherExecutor>
   struct rebind_executor
   {
+    /// `deferred<T, OtherExecutor>`.
     using other = deferred<T, OtherExecutor>;
   };
 
@@ -138,14 +147,17 @@ public:
   deferred() noexcept = default;
 
   /// Constructs an unfired deferred bound to @p ex.
+  /// @param ex The executor through which its consumers are resumed.
   explicit deferred(const executor_type& ex);
 
   /// Constructs an unfired deferred bound to @p ex, with a canceller.
   /**
+   * @param ex The executor through which its consumers are resumed.
    * @param canceller Called as `canceller(d)` with a handle `d` to this
-   * deferred when an unfired deferred is cancelled. It may fire `d`; if it
-   * does not, the deferred fails with cancelled_error. An exception that it
-   * throws goes to the unhandled-error handler.
+   * deferred, inside the cancel() of an unfired deferred. It may fire `d`;
+   * if it does not, the deferred fails with cancelled_error. An exception
+   * that it throws goes to the unhandled-error handler, and the deferred is
+   * cancelled all the same.
    */
   template <class Canceller>
     requires std::invocable<Canceller&, deferred&>
@@ -157,6 +169,7 @@ public:
   }
 
   /// Constructs an unfired deferred bound to the executor of @p context.
+  /// @param context An execution context (an `io_context`, a `thread_pool`).
   template <class ExecutionContext>
     requires std::is_convertible_v<ExecutionContext&,
         boost::asio::execution_context&>
@@ -167,6 +180,8 @@ public:
 
   /// Constructs an unfired deferred bound to the executor of @p context,
   /// with a canceller.
+  /// @param context An execution context (an `io_context`, a `thread_pool`).
+  /// @param canceller As for deferred(const executor_type&, Canceller).
   template <class ExecutionContext, class Canceller>
     requires std::is_convertible_v<ExecutionContext&,
         boost::asio::execution_context&>
@@ -177,22 +192,31 @@ public:
   }
 
   /// Whether this handle refers to a deferred.
+  /// @returns false for an empty handle (default-constructed or moved-from).
   explicit operator bool() const noexcept { return state_ != nullptr; }
 
   /// Whether two handles refer to the same deferred.
+  /// @param a A handle.
+  /// @param b Another handle.
+  /// @returns true if both refer to the same deferred, or both are empty.
   friend bool operator==(const deferred& a, const deferred& b) noexcept
   {
     return a.state_ == b.state_;
   }
 
   /// The executor through which consumers are resumed.
+  /// @returns the executor the deferred was constructed with (for a
+  /// use_deferred deferred: the operation's I/O executor).
   executor_type get_executor() const;
 
   /// Fires the deferred with @p value and runs the callback chain.
   /**
-   * The chain runs synchronously inside this call; waiting consumers are
-   * resumed later, through the executor.
+   * The chain runs synchronously inside this call, on the calling thread;
+   * waiting consumers are resumed later, through the executor. An exception
+   * that a callback throws does not leave this call: it becomes the chain's
+   * error. While the deferred is paused, the value is held and nothing runs.
    *
+   * @param value The result.
    * @throws already_called_error if the deferred was already fired (the first
    * call after a cancel() is ignored instead).
    * @throws std::logic_error, with nothing changed, if this is a coroutine's
@@ -202,17 +226,22 @@ public:
     requires(!std::is_void_v<T>);
 
   /// Fires a deferred<void> and runs the callback chain.
+  /// As callback(value), without a value.
+  /// @throws already_called_error and @c std::logic_error as callback(value).
   void callback() const
     requires std::is_void_v<T>;
 
   /// Fails the deferred with @p error and runs the callback chain.
   /**
+   * As callback(value), on the error path.
+   * @param error The error; not null.
    * @throws already_called_error and @c std::logic_error as callback();
    * @c std::invalid_argument if @p error is null.
    */
   void errback(std::exception_ptr error) const;
 
   /// Whether the deferred has been fired (or failed by a cancel).
+  /// @returns true once a result exists, also while a pause holds it.
   bool called() const;
 
   /// Adds a callback and an errback at the same place in the chain.
@@ -225,25 +254,39 @@ public:
    * this one, or waits on this one (a cycle).
    *
    * If the chain can run now (the deferred is fired and not paused), it runs
-   * inside this call.
+   * inside this call; otherwise it runs inside the call that fires the
+   * deferred (or an inner deferred that the chain waits on), or the last
+   * unpause().
    *
+   * @param callback Called with the value; returns the new result.
+   * @param errback Called with the error (a @c std::exception_ptr); returns
+   * a value to recover, or throws to stay on the error path.
    * @returns `*this`.
    */
   template <class Callback, class Errback>
   const deferred& add_callbacks(Callback callback, Errback errback) const;
 
   /// Adds a callback; errors pass by it unchanged.
+  /// As add_callbacks() without an errback.
+  /// @param callback Called with the value; returns the new result.
+  /// @returns `*this`.
   template <class Callback>
   const deferred& add_callback(Callback callback) const;
 
   /// Adds an errback; values pass by it unchanged.
+  /// As add_callbacks() without a callback.
+  /// @param errback Called with the error; returns a value to recover, or
+  /// throws to stay on the error path.
+  /// @returns `*this`.
   template <class Errback>
   const deferred& add_errback(Errback errback) const;
 
   /// Adds @p f as both callback and errback (Twisted's addBoth).
   /**
-   * @p f must be callable with the value (nothing for void) and with a
-   * @c std::exception_ptr; a generic lambda does both.
+   * @param f Callable with the value (nothing for void) and with a
+   * @c std::exception_ptr; a generic lambda does both. Copied: one copy for
+   * each half.
+   * @returns `*this`.
    */
   template <class Function>
   const deferred& add_both(Function f) const;
@@ -257,20 +300,32 @@ public:
    * Cancelling the returned deferred, while it is unfired, cancels this one.
    * If @p f returns a deferred that waits on the returned one (a cycle), the
    * returned deferred fails with @c std::logic_error.
+   *
+   * @param f Called with the value; returns a @c U, or a `deferred<U>`.
+   * @returns a `deferred<U, Executor>` bound to this deferred's executor.
    */
   template <class Function>
   auto then(Function f) const;
 
   /// Pauses the chain: results that arrive are held until the last unpause().
+  /**
+   * Counted: each pause() needs one unpause(). The producer is not stopped,
+   * and nothing is forwarded: a deferred that the chain waits on is not
+   * paused. A cancel overrides the pause for the failure it causes (see
+   * cancel()); a result produced before stays held.
+   */
   void pause() const;
 
   /// Undoes one pause(); the last one runs the chain with the held result.
   /**
+   * The chain runs inside this call; consumers are resumed later, through
+   * the executor.
    * @throws std::logic_error without a matching pause(); nothing changes.
    */
   void unpause() const;
 
   /// The number of pause() calls not yet balanced by unpause().
+  /// @returns the count; 0 if the deferred is not paused.
   unsigned pause_count() const;
 
   /// Cancels the deferred.
@@ -302,6 +357,10 @@ public:
    * unfired Twisted Deferred, an unfired deferred does not keep a
    * @c run() going. Destroying the execution context destroys waiting
    * handlers without invoking them.
+   *
+   * @param token The completion token, for the signature wait_signature.
+   * @returns what the token makes of the operation (nothing for a callback,
+   * a `std::future` for `asio::use_future`, ...).
    */
   template <BOOST_ASIO_COMPLETION_TOKEN_FOR(wait_signature) WaitToken =
                 boost::asio::default_completion_token_t<executor_type>>
@@ -316,10 +375,15 @@ public:
   }
 
   /// The deferred as an Asio asynchronous operation (DESIGN.md §9): waits
-  /// for its result through @p token, as async_wait() does. So an
-  /// `asio::awaitable` writes `T v = co_await d;`, and a deferred goes into
-  /// `asio::experimental::make_parallel_group`. The completion signature
-  /// has the arguments of `wait_signature`.
+  /// for its result through @p token, as async_wait() does.
+  /**
+   * So an `asio::awaitable` writes `T v = co_await std::move(d);`, and a
+   * deferred goes into `asio::experimental::make_parallel_group`. The
+   * completion signature has the arguments of `wait_signature`; a
+   * cancellation slot bound to the token cancels the deferred.
+   * @param token The completion token.
+   * @returns what the token makes of the operation.
+   */
   template <BOOST_ASIO_COMPLETION_TOKEN_FOR(
       typename detail::wait_operation_signature<T>::type) CompletionToken>
   auto operator()(CompletionToken&& token) const
@@ -328,7 +392,6 @@ public:
         typename detail::wait_operation_signature<T>::type>(
         detail::wait_initiation{}, token, *this);
   }
-
 private:
   friend struct detail::deferred_access;
   using state_type = detail::deferred_state<T, Executor>;

@@ -28,6 +28,12 @@
 // @endcode
 //
 
+/// @file
+/// The exceptions that coflow raises for cancellation and for misuse of a
+/// one-shot result.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_ERROR_HPP
 #define COFLOW_ERROR_HPP
 

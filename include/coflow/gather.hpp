@@ -33,6 +33,12 @@
 // @endcode
 //
 
+/// @file
+/// gather(): awaits several branches at once, each to its end, value or
+/// error.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_GATHER_HPP
 #define COFLOW_GATHER_HPP
 
@@ -72,10 +78,20 @@ gathered<R> as_gathered(std::variant<V, std::exception_ptr>&& o)
 /// A coroutine that runs every branch @p x at once, each to its end, and
 /// delivers every outcome (DESIGN.md §7).
 /**
- * A failure cancels nothing. Pause, unpause and cancel of the gather reach
- * every branch; a cancelled gather throws `cancelled_error` once all have
- * finished. @returns a lazy coroutine of `std::tuple` of
- * `boost::system::result<R, std::exception_ptr>`, one per branch.
+ * Lazy, and started as join() is: its branches start when it starts, on its
+ * executor, and it completes once every branch has finished. A failure
+ * cancels nothing: each outcome, value or error, is delivered in its
+ * `result`, and counts as received (it is never reported as unhandled).
+ * Pause, unpause and cancel of the gather reach every branch; results that
+ * arrive while paused are held. A cancelled gather throws `cancelled_error`
+ * once all have finished (their outcomes are dropped; errors other than
+ * cancels go to the unhandled-error handler). A branch cancelled through
+ * its own handle delivers `cancelled_error` in its `result`.
+ * @param x The branches, as for join().
+ * @returns a lazy coroutine of `std::tuple` of
+ * `boost::system::result<R, std::exception_ptr>`, one per branch
+ * (`result<void, std::exception_ptr>` for a branch of void).
+ * @throws std::logic_error, at its await, as join().
  */
 template <class... X>
   requires(sizeof...(X) > 0 && !detail::one_range<X...>)
@@ -93,6 +109,10 @@ coroutine<std::tuple<detail::gathered<detail::declared_result_t<X>>...>> gather(
 
 /// gather() of every element of @p branches: a `std::vector` of results in
 /// the range's order. An empty range completes at once.
+/// @param branches The range of branches, taken by value.
+/// @returns a lazy coroutine of `std::vector` of
+/// `boost::system::result<R, std::exception_ptr>`, in the range's order.
+/// @throws std::logic_error, at its await, as join().
 template <std::ranges::range Range>
 coroutine<std::vector<detail::gathered<detail::range_branch_result<Range>>>> gather(Range branches)
 {

@@ -28,6 +28,11 @@
 // @endcode
 //
 
+/// @file
+/// join(): awaits several branches at once, all of which must succeed.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_JOIN_HPP
 #define COFLOW_JOIN_HPP
 
@@ -79,13 +84,31 @@ void throw_first_failure(fan_in_done<Outcomes>& done)
 /// A coroutine that runs every branch @p x at once and delivers their values
 /// in order (DESIGN.md §7).
 /**
- * Each branch is anything a coroutine body can await. The branches start
- * when the join starts, on its executor. The first branch to fail cancels
- * the others; once all have finished the join throws that first error (a
- * later error, other than `cancelled_error`, goes to the unhandled-error
- * handler). Pause, unpause and cancel of the join reach every branch.
+ * Each branch is anything a coroutine body can await. The join is lazy: it
+ * starts as any coroutine does (awaited as a child, on its awaiter's
+ * executor, or spawned), and its branches start then, on its executor. It
+ * completes once every branch has finished, never while one still runs.
+ *
+ * The first branch to fail cancels the others; once all have finished the
+ * join throws that first error (a later error, other than
+ * `cancelled_error`, goes to the unhandled-error handler). A branch
+ * cancelled through its own handle fails with `cancelled_error`, an error
+ * like any other. Pause, unpause and cancel of the join reach every branch:
+ * a pause is forwarded once to each running branch, and results that
+ * arrive meanwhile are held; a cancel cancels every branch, and the join
+ * throws `cancelled_error` once all have finished.
+ *
+ * On an executor without a strand (a `thread_pool`), pass unstarted
+ * coroutines: a started coroutine as a branch is awaited through its shared
+ * state, which is used from one strand, as any shared deferred.
+ *
+ * @param x The branches: coroutines (an unstarted one becomes the branch
+ * itself; a started one is awaited), deferreds, Asio operations with
+ * use_coroutine, `asio::awaitable`s, other combinators.
  * @returns a lazy coroutine of `std::tuple` of the branches' values (void:
  * `std::monostate`).
+ * @throws std::logic_error, at its await, for an empty coroutine handle as
+ * a branch, or a branch that someone else started before the join did.
  */
 template <class... X>
   requires(sizeof...(X) > 0 && !detail::one_range<X...>)
@@ -104,8 +127,12 @@ coroutine<std::tuple<detail::value_or_monostate<detail::declared_result_t<X>>...
 
 /// join() of every element of @p branches (a range of one awaitable type).
 /**
+ * As join(X...): every element is a branch, started when the join starts;
+ * the first failure cancels the others. An empty range completes at once.
+ * @param branches The range of branches, taken by value.
  * @returns a lazy coroutine of `std::vector` of the values in the range's
- * order; of `void` for branches of `void`. An empty range completes at once.
+ * order; of `void` for branches of `void`.
+ * @throws std::logic_error, at its await, as join(X...).
  */
 template <std::ranges::range Range>
 coroutine<detail::join_range_result<detail::range_branch_result<Range>>> join(Range branches)

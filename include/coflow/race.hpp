@@ -29,6 +29,12 @@
 // @endcode
 //
 
+/// @file
+/// race(): awaits several branches at once; the first to finish wins, the
+/// others are cancelled.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_RACE_HPP
 #define COFLOW_RACE_HPP
 
@@ -67,13 +73,20 @@ using race_range_result = std::conditional_t<std::is_void_v<R>, std::size_t, std
 /// A coroutine that runs every branch @p x at once; the first to finish
 /// wins (DESIGN.md §7).
 /**
- * The winner's end, a value or an error, cancels the other branches; once
- * they have finished (their cleanup has run) the race delivers the
- * winner's value or throws its error. Losers' values are discarded; a
- * loser's error other than `cancelled_error` goes to the unhandled-error
- * handler. Pause, unpause and cancel of the race reach every branch.
+ * Lazy, and started as join() is: its branches start when it starts, on
+ * its executor. The winner's end, a value or an error, cancels the other
+ * branches; once they have finished (their cleanup has run) the race
+ * delivers the winner's value or throws its error. Losers' values are
+ * discarded; a loser's error other than `cancelled_error` goes to the
+ * unhandled-error handler. A branch cancelled through its own handle wins
+ * with `cancelled_error`. Pause, unpause and cancel of the race reach every
+ * branch; a race paused after its winner finished still waits for the last
+ * unpause. A cancelled race throws `cancelled_error` once every branch has
+ * finished.
+ * @param x The branches, as for join().
  * @returns a lazy coroutine of `std::variant` of the branches' values
  * (void: `std::monostate`); its index is the winner's.
+ * @throws std::logic_error, at its await, as join().
  */
 template <class... X>
   requires(sizeof...(X) > 0 && !detail::one_range<X...>)
@@ -87,10 +100,14 @@ coroutine<std::variant<detail::value_or_monostate<detail::declared_result_t<X>>.
 
 /// race() of every element of @p branches.
 /**
+ * As race(X...): every element is a branch; the first to finish wins and
+ * the others are cancelled.
+ * @param branches The range of branches, taken by value.
  * @returns a lazy coroutine of `std::pair` of the winner's index in the
  * range and its value; of the index alone for branches of `void`.
  * @throws std::invalid_argument (when awaited) for an empty range: nothing
  * could win.
+ * @throws std::logic_error, at its await, as join().
  */
 template <std::ranges::range Range>
 coroutine<detail::race_range_result<detail::range_branch_result<Range>>> race(Range branches)

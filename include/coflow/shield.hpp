@@ -39,6 +39,12 @@
 // @endcode
 //
 
+/// @file
+/// shield(): an await that a cancel does not stop, for cleanup that must
+/// await.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_SHIELD_HPP
 #define COFLOW_SHIELD_HPP
 
@@ -80,6 +86,14 @@ struct single_value
  * @p x is anything a coroutine body can await. The shield is awaitable in a
  * coroutine body only (it changes how that body treats its own cancel);
  * bound it with timeout() inside: `shield(timeout(2s, close(s)))`.
+ *
+ * @p x starts when the shield is awaited, on the awaiting coroutine's
+ * executor, and the body resumes there once @p x has finished.
+ * @param x What to run to its end: a coroutine, a deferred, an Asio
+ * operation with use_coroutine, an `asio::awaitable`, a combinator.
+ * @returns an awaitable object, not a coroutine: awaiting it in a body
+ * gives @p x's value, or throws @p x's error.
+ * @throws std::logic_error at the call, for an empty coroutine handle.
  */
 template <class X>
 auto shield(X x)

@@ -23,6 +23,12 @@
 // @endcode
 //
 
+/// @file
+/// sleep() and sleep_until(): coroutines that finish once a time has
+/// passed.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_SLEEP_HPP
 #define COFLOW_SLEEP_HPP
 
@@ -39,10 +45,14 @@ namespace coflow {
 /// A coroutine that finishes once @p tp has passed (DESIGN.md §7).
 /**
  * Lazy, like every coroutine: awaited as a child, it waits on a
- * @c steady_timer on its parent's executor. The deadline is wall-clock: it
- * passes while paused, and the completion is then held until the last
- * unpause. A cancel reaches the timer: the coroutine fails with
- * cancelled_error at once.
+ * @c steady_timer on its parent's executor (spawned: on the executor it is
+ * spawned on). The deadline is wall-clock: it passes while paused, and the
+ * completion is then held until the last unpause. A cancel reaches the
+ * timer: the coroutine fails with cancelled_error at once, not at the
+ * deadline. A time point already past finishes it without waiting (the
+ * timer completes through the executor).
+ * @param tp The time point, on @c std::chrono::steady_clock.
+ * @returns a lazy coroutine<void>.
  */
 inline coroutine<void> sleep_until(std::chrono::steady_clock::time_point tp)
 {
@@ -53,6 +63,8 @@ inline coroutine<void> sleep_until(std::chrono::steady_clock::time_point tp)
 /// A coroutine that finishes once @p d has passed since it started (not
 /// since the call: `join(sleep(d), x)` sleeps from when the join starts).
 /// Otherwise as sleep_until().
+/// @param d The duration, on @c std::chrono::steady_clock.
+/// @returns a lazy coroutine<void>.
 inline coroutine<void> sleep(std::chrono::steady_clock::duration d)
 {
   boost::asio::steady_timer timer(co_await this_coro::executor, d);

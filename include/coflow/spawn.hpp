@@ -25,6 +25,12 @@
 // @endcode
 //
 
+/// @file
+/// spawn(): starts a coroutine on an executor, as `co_spawn` starts an
+/// awaitable.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_SPAWN_HPP
 #define COFLOW_SPAWN_HPP
 
@@ -42,11 +48,22 @@ namespace coflow {
 
 /// Starts @p c on @p ex (an executor or an execution context).
 /**
- * The start is posted, as co_spawn's: the body never runs inside this call.
+ * The start is posted, as co_spawn's: the body never runs inside this call,
+ * and then runs on @p ex, every `co_await` resuming it there. The coroutine
+ * is outstanding work of @p ex until it completes, so `run()` waits for it.
+ * A pause of the unstarted coroutine holds its start until the last
+ * unpause; a cancel of it completes it with cancelled_error without
+ * running the body. An exception before the first suspension fails the
+ * coroutine; it is never thrown out of spawn.
+ *
  * The returned handle refers to the started coroutine. A coroutine keeps
  * running when every handle is gone; to start one without keeping a handle,
  * write `coflow::spawn(ex, c, asio::detached)`.
  *
+ * @param ex An executor, or an execution context (its executor is used),
+ * convertible to the coroutine's executor type.
+ * @param c An unstarted coroutine.
+ * @returns @p c, started: a handle to the same coroutine.
  * @throws std::logic_error if @p c is empty or has already started.
  */
 template <class ExecutorOrContext, class T, class Executor>
@@ -59,16 +76,28 @@ coroutine<T, Executor> spawn(ExecutorOrContext&& ex, coroutine<T, Executor> c)
 
 /// Starts @p c on @p ex and completes through @p token with
 /// `void(std::exception_ptr, T)` (`void(std::exception_ptr)` for void), like
-/// co_spawn. The start happens when the operation is initiated. A
-/// cancellation slot bound to the token cancels the coroutine.
+/// co_spawn.
 /**
+ * The start happens when the operation is initiated, and is posted, as for
+ * spawn(ex, c): the body runs on @p ex. The completion handler is invoked
+ * once the coroutine's result is delivered, through the coroutine's
+ * executor (and the handler's associated executor). A cancellation slot
+ * bound to the token cancels the coroutine, with its cascade.
+ *
  * `coflow::spawn(ex, c, asio::detached)` is the fire-and-forget form: it
  * returns nothing (so nothing to discard), and an error of the coroutine,
  * other than cancelled_error, goes to the unhandled-error handler (see
  * set_unhandled_error_handler()), as nobody else can receive it. (co_spawn's
  * detached drops it.)
  *
- * @throws std::logic_error if @p c is empty or has already started.
+ * @param ex An executor, or an execution context (its executor is used).
+ * @param c An unstarted coroutine.
+ * @param token The completion token.
+ * @returns what the token makes of the operation (nothing for
+ * `asio::detached` and a callback, a `std::future` for `asio::use_future`,
+ * ...).
+ * @throws std::logic_error at the call, if @p c is empty or has already
+ * started.
  */
 template <class ExecutorOrContext, class T, class Executor,
     BOOST_ASIO_COMPLETION_TOKEN_FOR(typename detail::wait_signature<T>::type) Token>
@@ -104,6 +133,8 @@ auto spawn(ExecutorOrContext&& ex, coroutine<T, Executor> c, Token&& token)
  * handle cascade into it; its result is the returned coroutine's, and an
  * exception from @p f fails it (never thrown out of spawn).
  *
+ * @param ex An executor, or an execution context (its executor is used).
+ * @param f A callable that takes no arguments and returns a coroutine.
  * @returns The started coroutine<T, E> that stands for @p f's coroutine.
  */
 template <class ExecutorOrContext, class F>
@@ -122,6 +153,10 @@ detail::factory_result_t<F> spawn(ExecutorOrContext&& ex, F&& f)
  * `asio::detached` reports errors to the unhandled-error handler; a
  * cancellation slot bound to the token cancels the coroutine, and the
  * cancel cascades into the one that @p f returned.
+ * @param ex An executor, or an execution context (its executor is used).
+ * @param f A callable that takes no arguments and returns a coroutine.
+ * @param token The completion token.
+ * @returns what the token makes of the operation.
  */
 template <class ExecutorOrContext, class F,
     BOOST_ASIO_COMPLETION_TOKEN_FOR(

@@ -33,6 +33,12 @@
 // @endcode
 //
 
+/// @file
+/// task_group and with_task_group(): children that live as long as a
+/// scope.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_TASK_GROUP_HPP
 #define COFLOW_TASK_GROUP_HPP
 
@@ -53,10 +59,20 @@ coroutine<void> with_task_group(Function f);
 /// The handle that task_group::spawn() returns: a coroutine<T, Executor>
 /// that, unlike a coroutine just made, may be discarded (the group waits
 /// for the child; nothing is lost).
+/**
+ * Everything else is coroutine's: await it, pause it, cancel it (a child
+ * cancelled through its own handle ends with cancelled_error, which is not
+ * a failure of the group). Awaiting it on a thread_pool without a strand
+ * is as awaiting any started coroutine: do it from one strand.
+ * @tparam T The child's result type.
+ * @tparam Executor The child's executor type.
+ */
 template <class T, class Executor = boost::asio::any_io_executor>
 class group_child : public coroutine<T, Executor>
 {
 public:
+  /// Wraps the handle @p c (task_group::spawn() makes these).
+  /// @param c The child's handle.
   explicit group_child(coroutine<T, Executor> c) noexcept : coroutine<T, Executor>(std::move(c)) {}
 };
 
@@ -64,7 +80,13 @@ public:
 /// (DESIGN.md §7). Made by with_task_group(), which passes it to its body.
 /**
  * A copy refers to the same group. spawn() may be called from any code that
- * runs on the group's executor while the group is open.
+ * runs on the group's executor while the group is open (until the body and
+ * every child have finished). Pause, unpause and cancel of the coroutine
+ * that awaits with_task_group() reach the body and every child.
+ *
+ * On a `thread_pool` without a strand, children run on any of its threads;
+ * spawn(), the children's ends, and the pause, unpause and cancel that reach
+ * the group are ordered by a mutex of the group.
  */
 class task_group
 {
@@ -78,6 +100,8 @@ public:
    * body and every other child, and the group's await throws it once all
    * have finished. The group frees its part of the child when the child
    * finishes.
+   * @param c An unstarted coroutine; it runs on the group's executor.
+   * @returns the started handle, which may be discarded.
    * @throws std::logic_error if @p c is empty or started, or the group has
    * completed.
    */
@@ -88,9 +112,11 @@ public:
   }
 
   /// The children spawned and not yet finished (the body not counted).
+  /// @returns the count, read under the group's mutex.
   std::size_t size() const { return state_->size(); }
 
   /// The group's executor: the one its with_task_group() runs on.
+  /// @returns a reference, valid while this task_group (or a copy) exists.
   const boost::asio::any_io_executor& get_executor() const noexcept { return state_->executor(); }
 
 private:
@@ -189,7 +215,18 @@ struct group_node
  * later (they start paused, or never run if cancelled). The first failure
  * (the body's, or a child's other than cancelled_error) cancels the others
  * and is thrown once all have finished; later failures go to the
- * unhandled-error handler.
+ * unhandled-error handler. A child that ends with cancelled_error because it
+ * was cancelled itself (through its handle, or by the group) has not failed.
+ *
+ * Lazy: the group is made when the coroutine starts, on its executor (an
+ * awaiter's, for a child), and the body and the children run there. The
+ * children's values are discarded; await a child's handle, or use join(),
+ * for values. @p f must be callable as `coroutine<void>(task_group&)`, or
+ * the call does not compile (one `static_assert`).
+ * @param f The body's function, taken by value.
+ * @returns a lazy coroutine<void> that completes once the body and every
+ * child have finished; it throws the first failure, or cancelled_error if
+ * it was cancelled.
  */
 template <class Function>
 coroutine<void> with_task_group(Function f)

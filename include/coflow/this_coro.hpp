@@ -24,16 +24,31 @@
 // @endcode
 //
 
+/// @file
+/// Tags that a coroutine body awaits to learn about itself.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_THIS_CORO_HPP
 #define COFLOW_THIS_CORO_HPP
 
 namespace coflow {
+
+/// Tags that a coroutine body awaits to learn about itself, as
+/// `boost::asio::this_coro` has for `asio::awaitable`.
 namespace this_coro {
 
 /// `co_await coflow::this_coro::executor` gives the coroutine's executor.
 /// It never suspends, and is exempt from the sticky cancel.
+/**
+ * The value is a copy of the executor the body runs on, of the coroutine's
+ * `executor_type`. Only a coflow coroutine body awaits it; Asio's
+ * `boost::asio::this_coro::executor` is not accepted there (a
+ * `static_assert` says what to write instead).
+ */
 struct executor_t
 {
+  /// Constructs the tag.
   constexpr executor_t() noexcept = default;
 };
 

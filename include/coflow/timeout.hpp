@@ -34,6 +34,11 @@
 // @endcode
 //
 
+/// @file
+/// timeout() and deadline(): an await with a bound in time.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_TIMEOUT_HPP
 #define COFLOW_TIMEOUT_HPP
 
@@ -90,8 +95,19 @@ coroutine<R> bounded_by(coroutine<R> x, coroutine<void> timer)
  * timeout_error. The time runs on while paused: a deadline that passes
  * while paused cancels @p x (a cancel overrides a pause), and the
  * timeout_error is held until the last unpause. A cancel of the coroutine
- * cancels @p x and throws cancelled_error.
- * @returns a lazy coroutine of @p x's result.
+ * cancels @p x and throws cancelled_error. Pause and unpause reach @p x,
+ * not the timer. After the deadline, a value of @p x is discarded, and an
+ * error other than cancelled_error goes to the unhandled-error handler.
+ *
+ * Lazy: the time counts from when the coroutine starts (awaited as a child,
+ * on its awaiter's executor, or spawned), which is when an unstarted
+ * coroutine @p x, or an operation with use_coroutine, starts too.
+ * @param d The longest time to wait, on @c std::chrono::steady_clock.
+ * @param x What to await: a coroutine, a deferred, an Asio operation with
+ * use_coroutine, an `asio::awaitable`, a combinator.
+ * @returns a lazy coroutine of @p x's result; it throws @p x's error, or
+ * timeout_error, or cancelled_error if it was cancelled.
+ * @throws std::logic_error at the call, for an empty coroutine handle.
  */
 template <class X>
 coroutine<detail::branch_result_t<X>> timeout(std::chrono::steady_clock::duration d, X x)
@@ -100,6 +116,13 @@ coroutine<detail::branch_result_t<X>> timeout(std::chrono::steady_clock::duratio
 }
 
 /// timeout() with a time point: @p x is cancelled once @p tp has passed.
+/**
+ * As timeout() in every other respect.
+ * @param tp The time point, on @c std::chrono::steady_clock.
+ * @param x What to await, as for timeout().
+ * @returns a lazy coroutine of @p x's result, as timeout()'s.
+ * @throws std::logic_error at the call, for an empty coroutine handle.
+ */
 template <class X>
 coroutine<detail::branch_result_t<X>> deadline(std::chrono::steady_clock::time_point tp, X x)
 {

@@ -32,6 +32,13 @@
 // @endcode
 //
 
+/// @file
+/// Where errors go that nobody received: a deferred whose final result is an
+/// error that no consumer and no errback saw reports it when its last handle
+/// goes away, as Twisted logs "Unhandled error in Deferred".
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_UNHANDLED_ERROR_HPP
 #define COFLOW_UNHANDLED_ERROR_HPP
 
@@ -45,13 +52,20 @@ using unhandled_error_handler = std::function<void(std::exception_ptr)>;
 
 /// Installs the handler that receives errors nobody else received.
 /**
- * The handler is called with the error, on the thread that released the last
- * handle of the deferred (or that ran the failing cleanup). An exception that
- * escapes the handler is swallowed. Passing an empty function restores the
- * default handler, which writes one line to @c std::cerr.
+ * The handler is called with the error, on the thread that finds it
+ * unreceived: the one that released the last handle of the deferred (or of
+ * the finished coroutine), or that ran the failing cleanup, the throwing
+ * canceller, the combinator or group whose later branch failed, the
+ * coroutine spawned with `asio::detached`. A cancelled_error is never
+ * passed. An exception that escapes the handler is swallowed. Passing an
+ * empty function restores the default handler, which writes one line to
+ * @c std::cerr.
  *
- * Thread-safe.
+ * Thread-safe: the handler is copied under a lock and called outside it,
+ * so a handler may install another, and it may run on several threads at
+ * once.
  *
+ * @param handler The new handler, or an empty function for the default.
  * @returns The previously installed handler (empty if it was the default).
  */
 unhandled_error_handler set_unhandled_error_handler(unhandled_error_handler handler);

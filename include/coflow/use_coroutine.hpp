@@ -27,6 +27,12 @@
 // @endcode
 //
 
+/// @file
+/// use_coroutine: the completion token for Asio operations awaited inside
+/// coflow coroutine bodies, as `use_awaitable` is for `asio::awaitable`.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_USE_COROUTINE_HPP
 #define COFLOW_USE_COROUTINE_HPP
 
@@ -70,10 +76,18 @@ namespace coflow {
  * Whatever the adapter, a cancel of the coroutine makes the body resume with
  * cancelled_error (after the operation completes, its error code stored by
  * redirect_error).
+ *
+ * @par Default token
+ * As Asio's `use_awaitable_t`, the type has `as_default_on(object)`, which
+ * returns @c object with use_coroutine as its default completion token
+ * (`co_await timer.async_wait();`), `as_default_on_t<IoObject>`, that
+ * object's type, and `executor_with_default<Executor>`, the executor
+ * adapter behind them.
  */
 class use_coroutine_t : public detail::default_token<use_coroutine_t>
 {
 public:
+  /// Constructs the token.
   constexpr use_coroutine_t() noexcept = default;
 };
 

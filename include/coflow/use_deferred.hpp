@@ -20,6 +20,12 @@
 // @endcode
 //
 
+/// @file
+/// use_deferred: the completion token that turns any Asio asynchronous
+/// operation into a coflow::deferred.
+///
+/// The source of this header opens with an example.
+
 #ifndef COFLOW_USE_DEFERRED_HPP
 #define COFLOW_USE_DEFERRED_HPP
 
@@ -64,6 +70,13 @@ namespace coflow {
  * fires it. Once the operation has completed, a cancel fails the deferred
  * at once. The memory the operation uses (buffers) must stay valid until
  * the operation completes, as with any Asio operation.
+ *
+ * @par Default token
+ * As Asio's `use_awaitable_t`, the type has `as_default_on(object)`, which
+ * returns @c object with use_deferred as its default completion token
+ * (`coflow::deferred<void> d = timer.async_wait();`),
+ * `as_default_on_t<IoObject>`, that object's type, and
+ * `executor_with_default<Executor>`, the executor adapter behind them.
  */
 class use_deferred_t : public detail::default_token<use_deferred_t>
 {
