@@ -15,6 +15,7 @@
 #include <coflow/coroutine.hpp>
 #include <coflow/deferred.hpp>
 #include <coflow/error.hpp>
+#include <coflow/join.hpp>
 #include <coflow/spawn.hpp>
 #include <coflow/tail_call.hpp>
 #include <coflow/use_coroutine.hpp>
@@ -27,6 +28,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace asio = boost::asio;
 using coflow_test::io_fixture;
@@ -312,6 +314,51 @@ BOOST_FIXTURE_TEST_CASE(a_move_only_result_consumed_twice, io_fixture)
   c.async_wait([&](std::exception_ptr e, std::unique_ptr<int>) { second = e; });
   io.run();
   BOOST_TEST(first != nullptr);
+  BOOST_TEST(holds_message<std::logic_error>(
+      second, "coflow: the move-only result was taken by an earlier consumer"));
+}
+
+namespace {
+
+// std::is_copy_constructible is true for a vector of unique_ptr (its copy
+// constructor fails only when instantiated): such a result once did not
+// compile as soon as it was awaited.
+using pointers = std::vector<std::unique_ptr<int>>;
+
+coroutine<pointers> make_pointers(int n)
+{
+  pointers v;
+  for (int i = 0; i < n; ++i)
+    v.push_back(std::make_unique<int>(i));
+  co_return v;
+}
+
+coroutine<std::size_t> await_pointers(asio::io_context& io)
+{
+  pointers a = co_await make_pointers(3); // a child awaited at once
+  std::vector<coroutine<pointers>> branches;
+  branches.push_back(make_pointers(1));
+  branches.push_back(make_pointers(2));
+  auto all = coflow::join(std::move(branches));
+  std::vector<pointers> b = co_await std::move(all);
+  auto started = coflow::spawn(io, make_pointers(4)); // through its shared state
+  pointers c = co_await std::move(started);
+  co_return a.size() + b[0].size() + b[1].size() + c.size();
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(a_container_of_move_only_elements_is_a_move_only_result, io_fixture)
+{
+  auto total = coflow::spawn(io, await_pointers(io), asio::use_future);
+  auto c = coflow::spawn(io, make_pointers(5));
+  std::size_t first = 0;
+  std::exception_ptr second;
+  c.async_wait([&](std::exception_ptr, pointers v) { first = v.size(); });
+  c.async_wait([&](std::exception_ptr e, pointers) { second = e; });
+  io.run();
+  BOOST_TEST(total.get() == 10u);
+  BOOST_TEST(first == 5u);
   BOOST_TEST(holds_message<std::logic_error>(
       second, "coflow: the move-only result was taken by an earlier consumer"));
 }

@@ -235,7 +235,7 @@ public:
       std::rethrow_exception(error_);
     if constexpr (!std::is_void_v<T>)
     {
-      if constexpr (std::is_copy_constructible_v<value_type>)
+      if constexpr (copyable_v<value_type>)
         if (refs_.load(std::memory_order_acquire) != 1)
           return *value_;
       return std::move(*value_);
@@ -562,7 +562,7 @@ private:
   {
     if (error_)
       return outcome<T>(std::in_place_index<1>, error_);
-    if constexpr (std::is_copy_constructible_v<value_type>)
+    if constexpr (copyable_v<value_type>)
       return outcome<T>(std::in_place_index<0>, *value_);
     else
       return outcome<T>(std::in_place_index<1>,

@@ -668,7 +668,7 @@ public:
   {
     if (result_.index() == 2)
       return outcome<T>(std::in_place_index<1>, receive_error());
-    if constexpr (std::is_copy_constructible_v<value_type>)
+    if constexpr (copyable_v<value_type>)
     {
       try
       {

@@ -32,6 +32,28 @@ using value_of = std::conditional_t<std::is_void_v<T>, void_value, T>;
 template <class T>
 using outcome = std::variant<value_of<T>, std::exception_ptr>;
 
+/// Whether a result of type @p T can be copied to a second consumer.
+/// std::is_copy_constructible is true for a container of move-only elements
+/// (std::vector<std::unique_ptr<U>>: its copy constructor is declared, and
+/// fails only when instantiated); so a type with a value_type is copyable
+/// only if its value_type is too, recursively (std::map's pair included).
+template <class T, class = void>
+struct copyable : std::is_copy_constructible<T>
+{
+};
+
+template <class T>
+struct copyable<T, std::void_t<typename T::value_type>>
+  : std::bool_constant<std::is_copy_constructible_v<T>
+        && (std::is_void_v<typename T::value_type> // boost::system::result<void>
+            || std::is_same_v<std::remove_cv_t<typename T::value_type>, T>
+            || copyable<std::remove_cv_t<typename T::value_type>>::value)>
+{
+};
+
+template <class T>
+inline constexpr bool copyable_v = copyable<T>::value;
+
 /// The value of an outcome (moved out, by value), or its error thrown.
 template <class U>
 U unwrap(outcome<U>&& o)

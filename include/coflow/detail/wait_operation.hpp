@@ -129,7 +129,7 @@ struct wait_initiation
         if constexpr (runs_on_system<decltype(ex)>::value)
           throw std::logic_error("coflow: an unstarted coroutine awaited through a token "
                                  "without an associated executor: spawn it first");
-        else if constexpr (std::is_copy_constructible_v<
+        else if constexpr (copyable_v<
                                value_of<typename Waitable::value_type>>)
         {
           using executor = typename Waitable::executor_type;
