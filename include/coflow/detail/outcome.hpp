@@ -44,10 +44,12 @@ struct copyable : std::is_copy_constructible<T>
 
 template <class T>
 struct copyable<T, std::void_t<typename T::value_type>>
-  : std::bool_constant<std::is_copy_constructible_v<T>
-        && (std::is_void_v<typename T::value_type> // boost::system::result<void>
-            || std::is_same_v<std::remove_cv_t<typename T::value_type>, T>
-            || copyable<std::remove_cv_t<typename T::value_type>>::value)>
+  : std::conjunction<std::is_copy_constructible<T>,
+        // disjunction: instantiated only as far as needed (a number type
+        // is its own value_type: boost::multiprecision)
+        std::disjunction<std::is_void<typename T::value_type>, // boost::system::result<void>
+            std::is_same<std::remove_cv_t<typename T::value_type>, T>,
+            copyable<std::remove_cv_t<typename T::value_type>>>>
 {
 };
 
