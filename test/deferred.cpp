@@ -710,6 +710,38 @@ BOOST_FIXTURE_TEST_CASE(handler_runs_on_its_associated_executor, io_fixture)
   pool.join();
 }
 
+BOOST_FIXTURE_TEST_CASE(consumer_of_a_fired_deferred_is_posted_its_value, io_fixture)
+{
+  // The consumer of a fired deferred takes no place in the chain: its
+  // result is posted at once. A cancel emitted before it runs changes
+  // nothing (the deferred has fired), and nothing is left in the slot.
+  deferred<int> d(io);
+  d.callback(5);
+  asio::cancellation_signal signal;
+  received<int> r;
+  d.async_wait(asio::bind_cancellation_slot(signal.slot(), r.handler()));
+  BOOST_TEST(r.calls == 0);
+  BOOST_TEST(!signal.slot().has_handler());
+  signal.emit(asio::cancellation_type::terminal);
+  io.run();
+  BOOST_TEST(r.calls == 1);
+  BOOST_TEST(*r.value == 5);
+
+  // A handler bound to another context's executor: through the deferred's
+  // executor first, then there.
+  asio::io_context other;
+  received<int> elsewhere;
+  d.async_wait(asio::bind_executor(other.get_executor(), elsewhere.handler()));
+  BOOST_TEST(other.poll() == 0u); // not there yet (but counted as its work)
+  io.restart();
+  io.run();
+  BOOST_TEST(elsewhere.calls == 0);
+  other.restart();
+  other.run();
+  BOOST_TEST(elsewhere.calls == 1);
+  BOOST_TEST(*elsewhere.value == 5);
+}
+
 BOOST_AUTO_TEST_CASE(slot_cancels_for_every_consumer)
 {
   for (auto type : {asio::cancellation_type::terminal,

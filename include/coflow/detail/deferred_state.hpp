@@ -28,6 +28,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/query.hpp>
+#include <boost/asio/recycling_allocator.hpp>
 
 #include <exception>
 #include <memory>
@@ -40,6 +41,17 @@
 
 namespace coflow {
 namespace detail {
+
+/// A new shared deferred state. Its memory comes from Asio's per-thread
+/// recycling cache (the one its handlers' memory comes from) when made on a
+/// thread that runs an execution context: a deferred made and dropped for
+/// every result, the common case, then costs no malloc and no free.
+template <class State, class... Args>
+std::shared_ptr<State> new_shared_state(Args&&... args)
+{
+  return std::allocate_shared<State>(
+      boost::asio::recycling_allocator<State>(), std::forward<Args>(args)...);
+}
 
 class coroutine_state_base;
 
@@ -635,6 +647,9 @@ public:
       }
     }
   }
+
+  /// Whether the chain holds a link (a callback, a consumer, ...).
+  bool has_links() const noexcept { return first_ != nullptr; }
 
   /// A consumer appended now would receive the result at once.
   bool can_deliver_now() const noexcept

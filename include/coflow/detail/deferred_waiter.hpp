@@ -17,12 +17,17 @@
 
 #include <boost/asio/associated_allocator.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/associator.hpp>
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include <memory>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace coflow {
@@ -54,7 +59,8 @@ private:
 };
 
 /// What is posted to deliver a result: clears the consumer's slot (the wait
-/// is over), then invokes the handler. Associators forward to the handler.
+/// is over), then invokes the handler. Its allocator and cancellation slot
+/// are the handler's (see the associators below).
 template <class Handler, class... Args>
 class waiter_completion
 {
@@ -82,17 +88,60 @@ private:
   std::tuple<Args...> args_;
 };
 
-/// Posts @p result through @p ex to @p handler, whose cancellation slot is
-/// @p slot: as `void(std::exception_ptr)` or `void(std::exception_ptr, T)`
-/// (a default T with an error), or as the outcome itself for coflow's own
-/// waiters (they say takes_outcome: no default T needed).
+/// asio::post(ex, f), straight to the io_context's own executor when @p ex
+/// is an any_io_executor that holds one: a post through the type-erased
+/// executor wraps @p f once more and allocates for it (a third of what a
+/// deferred's consumer costs beyond the post itself).
+template <class Executor, class Function>
+void post_completion(const Executor& ex, Function&& f)
+{
+  if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>)
+  {
+    if (const auto* io = ex.template target<boost::asio::io_context::executor_type>())
+    {
+      boost::asio::post(*io, std::forward<Function>(f));
+      return;
+    }
+  }
+  boost::asio::post(ex, std::forward<Function>(f));
+}
+
+/// Posts @p completion (a waiter_completion) through @p ex, the deferred's
+/// executor, to its handler's associated executor @p handler_ex: straight
+/// there when the two are equal (the common case: one trip, not a post and
+/// then a dispatch), else as Asio's work dispatcher does (the handler's
+/// executor may be another context's, or one that runs what it is given at
+/// once: the trip through @p ex keeps the order and the work of @p ex).
+template <class Executor, class HandlerExecutor, class Completion>
+void post_completion_to(const Executor& ex, const HandlerExecutor& handler_ex,
+    Completion&& completion)
+{
+  if constexpr (std::is_same_v<Executor, HandlerExecutor>)
+  {
+    if (handler_ex == ex)
+    {
+      post_completion(ex, std::forward<Completion>(completion));
+      return;
+    }
+  }
+  boost::asio::post(ex,
+      boost::asio::bind_executor(handler_ex, std::forward<Completion>(completion)));
+}
+
+/// Posts @p result to @p handler (see post_completion_to()), whose
+/// cancellation slot is @p slot: as `void(std::exception_ptr)` or
+/// `void(std::exception_ptr, T)` (a default T with an error), or as the
+/// outcome itself for coflow's own waiters (they say takes_outcome: no
+/// default T needed).
 template <class T, class Executor, class Handler>
-void post_to_handler(const Executor& ex, Handler handler,
+void post_to_handler(const Executor& ex, Handler&& handler,
     boost::asio::cancellation_slot slot, outcome<T> result)
 {
+  static_assert(!std::is_reference_v<Handler>, "the handler is moved in");
+  const auto handler_ex = boost::asio::get_associated_executor(handler, ex);
   if constexpr (requires { typename Handler::takes_outcome; })
   {
-    boost::asio::post(ex,
+    post_completion_to(ex, handler_ex,
         waiter_completion<Handler, outcome<T>>(std::move(handler), slot, std::move(result)));
   }
   else
@@ -102,14 +151,14 @@ void post_to_handler(const Executor& ex, Handler handler,
       error = std::get<1>(std::move(result));
     if constexpr (std::is_void_v<T>)
     {
-      boost::asio::post(ex,
+      post_completion_to(ex, handler_ex,
           waiter_completion<Handler, std::exception_ptr>(
               std::move(handler), slot, std::move(error)));
     }
     else
     {
       T value = result.index() == 0 ? std::get<0>(std::move(result)) : T();
-      boost::asio::post(ex,
+      post_completion_to(ex, handler_ex,
           waiter_completion<Handler, std::exception_ptr, T>(
               std::move(handler), slot, std::move(error), std::move(value)));
     }
@@ -203,23 +252,43 @@ private:
 namespace boost {
 namespace asio {
 
-template <template <typename, typename> class Associator, typename Handler,
-    typename... Args, typename DefaultCandidate>
-struct associator<Associator,
-    coflow::detail::waiter_completion<Handler, Args...>, DefaultCandidate>
-  : Associator<Handler, DefaultCandidate>
+// A waiter_completion has the handler's allocator and cancellation slot, but
+// not its executor: post_completion_to() posts it there, or binds it to it.
+template <typename Handler, typename... Args, typename DefaultCandidate>
+struct associated_allocator<coflow::detail::waiter_completion<Handler, Args...>,
+    DefaultCandidate>
+  : associated_allocator<Handler, DefaultCandidate>
 {
-  static typename Associator<Handler, DefaultCandidate>::type get(
+  static typename associated_allocator<Handler, DefaultCandidate>::type get(
       const coflow::detail::waiter_completion<Handler, Args...>& h) noexcept
   {
-    return Associator<Handler, DefaultCandidate>::get(h.handler());
+    return associated_allocator<Handler, DefaultCandidate>::get(h.handler());
   }
 
   static auto get(const coflow::detail::waiter_completion<Handler, Args...>& h,
       const DefaultCandidate& c) noexcept
-      -> decltype(Associator<Handler, DefaultCandidate>::get(h.handler(), c))
+      -> decltype(associated_allocator<Handler, DefaultCandidate>::get(h.handler(), c))
   {
-    return Associator<Handler, DefaultCandidate>::get(h.handler(), c);
+    return associated_allocator<Handler, DefaultCandidate>::get(h.handler(), c);
+  }
+};
+
+template <typename Handler, typename... Args, typename DefaultCandidate>
+struct associated_cancellation_slot<
+    coflow::detail::waiter_completion<Handler, Args...>, DefaultCandidate>
+  : associated_cancellation_slot<Handler, DefaultCandidate>
+{
+  static typename associated_cancellation_slot<Handler, DefaultCandidate>::type get(
+      const coflow::detail::waiter_completion<Handler, Args...>& h) noexcept
+  {
+    return associated_cancellation_slot<Handler, DefaultCandidate>::get(h.handler());
+  }
+
+  static auto get(const coflow::detail::waiter_completion<Handler, Args...>& h,
+      const DefaultCandidate& c) noexcept
+      -> decltype(associated_cancellation_slot<Handler, DefaultCandidate>::get(h.handler(), c))
+  {
+    return associated_cancellation_slot<Handler, DefaultCandidate>::get(h.handler(), c);
   }
 };
 

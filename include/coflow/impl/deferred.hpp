@@ -235,6 +235,15 @@ public:
   {
     using link = waiter_link<deferred_state<T, Executor>, std::decay_t<Handler>>;
     std::decay_t<Handler> h(std::forward<Handler>(handler));
+    if (state_->can_deliver_now())
+    {
+      // Fired, and nothing in the chain before this consumer: the result is
+      // posted now, as the link would post it, without the link (nor its
+      // cancel forwarder: a cancel of a fired deferred does nothing).
+      post_to_handler<T>(state_->executor(), std::move(h),
+          boost::asio::cancellation_slot(), state_->take_outcome());
+      return;
+    }
     state_->append(link::create(std::move(h), state_));
   }
 
@@ -246,7 +255,7 @@ private:
 
 template <class T, class Executor>
 deferred<T, Executor>::deferred(const executor_type& ex)
-  : state_(std::make_shared<state_type>(ex))
+  : state_(detail::new_shared_state<state_type>(ex))
 {
 }
 
@@ -270,23 +279,38 @@ template <class T, class Executor>
 void deferred<T, Executor>::callback(detail::value_of<T> value) const
   requires(!std::is_void_v<T>)
 {
-  checked_state()->fire(detail::outcome<T>(std::in_place_index<0>, std::move(value)));
+  fire(detail::outcome<T>(std::in_place_index<0>, std::move(value)));
 }
 
 template <class T, class Executor>
 void deferred<T, Executor>::callback() const
   requires std::is_void_v<T>
 {
-  checked_state()->fire(detail::outcome<T>(std::in_place_index<0>));
+  fire(detail::outcome<T>(std::in_place_index<0>));
 }
 
 template <class T, class Executor>
 void deferred<T, Executor>::errback(std::exception_ptr error) const
 {
-  auto state = checked_state();
   if (!error)
+  {
+    (void)checked_state(); // an empty handle says so first
     throw std::invalid_argument("coflow: errback() with a null exception_ptr");
-  state->fire(detail::outcome<T>(std::in_place_index<1>, std::move(error)));
+  }
+  fire(detail::outcome<T>(std::in_place_index<1>, std::move(error)));
+}
+
+template <class T, class Executor>
+void deferred<T, Executor>::fire(detail::outcome<T> result) const
+{
+  if (state_ && !state_->has_links())
+  {
+    // Nothing in the chain: the fire runs no code that could release this
+    // handle, so it needs no reference of its own.
+    state_->fire(std::move(result));
+    return;
+  }
+  checked_state()->fire(std::move(result));
 }
 
 template <class T, class Executor>
@@ -339,7 +363,7 @@ auto deferred<T, Executor>::then(Function f) const
   using target_state = detail::deferred_state<U, Executor>;
 
   auto state = checked_state();
-  auto target = std::make_shared<target_state>(state->executor());
+  auto target = detail::new_shared_state<target_state>(state->executor());
   // Cancelling the unfired target cancels this deferred.
   target->set_upstream(state);
   state->append(new detail::then_link<state_type, Function, target_state>(

@@ -173,7 +173,7 @@ public:
     using canceller_type = coflow::detail::operation_canceller<state_type>;
     using handler_type = coflow::detail::deferred_operation_handler<value_type>;
 
-    auto state = std::make_shared<state_type>(
+    auto state = coflow::detail::new_shared_state<state_type>(
         coflow::detail::operation_executor(initiation));
     auto canceller = std::make_unique<canceller_type>();
     canceller_type* c = canceller.get();
