@@ -405,9 +405,6 @@ private:
   /// chain (a callback may release this very handle).
   std::shared_ptr<state_type> checked_state() const;
 
-  /// Fires the state with @p result (callback(), errback()).
-  void fire(detail::outcome<T> result) const;
-
   std::shared_ptr<state_type> state_;
 };
 

@@ -648,9 +648,6 @@ public:
     }
   }
 
-  /// Whether the chain holds a link (a callback, a consumer, ...).
-  bool has_links() const noexcept { return first_ != nullptr; }
-
   /// A consumer appended now would receive the result at once.
   bool can_deliver_now() const noexcept
   {

@@ -20,11 +20,11 @@
 // call nested n deep allocates n blocks and then frees them: one freed block
 // is kept per thread in front of the recycling allocator, and up to
 // `max_kept` more behind it, so the common case is a pointer exchange and
-// calls nested up to 17 deep reach no allocator. DESIGN.md asks for frame memory recycled per
-// thread; Asio's allocator does it for any handler, through a
-// thread-call-stack lookup and a scan of its two slots, which costs a child
-// awaited at once about a tenth of its time, and calls nested three deep
-// malloc.
+// calls nested up to 17 deep reach no allocator. DESIGN.md asks for frame
+// memory recycled per thread; Asio's allocator does it for any handler,
+// through a thread-call-stack lookup and a scan of its two slots, which
+// costs a child awaited at once about a tenth of its time, and calls nested
+// three deep malloc.
 //
 // The promise finds its block without pointer arithmetic on the coroutine
 // handle (which is undefined behaviour): operator new pushes the block on a
@@ -145,7 +145,6 @@ private:
     : units_(static_cast<std::uint32_t>(units))
   {
   }
-
 
   static constexpr std::size_t to_units(std::size_t size) noexcept
   {

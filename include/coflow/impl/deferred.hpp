@@ -279,38 +279,23 @@ template <class T, class Executor>
 void deferred<T, Executor>::callback(detail::value_of<T> value) const
   requires(!std::is_void_v<T>)
 {
-  fire(detail::outcome<T>(std::in_place_index<0>, std::move(value)));
+  checked_state()->fire(detail::outcome<T>(std::in_place_index<0>, std::move(value)));
 }
 
 template <class T, class Executor>
 void deferred<T, Executor>::callback() const
   requires std::is_void_v<T>
 {
-  fire(detail::outcome<T>(std::in_place_index<0>));
+  checked_state()->fire(detail::outcome<T>(std::in_place_index<0>));
 }
 
 template <class T, class Executor>
 void deferred<T, Executor>::errback(std::exception_ptr error) const
 {
+  auto state = checked_state();
   if (!error)
-  {
-    (void)checked_state(); // an empty handle says so first
     throw std::invalid_argument("coflow: errback() with a null exception_ptr");
-  }
-  fire(detail::outcome<T>(std::in_place_index<1>, std::move(error)));
-}
-
-template <class T, class Executor>
-void deferred<T, Executor>::fire(detail::outcome<T> result) const
-{
-  if (state_ && !state_->has_links())
-  {
-    // Nothing in the chain: the fire runs no code that could release this
-    // handle, so it needs no reference of its own.
-    state_->fire(std::move(result));
-    return;
-  }
-  checked_state()->fire(std::move(result));
+  state->fire(detail::outcome<T>(std::in_place_index<1>, std::move(error)));
 }
 
 template <class T, class Executor>
