@@ -52,6 +52,13 @@ namespace detail {
 class frame_block
 {
 public:
+  /// The block's unit: the fundamental alignment, and no more. (Not
+  /// max_align_t itself: g++ makes it 32 bytes large, 16 aligned.)
+  struct alignas(alignof(std::max_align_t)) unit
+  {
+    unsigned char bytes[alignof(std::max_align_t)];
+  };
+
   /// Allocates a block for a frame of @p frame_size bytes behind a CoroState.
   template <class CoroState>
   static void* allocate_frame(std::size_t frame_size)
@@ -148,22 +155,22 @@ private:
 
   static constexpr std::size_t to_units(std::size_t size) noexcept
   {
-    return (size + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);
+    return (size + sizeof(unit) - 1) / sizeof(unit);
   }
 
-  // Offsets of the coroutine state and of the frame, in whole max_align_t units.
+  // Offsets of the coroutine state and of the frame, in whole units.
   static constexpr std::size_t state_offset() noexcept
   {
-    return to_units(sizeof(frame_block)) * sizeof(std::max_align_t);
+    return to_units(sizeof(frame_block)) * sizeof(unit);
   }
 
   template <class CoroState>
   static constexpr std::size_t frame_offset() noexcept
   {
-    return state_offset() + to_units(sizeof(CoroState)) * sizeof(std::max_align_t);
+    return state_offset() + to_units(sizeof(CoroState)) * sizeof(unit);
   }
 
-  static boost::asio::recycling_allocator<std::max_align_t> allocator() noexcept
+  static boost::asio::recycling_allocator<unit> allocator() noexcept
   {
     return {};
   }
@@ -245,7 +252,7 @@ private:
 
   void release_memory() noexcept
   {
-    allocator().deallocate(reinterpret_cast<std::max_align_t*>(this), units_);
+    allocator().deallocate(reinterpret_cast<unit*>(this), units_);
   }
 
   /// The frame is gone: the reference it kept (release_after_frame) goes,
@@ -267,7 +274,7 @@ private:
     frame_block* pending_next_ = nullptr; // until claimed
     void* kept_state_; // after: see release_after_frame (the block knows no coroutine state type)
   };
-  /// The block's size in max_align_t units. (32 bits, after the pointer:
+  /// The block's size in units. (32 bits, after the pointer:
   /// the header then fits one unit, and the coroutine state starts 16
   /// bytes into the block, not 32.)
   std::uint32_t units_;
@@ -281,7 +288,7 @@ private:
   unsigned char kept_depth_ = 0;
 };
 
-static_assert(sizeof(frame_block) <= sizeof(std::max_align_t),
+static_assert(sizeof(frame_block) <= sizeof(frame_block::unit),
     "the header takes one unit of the block");
 static_assert(std::is_trivially_destructible_v<frame_block>,
     "a kept block is reused without running a destructor");
