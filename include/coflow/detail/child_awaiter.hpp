@@ -17,8 +17,10 @@
 #include <coflow/detail/state_wait.hpp>
 #include <coflow/detail/coroutine_state_base.hpp>
 
+#include <boost/asio/recycling_allocator.hpp>
+
 #include <coroutine>
-#include <optional>
+#include <memory>
 #include <utility>
 
 namespace coflow {
@@ -51,7 +53,8 @@ public:
     local_ = same_executor(this->coro_->executor(), child()->executor());
     if (local_)
       check_no_cycle(child(), this->coro_, wait_kind::await);
-    shared_.emplace(this->coro_);
+    shared_wait* w = boost::asio::recycling_allocator<shared_wait>().allocate(1);
+    shared_.reset(::new (static_cast<void*>(w)) shared_wait(this->coro_));
     if (!local_)
       return false; // its state is touched only from its executor
     shared_->attach(child()->shared());
@@ -127,10 +130,22 @@ private:
     apply_on(local_, *child(), child_, f);
   }
 
+  using shared_wait = shared_state_wait<CoroState, U, E>;
+  struct shared_wait_delete
+  {
+    void operator()(shared_wait* w) const noexcept
+    {
+      std::destroy_at(w);
+      boost::asio::recycling_allocator<shared_wait>().deallocate(w, 1);
+    }
+  };
+
   coroutine<U, E> child_;
   bool local_ = true; // an unstarted child runs on the parent's executor
-  /// Only for a child started elsewhere: waits on its shared state.
-  std::optional<shared_state_wait<CoroState, U, E>> shared_;
+  /// Only for a child started elsewhere: waits on its shared state. Out of
+  /// the frame: every level of a recursion holds this awaiter, and most
+  /// children are unstarted.
+  std::unique_ptr<shared_wait, shared_wait_delete> shared_;
 };
 
 } // namespace detail
