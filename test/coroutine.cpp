@@ -162,6 +162,82 @@ BOOST_AUTO_TEST_CASE(deep_recursion_of_synchronous_children)
   BOOST_TEST(f.get() == 200000);
 }
 
+namespace {
+
+/// A recursion whose bottom pauses or cancels the root, then returns: the
+/// levels beyond the nesting bound are parked, unpublished, when the
+/// control call comes, and the chain ends synchronously into them.
+struct controlled_recursion
+{
+  coroutine<long>* root = nullptr;
+  bool cancel = false;
+  long levels_after = 0; // levels whose body went on after its child
+
+  coroutine<long> down(int depth)
+  {
+    if (depth == 0)
+    {
+      if (cancel)
+        root->cancel();
+      else
+        root->pause();
+      co_return 0;
+    }
+    const long below = co_await down(depth - 1);
+    ++levels_after;
+    co_return below + 1;
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_pause_from_the_bottom_of_a_deep_recursion_holds_the_root)
+{
+  for (int depth : {10, 31, 32, 33, 64, 65, 100, 1000})
+  {
+    asio::io_context io;
+    controlled_recursion r;
+    coroutine<long> root = r.down(depth);
+    r.root = &root;
+    coflow::spawn(io, root, asio::detached);
+    bool delivered = false;
+    long value = -1;
+    root.add_callback([&](long v) {
+      delivered = true;
+      value = v;
+      return v;
+    });
+    coflow_test::run_until_quiet(io); // the held root keeps the context's work
+    // Every level but the root's went on; the root's wake-up is held.
+    BOOST_TEST(r.levels_after == depth - 1);
+    BOOST_TEST(!delivered);
+    BOOST_TEST(!root.called());
+    root.unpause();
+    io.run();
+    BOOST_TEST(delivered);
+    BOOST_TEST(value == depth);
+    BOOST_TEST(r.levels_after == depth);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_cancel_from_the_bottom_of_a_deep_recursion_unwinds_the_root)
+{
+  for (int depth : {10, 32, 33, 100, 1000})
+  {
+    asio::io_context io;
+    controlled_recursion r;
+    r.cancel = true;
+    coroutine<long> root = r.down(depth);
+    r.root = &root;
+    auto f = coflow::spawn(io, root, asio::use_future);
+    io.run();
+    BOOST_CHECK_THROW(f.get(), coflow::cancelled_error);
+    // The cancel of a running coroutine is recorded; it stops the root at
+    // its await, and reaches no level below it.
+    BOOST_TEST(r.levels_after == depth - 1);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(frames_of_different_sizes_share_recycled_memory)
 {
   // Small and large frames alternate: each reuses the block a thread keeps

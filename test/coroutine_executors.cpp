@@ -267,6 +267,86 @@ BOOST_AUTO_TEST_CASE(operations_complete_on_another_thread_during_the_suspension
   pool.join();
 }
 
+/// A recursion deeper than the nesting bound (32) whose levels suspend on
+/// the pool: at the leaf, and on the way back at every 37th level. Levels
+/// beyond the bound park on the pump while their descendants run; a leaf's
+/// completion on the other thread races the parked levels' publication.
+coroutine<int> deep_post(asio::thread_pool::executor_type ex, int n)
+{
+  if (n == 0)
+  {
+    co_await asio::post(ex, coflow::use_coroutine);
+    co_return 0;
+  }
+  const int below = co_await deep_post(ex, n - 1);
+  if (n % 37 == 0)
+    co_await asio::post(ex, coflow::use_coroutine);
+  co_return below + 1;
+}
+
+BOOST_AUTO_TEST_CASE(deep_recursion_suspends_and_completes_on_another_thread)
+{
+  asio::thread_pool pool(2);
+  std::vector<coroutine<int>> cs;
+  std::vector<std::future<int>> results;
+  for (int i = 0; i < 60; ++i)
+  {
+    // The consumer comes with the spawn: a coroutine's deferred side is
+    // used from its executor, its control calls from anywhere.
+    cs.push_back(deep_post(pool.get_executor(), 100 + i));
+    results.push_back(coflow::spawn(pool, cs.back(), asio::use_future));
+  }
+  // Control calls from this third thread while the chains run: the
+  // pauses are balanced, so every chain still delivers its depth.
+  for (int round = 0; round < 50; ++round)
+    for (auto& c : cs)
+    {
+      c.pause();
+      c.unpause();
+    }
+  for (int i = 0; i < 60; ++i)
+    BOOST_TEST(results[i].get() == 100 + i);
+  pool.join();
+}
+
+/// deep_post's shape, with a leaf that waits for an hour.
+coroutine<int> deep_wait(asio::thread_pool::executor_type ex, int n)
+{
+  if (n == 0)
+  {
+    asio::steady_timer timer(ex, std::chrono::hours(1));
+    co_await timer.async_wait(coflow::use_coroutine);
+    co_return 0;
+  }
+  const int below = co_await deep_wait(ex, n - 1);
+  if (n % 37 == 0)
+    co_await asio::post(ex, coflow::use_coroutine);
+  co_return below + 1;
+}
+
+BOOST_AUTO_TEST_CASE(deep_recursion_cancelled_from_another_thread)
+{
+  // Cancelled from this third thread, wherever each chain is: being built
+  // (levels parked), or all suspended; every chain unwinds, once.
+  asio::thread_pool pool(2);
+  std::vector<coroutine<int>> cs;
+  std::vector<std::future<int>> results;
+  for (int i = 0; i < 60; ++i)
+  {
+    cs.push_back(deep_wait(pool.get_executor(), 200 + i));
+    results.push_back(coflow::spawn(pool, cs.back(), asio::use_future));
+    if (i % 2)
+      cs[i - 1].cancel();
+  }
+  for (int i = 0; i < 60; i += 2)
+    BOOST_CHECK_THROW(results[i].get(), coflow::cancelled_error);
+  for (int i = 1; i < 60; i += 2)
+    cs[i].cancel();
+  for (int i = 1; i < 60; i += 2)
+    BOOST_CHECK_THROW(results[i].get(), coflow::cancelled_error);
+  pool.join();
+}
+
 BOOST_FIXTURE_TEST_CASE(an_io_context_run_by_two_threads, io_fixture)
 {
   auto body = [&]() -> coroutine<int> { // outlives every coroutine it makes

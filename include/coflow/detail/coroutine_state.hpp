@@ -194,7 +194,7 @@ public:
     if (parent->nesting() == pump::max_nesting)
     {
       pump::resume(this); // nesting_ stays 0: the pump's loop runs it
-      return parent->leave_start_inline();
+      return parent->park_start_inline(true);
     }
     nesting_ = static_cast<unsigned char>(parent->nesting() + 1);
     inline_result result = inline_result::waiting;
@@ -205,6 +205,8 @@ public:
     // parent owned by this thread (it is `running`) and leaves it to it.
     if (result == inline_result::goes_on)
       return false; // finished, the parent not paused: it goes on
+    if (result == inline_result::parked)
+      return parent->park_start_inline(false);
     return parent->leave_start_inline();
   }
 
@@ -650,7 +652,7 @@ private:
         (void)continuation_.detach();
         *std::exchange(inline_slot_, nullptr) = inline_result::goes_on;
       }
-      else
+      else if (inline_slot_ || !resume_parked_parent())
         std::move(continuation_).resume();
     }
     else if (sink)
@@ -667,6 +669,14 @@ private:
   /// on_body_done() beyond the common case; @p frame flows off after it.
   void finish_body(std::coroutine_handle<> frame) noexcept
   {
+    if (!inline_slot_ && borrowed_run_ && uncontrolled() && !extras_ptr()
+        && refs_.load(std::memory_order_relaxed) == 1 && resume_parked_parent())
+    {
+      // A child started at the nesting bound, finishing into its parked
+      // parent: as the common case of on_body_done(), through the pump.
+      set_stage(stage::finished);
+      return;
+    }
     if (cancel_requested())
     {
       // Whatever the body did after the cancel, the result is cancelled. An

@@ -53,16 +53,38 @@ class coroutine_state_base;
 /// completes without suspending returns to its parent as a function call
 /// does, without two trips through the loop.
 ///
+/// At that bound the child is queued on the pump instead, and the nest
+/// unwinds to the loop: each body of it suspends, but stays `running`, owned
+/// by this thread (it is parked, on the pump's `parked` stack), as it was
+/// while nested. A child that then finishes into the innermost parked body
+/// queues it on the pump without touching the state word, so a recursion of
+/// any depth costs per level what a nested one does. When the loop runs out
+/// of work, the parked bodies still there (a descendant suspended for real)
+/// are published as suspended, innermost first, as their await_suspends
+/// would have done (see coroutine_state_base::publish_parked()).
+///
 /// A control call (pause, unpause, cancel) runs under a pump too, one that
 /// posts what it collected instead of running it: an operation whose
 /// cancellation handler completes it inline never runs coroutine code inside
 /// cancel() (DESIGN.md §4).
+#ifndef COFLOW_DETAIL_MAX_NESTING
+/// How many children run nested below a body (see pump). Only tests change
+/// it: the chaos stress test runs with 2, so that its trees, 8 deep, cross
+/// the bound (and park) at every few levels.
+#define COFLOW_DETAIL_MAX_NESTING 32
+#endif
+
 struct pump
 {
-  static constexpr unsigned char max_nesting = 32;
+  static constexpr unsigned char max_nesting = COFLOW_DETAIL_MAX_NESTING;
 
   coroutine_state_base* head = nullptr;
   coroutine_state_base* tail = nullptr;
+  /// The parked bodies, innermost first (linked through pump_next_).
+  coroutine_state_base* parked = nullptr;
+  /// Where the nest now unwinding parks its next body: below the one it
+  /// parked before (its child), above those parked earlier.
+  coroutine_state_base** park_at = &parked;
   bool posting = false;
 
   static pump*& current() noexcept
@@ -114,6 +136,7 @@ private:
       pump& self;
       ~leave()
       {
+        self.publish_parked(); // may queue (still the current pump)
         current() = nullptr;
         self.post_queue();
       }
@@ -124,6 +147,7 @@ private:
   }
 
   void drain();
+  void publish_parked() noexcept;
   void post_queue() noexcept;
   coroutine_state_base* pop() noexcept;
 };
@@ -597,6 +621,86 @@ public:
   {
     inline_slot_ = nullptr;
     return end_suspension();
+  }
+
+  /// The end of a start_inline() whose child was queued at the nesting
+  /// bound (@p innermost), or whose child parked: the body parks (see pump)
+  /// instead of publishing its suspension, and so does the parent below it
+  /// on the stack, told through its slot. Under a posting pump (never a body's),
+  /// as leave_start_inline().
+  bool park_start_inline(bool innermost)
+  {
+    pump* p = pump::current();
+    if (p->posting) [[unlikely]]
+      return leave_start_inline();
+    if (inline_slot_)
+      *std::exchange(inline_slot_, nullptr) = inline_result::parked;
+    if (innermost)
+      p->park_at = &p->parked;
+    pump_next_ = *p->park_at;
+    *p->park_at = this;
+    p->park_at = &pump_next_;
+    return true;
+  }
+
+  /// A finished child whose parent is the innermost body parked on this
+  /// thread's pump, and runnable: the parent is queued on the pump (it
+  /// resumes after the child's frame has flowed off, with its running
+  /// reference), as a nested parent goes on by returning. @returns false
+  /// otherwise: the continuation is resumed as any other.
+  bool resume_parked_parent() noexcept
+  {
+    coroutine_state_base* parent = continuation_.get();
+    pump* p = pump::current();
+    if (!parent || !p || p->parked != parent || !parent->runnable())
+      return false;
+    (void)continuation_.detach();
+    p->parked = parent->pump_next_;
+    parent->nesting_ = 0;
+    pump::resume(parent);
+    return true;
+  }
+
+  /// The pump ran out of work with this body parked: it publishes the
+  /// suspension, as its await_suspend would have (forwarding what control
+  /// calls recorded meanwhile), or goes on now if its child's token came
+  /// meanwhile from another thread.
+  void publish_parked() noexcept
+  {
+    try
+    {
+      if (!end_suspension())
+      {
+        nesting_ = 0;
+        pump::resume(this); // resumed early, not held: the body goes on
+      }
+      return;
+    }
+    catch (...)
+    {
+      // The child's token was dropped unused: the body resumes with the
+      // error at its co_await, as an await_suspend that throws.
+      try
+      {
+        ensure_extras_base().resume_error = std::current_exception();
+        state_.fetch_or(failed_bit, std::memory_order_acq_rel);
+        nesting_ = 0;
+        pump::resume(this);
+        return;
+      }
+      catch (...)
+      {
+        report_unhandled_error(std::current_exception());
+      }
+    }
+    // Out of memory for the error: nothing can resume the body. It is
+    // abandoned, as by its dropped token, and its parent's token with it.
+    const bool counted = !borrowed_run_;
+    forget_awaited();
+    resume_token parent = on_abandoned();
+    if (counted)
+      release();
+    parent.reset();
   }
 
   /// The hand-over threw: the body goes on with the exception. A token that
@@ -1237,7 +1341,7 @@ protected:
 
   /// Where a child running nested in its parent's await_suspend tells that
   /// it has finished and the parent goes on (see start_inline).
-  enum class inline_result : unsigned char { waiting, goes_on };
+  enum class inline_result : unsigned char { waiting, goes_on, parked };
 
   friend class resume_token;
   friend struct pump;
@@ -1448,8 +1552,23 @@ inline coroutine_state_base* pump::pop() noexcept
 
 inline void pump::drain()
 {
-  while (coroutine_state_base* t = pop())
-    t->frame_.resume(); // t may be gone once this returns
+  for (;;)
+  {
+    while (coroutine_state_base* t = pop())
+      t->frame_.resume(); // t may be gone once this returns
+    if (!parked) [[likely]]
+      return;
+    publish_parked(); // may queue bodies that go on
+  }
+}
+
+inline void pump::publish_parked() noexcept
+{
+  while (coroutine_state_base* t = parked)
+  {
+    parked = t->pump_next_;
+    t->publish_parked();
+  }
 }
 
 inline void pump::post_queue() noexcept
