@@ -271,14 +271,21 @@ BOOST_AUTO_TEST_CASE(operations_complete_on_another_thread_during_the_suspension
 /// the pool: at the leaf, and on the way back at every 37th level. Levels
 /// beyond the bound park on the pump while their descendants run; a leaf's
 /// completion on the other thread races the parked levels' publication.
-coroutine<int> deep_post(asio::thread_pool::executor_type ex, int n)
+/// With @p leaf_waits, the leaf waits for an hour instead.
+coroutine<int> deep_post(asio::thread_pool::executor_type ex, int n, bool leaf_waits = false)
 {
   if (n == 0)
   {
-    co_await asio::post(ex, coflow::use_coroutine);
+    if (leaf_waits)
+    {
+      asio::steady_timer timer(ex, std::chrono::hours(1));
+      co_await timer.async_wait(coflow::use_coroutine);
+    }
+    else
+      co_await asio::post(ex, coflow::use_coroutine);
     co_return 0;
   }
-  const int below = co_await deep_post(ex, n - 1);
+  const int below = co_await deep_post(ex, n - 1, leaf_waits);
   if (n % 37 == 0)
     co_await asio::post(ex, coflow::use_coroutine);
   co_return below + 1;
@@ -309,21 +316,6 @@ BOOST_AUTO_TEST_CASE(deep_recursion_suspends_and_completes_on_another_thread)
   pool.join();
 }
 
-/// deep_post's shape, with a leaf that waits for an hour.
-coroutine<int> deep_wait(asio::thread_pool::executor_type ex, int n)
-{
-  if (n == 0)
-  {
-    asio::steady_timer timer(ex, std::chrono::hours(1));
-    co_await timer.async_wait(coflow::use_coroutine);
-    co_return 0;
-  }
-  const int below = co_await deep_wait(ex, n - 1);
-  if (n % 37 == 0)
-    co_await asio::post(ex, coflow::use_coroutine);
-  co_return below + 1;
-}
-
 BOOST_AUTO_TEST_CASE(deep_recursion_cancelled_from_another_thread)
 {
   // Cancelled from this third thread, wherever each chain is: being built
@@ -333,7 +325,7 @@ BOOST_AUTO_TEST_CASE(deep_recursion_cancelled_from_another_thread)
   std::vector<std::future<int>> results;
   for (int i = 0; i < 60; ++i)
   {
-    cs.push_back(deep_wait(pool.get_executor(), 200 + i));
+    cs.push_back(deep_post(pool.get_executor(), 200 + i, true));
     results.push_back(coflow::spawn(pool, cs.back(), asio::use_future));
     if (i % 2)
       cs[i - 1].cancel();

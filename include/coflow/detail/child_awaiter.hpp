@@ -39,6 +39,15 @@ public:
   {
   }
 
+  child_awaiter(const child_awaiter&) = delete;
+  child_awaiter& operator=(const child_awaiter&) = delete;
+
+  ~child_awaiter()
+  {
+    if (shared_) [[unlikely]]
+      destroy_shared(shared_);
+  }
+
   [[gnu::always_inline]] bool ready()
   {
     if (!child()->started())
@@ -54,7 +63,7 @@ public:
     if (local_)
       check_no_cycle(child(), this->coro_, wait_kind::await);
     shared_wait* w = boost::asio::recycling_allocator<shared_wait>().allocate(1);
-    shared_.reset(::new (static_cast<void*>(w)) shared_wait(this->coro_));
+    shared_ = ::new (static_cast<void*>(w)) shared_wait(this->coro_);
     if (!local_)
       return false; // its state is touched only from its executor
     shared_->attach(child()->shared());
@@ -131,21 +140,20 @@ private:
   }
 
   using shared_wait = shared_state_wait<CoroState, U, E>;
-  struct shared_wait_delete
+
+  /// (Out of line: the common child, unstarted, has none.)
+  [[gnu::noinline]] static void destroy_shared(shared_wait* w) noexcept
   {
-    void operator()(shared_wait* w) const noexcept
-    {
-      std::destroy_at(w);
-      boost::asio::recycling_allocator<shared_wait>().deallocate(w, 1);
-    }
-  };
+    std::destroy_at(w);
+    boost::asio::recycling_allocator<shared_wait>().deallocate(w, 1);
+  }
 
   coroutine<U, E> child_;
   bool local_ = true; // an unstarted child runs on the parent's executor
   /// Only for a child started elsewhere: waits on its shared state. Out of
   /// the frame: every level of a recursion holds this awaiter, and most
-  /// children are unstarted.
-  std::unique_ptr<shared_wait, shared_wait_delete> shared_;
+  /// children are unstarted. Owned: see the destructor.
+  shared_wait* shared_ = nullptr;
 };
 
 } // namespace detail
