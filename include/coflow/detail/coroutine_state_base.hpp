@@ -39,6 +39,13 @@ namespace detail {
 
 class coroutine_state_base;
 
+#ifndef COFLOW_DETAIL_MAX_NESTING
+/// How many children run nested below a body (see pump). Only tests change
+/// it: the chaos stress test runs with 2, so that its trees, 8 deep, cross
+/// the bound (and park) at every few levels.
+#define COFLOW_DETAIL_MAX_NESTING 32
+#endif
+
 /// The trampoline: every coroutine resumption runs inside a pump loop, and a
 /// transfer of control (child start, child completion, an operation that
 /// completes inside another body's run) queues the coroutine state instead of resuming
@@ -67,13 +74,6 @@ class coroutine_state_base;
 /// posts what it collected instead of running it: an operation whose
 /// cancellation handler completes it inline never runs coroutine code inside
 /// cancel() (DESIGN.md §4).
-#ifndef COFLOW_DETAIL_MAX_NESTING
-/// How many children run nested below a body (see pump). Only tests change
-/// it: the chaos stress test runs with 2, so that its trees, 8 deep, cross
-/// the bound (and park) at every few levels.
-#define COFLOW_DETAIL_MAX_NESTING 32
-#endif
-
 struct pump
 {
   static constexpr unsigned char max_nesting = COFLOW_DETAIL_MAX_NESTING;
