@@ -981,7 +981,7 @@ BOOST_AUTO_TEST_CASE(every_cascade_runs_in_constant_stack)
 {
   // pause, unpause, cancel and context destruction of 200 000 nested awaits
   // (each used to recurse once per level and overflowed the stack).
-  constexpr int depth = 200000;
+  const int depth = static_cast<int>(coflow_test::scaled_for_valgrind(200000));
   for (const char* what : {"pause", "cancel", "cancel paused", "shutdown"})
   {
     BOOST_TEST_CONTEXT(what)

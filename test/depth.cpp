@@ -51,13 +51,6 @@
 #include <string>
 #include <vector>
 
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define COFLOW_TEST_ON_VALGRIND() (RUNNING_ON_VALGRIND != 0)
-#else
-#define COFLOW_TEST_ON_VALGRIND() false
-#endif
-
 #if defined(COFLOW_TEST_LSAN)
 #include <sanitizer/lsan_interface.h>
 #endif
@@ -66,6 +59,7 @@ namespace asio = boost::asio;
 using coflow::coroutine;
 using coflow::deferred;
 using coflow_test::holds;
+using coflow_test::on_valgrind;
 using coflow_test::run_until_quiet;
 
 namespace {
@@ -159,11 +153,6 @@ long heap_in_use()
 }
 
 // --- depths and isolation ---------------------------------------------------------
-
-bool on_valgrind()
-{
-  return COFLOW_TEST_ON_VALGRIND();
-}
 
 bool full_run()
 {

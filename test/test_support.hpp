@@ -32,6 +32,13 @@
 
 #include <sys/resource.h>
 
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define COFLOW_TEST_ON_VALGRIND() (RUNNING_ON_VALGRIND != 0)
+#else
+#define COFLOW_TEST_ON_VALGRIND() false
+#endif
+
 #include <coflow/unhandled_error.hpp>
 
 #include <cstddef>
@@ -75,6 +82,23 @@ inline long peak_rss_kib()
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss;
+}
+
+/// Whether this process runs under valgrind (the test command's valgrind
+/// stage), which checks every memory access, at some 40 times the native
+/// time.
+inline bool on_valgrind() noexcept
+{
+  return COFLOW_TEST_ON_VALGRIND();
+}
+
+/// The length of a deep test's chain: @p n, or n / 100 under valgrind.
+/// There, 10^3 to 10^4 levels still take every path of a cascade (the
+/// nesting bound is 32); the depth itself, where a recursion would overflow
+/// the stack, is checked natively and under ASan.
+inline long scaled_for_valgrind(long n) noexcept
+{
+  return on_valgrind() ? n / 100 : n;
 }
 
 /// Whether @p e holds an exception of type E (or derived).
