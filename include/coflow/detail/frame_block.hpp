@@ -12,19 +12,21 @@
 // when both are gone. The count of the two is not atomic: a frame that
 // outlives its body's delivery holds a reference to the coroutine state until it has
 // done with the block, so the coroutine state never dies on another thread meanwhile.
-// Blocks are recycled through Asio's per-thread cache (recycling_allocator),
-// as Asio's own awaitable frames are, so a loop of child calls does not
-// reach malloc.
+// Blocks are recycled per thread, so a loop of child calls does not reach
+// malloc.
 //
 // A loop of children frees and allocates a block at every iteration, and a
 // call nested n deep allocates n blocks and then frees them: one freed block
-// is kept per thread in front of the recycling allocator, and up to
-// `max_kept` more behind it, so the common case is a pointer exchange and
-// calls nested up to 17 deep reach no allocator. DESIGN.md asks for frame
-// memory recycled per thread; Asio's allocator does it for any handler,
-// through a thread-call-stack lookup and a scan of its two slots, which
-// costs a child awaited at once about a tenth of its time, and calls nested
-// three deep malloc.
+// is kept per thread, and up to `max_kept` more behind it, so the common
+// case is a pointer exchange and calls nested up to 17 deep reach no
+// allocator. DESIGN.md asks for frame memory recycled per thread. Asio's
+// recycling_allocator does it for any handler, through a thread-call-stack
+// lookup and a scan of its two slots; in front of it, it cost a child
+// awaited at once about a tenth of its time. Behind the kept blocks, its two
+// slots only delayed the malloc of a recursion deeper than 17 levels, by 60
+// instructions a level (and its aligned_alloc is glibc's slower path):
+// beyond them, a block comes from operator new, whose alignment is the
+// block's.
 //
 // The promise finds its block without pointer arithmetic on the coroutine
 // handle (which is undefined behaviour): operator new pushes the block on a
@@ -36,8 +38,6 @@
 
 #ifndef COFLOW_DETAIL_FRAME_BLOCK_HPP
 #define COFLOW_DETAIL_FRAME_BLOCK_HPP
-
-#include <boost/asio/recycling_allocator.hpp>
 
 #include <cassert>
 #include <cstddef>
@@ -170,10 +170,6 @@ private:
     return state_offset() + to_units(sizeof(CoroState)) * sizeof(unit);
   }
 
-  static boost::asio::recycling_allocator<unit> allocator() noexcept
-  {
-    return {};
-  }
 
   static frame_block*& pending() noexcept
   {
@@ -220,7 +216,7 @@ private:
       spares_ = top->pending_next_;
       return top;
     }
-    return allocator().allocate(units);
+    return ::operator new(units * sizeof(unit));
   }
 
   void free() noexcept
@@ -252,7 +248,7 @@ private:
 
   void release_memory() noexcept
   {
-    allocator().deallocate(reinterpret_cast<unit*>(this), units_);
+    ::operator delete(static_cast<void*>(this));
   }
 
   /// The frame is gone: the reference it kept (release_after_frame) goes,
@@ -288,6 +284,8 @@ private:
   unsigned char kept_depth_ = 0;
 };
 
+static_assert(alignof(frame_block::unit) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__,
+    "operator new aligns a block for its unit");
 static_assert(sizeof(frame_block) <= sizeof(frame_block::unit),
     "the header takes one unit of the block");
 static_assert(std::is_trivially_destructible_v<frame_block>,
