@@ -429,6 +429,7 @@ BOOST_AUTO_TEST_SUITE_END()
 #include <coflow/deferred.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/experimental/as_single.hpp>
@@ -662,6 +663,90 @@ BOOST_AUTO_TEST_CASE(adapters_nest)
   signal.emit(asio::cancellation_type::terminal);
   io.run();
   BOOST_TEST(f.get() == 1);
+}
+
+/// An allocator that counts what it allocates (and frees) for the operation.
+template <class T>
+struct counting_allocator
+{
+  using value_type = T;
+  long* allocated;
+  long* freed;
+
+  counting_allocator(long* a, long* f) noexcept : allocated(a), freed(f) {}
+  template <class U>
+  counting_allocator(const counting_allocator<U>& other) noexcept
+    : allocated(other.allocated), freed(other.freed)
+  {
+  }
+
+  T* allocate(std::size_t n)
+  {
+    ++*allocated;
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) noexcept
+  {
+    ++*freed;
+    std::allocator<T>().deallocate(p, n);
+  }
+  template <class U>
+  bool operator==(const counting_allocator<U>& other) const noexcept
+  {
+    return allocated == other.allocated;
+  }
+};
+
+BOOST_AUTO_TEST_CASE(bind_allocator_allocates_the_operation_with_it)
+{
+  asio::io_context io;
+  long allocated = 0, freed = 0;
+  const counting_allocator<void> alloc(&allocated, &freed);
+  auto body = [&]() -> coroutine<int> {
+    asio::steady_timer t(io, 1ms);
+    co_await t.async_wait(asio::bind_allocator(alloc, use_coroutine));
+    co_await asio::post(io, asio::bind_allocator(alloc, use_coroutine));
+    // Nested with another adapter.
+    boost::system::error_code ec = asio::error::fault;
+    t.expires_after(1ms);
+    co_await t.async_wait(asio::redirect_error(asio::bind_allocator(alloc, use_coroutine), ec));
+    co_return ec ? 0 : 7;
+  };
+  auto f = coflow::spawn(io, body(), asio::use_future);
+  io.run();
+  BOOST_TEST(f.get() == 7);
+  BOOST_TEST(allocated >= 3); // each operation's state came from it
+  BOOST_TEST(freed == allocated);
+}
+
+BOOST_AUTO_TEST_CASE(bind_allocator_cancel_of_the_coroutine_still_cascades)
+{
+  // The allocator binder passes the coroutine's slot on: a cancel reaches
+  // the hour-long wait at once.
+  asio::io_context io;
+  long allocated = 0, freed = 0;
+  asio::steady_timer timer(io, std::chrono::hours(1));
+  event_log log;
+  auto body = [&]() -> coroutine<void> {
+    try
+    {
+      co_await timer.async_wait(
+          asio::bind_allocator(counting_allocator<void>(&allocated, &freed), use_coroutine));
+      log.push_back("resumed normally");
+    }
+    catch (const coflow::cancelled_error&)
+    {
+      log.push_back("cancelled");
+    }
+  };
+  auto c = coflow::spawn(io, body());
+  io.poll();
+  io.restart();
+  c.cancel();
+  io.run(); // returns: the wait was cancelled
+  BOOST_TEST((log == event_log{"cancelled"}));
+  BOOST_TEST(allocated >= 1);
+  BOOST_TEST(freed == allocated);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -72,6 +72,9 @@ namespace coflow {
  *   reaches the operation too. The slot is cleared when the operation
  *   completes. Its signal must outlive the operation and be emitted on the
  *   coroutine's executor, as for any bound slot.
+ * - `asio::bind_allocator(alloc, coflow::use_coroutine)`: the operation
+ *   allocates its state with @c alloc; the coroutine's executor and slot
+ *   still reach it.
  *
  * Whatever the adapter, a cancel of the coroutine makes the body resume with
  * cancelled_error (after the operation completes, its error code stored by

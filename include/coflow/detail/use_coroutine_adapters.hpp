@@ -5,8 +5,9 @@
 // Distributed under the Boost Software License, Version 1.0. (See accompanying
 // file LICENSE_1_0.txt or copy at http://www.boost.org/LICENSE_1_0.txt)
 //
-// Asio's token adapters around use_coroutine: redirect_error, as_single and
-// bind_cancellation_slot. Asio's own async_result for them needs a fixed
+// Asio's token adapters around use_coroutine: redirect_error, as_single,
+// bind_cancellation_slot and bind_allocator. Asio's own async_result for
+// them needs a fixed
 // return_type (which use_coroutine cannot name: its operation's type depends
 // on the initiation), and its bind_cancellation_slot would hide the
 // coroutine's slot from the operation, cutting the cascade. These
@@ -22,6 +23,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associator.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/cancellation_type.hpp>
@@ -72,6 +74,12 @@ struct is_coroutine_token<boost::asio::as_tuple_t<Token>>
 
 template <class Token, class Slot>
 struct is_coroutine_token<boost::asio::cancellation_slot_binder<Token, Slot>>
+  : is_coroutine_token<Token>
+{
+};
+
+template <class Token, class Allocator>
+struct is_coroutine_token<boost::asio::allocator_binder<Token, Allocator>>
   : is_coroutine_token<Token>
 {
 };
@@ -308,6 +316,34 @@ private:
   Initiation initiation_;
 };
 
+// --- bind_allocator ----------------------------------------------------------
+
+/// Initiates with the handler bound to the user's allocator, which the
+/// operation then allocates with. Asio's allocator_binder passes every
+/// other associator on to the handler it wraps: the operation still sees
+/// the coroutine's executor and cancellation slot.
+template <class Allocator, class Initiation>
+class allocator_binding_initiation
+{
+public:
+  allocator_binding_initiation(Allocator allocator, Initiation initiation)
+    : allocator_(std::move(allocator)), initiation_(std::move(initiation))
+  {
+  }
+
+  template <class Handler, class... Args>
+  void operator()(Handler&& handler, Args&&... args) &&
+  {
+    std::move(initiation_)(
+        boost::asio::bind_allocator(allocator_, std::forward<Handler>(handler)),
+        std::forward<Args>(args)...);
+  }
+
+private:
+  Allocator allocator_;
+  Initiation initiation_;
+};
+
 } // namespace detail
 } // namespace coflow
 
@@ -368,6 +404,23 @@ public:
     return async_initiate<Token, R(Args...)>(
         joining(token.get_cancellation_slot(), std::forward<Initiation>(initiation)),
         inner, std::forward<InitArgs>(args)...);
+  }
+};
+
+template <class Token, class Allocator, class R, class... Args>
+  requires coflow::detail::coroutine_token<Token>
+class async_result<allocator_binder<Token, Allocator>, R(Args...)>
+{
+public:
+  template <class Initiation, class RawToken, class... InitArgs>
+  static auto initiate(Initiation&& initiation, RawToken&& token, InitArgs&&... args)
+  {
+    using binding =
+        coflow::detail::allocator_binding_initiation<Allocator, std::decay_t<Initiation>>;
+    Token inner(token.get());
+    return async_initiate<Token, R(Args...)>(
+        binding(token.get_allocator(), std::forward<Initiation>(initiation)), inner,
+        std::forward<InitArgs>(args)...);
   }
 };
 
