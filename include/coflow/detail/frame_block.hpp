@@ -17,13 +17,13 @@
 //
 // A loop of children frees and allocates a block at every iteration, and a
 // call nested n deep allocates n blocks and then frees them: one freed block
-// is kept per thread, and up to `max_kept` more behind it, so the common
-// case is a pointer exchange and calls nested up to 17 deep reach no
-// allocator. DESIGN.md asks for frame memory recycled per thread. Asio's
+// is kept per thread, and up to 64 KiB more behind it, so the common case is
+// a pointer exchange, and calls nested (or recursions) up to about 200
+// levels of small frames deep reach no allocator once they have run. DESIGN.md asks for frame memory recycled per thread. Asio's
 // recycling_allocator does it for any handler, through a thread-call-stack
 // lookup and a scan of its two slots; in front of it, it cost a child
 // awaited at once about a tenth of its time. Behind the kept blocks, its two
-// slots only delayed the malloc of a recursion deeper than 17 levels, by 60
+// slots only delayed the malloc of a deeper recursion, by 60
 // instructions a level (and its aligned_alloc is glibc's slower path):
 // beyond them, a block comes from operator new, whose alignment is the
 // block's.
@@ -147,11 +147,28 @@ public:
       free(); // else the frame frees the block
   }
 
+  /// Gives the blocks this thread keeps back to the allocator (a test that
+  /// counts allocations calls it, so that what it counts does not depend on
+  /// what earlier code left kept).
+  static void trim() noexcept
+  {
+    if (kept_->units_ != 0) // a block, not a marker
+      std::exchange(kept_, &markers_[empty])->release_memory();
+    for (frame_block* b = std::exchange(spares_, &spares_bottom_); b->units_ != 0;)
+      std::exchange(b, b->pending_next_)->release_memory();
+  }
+
 private:
   explicit constexpr frame_block(std::size_t units) noexcept
     : units_(static_cast<std::uint32_t>(units))
   {
   }
+
+  /// The bottom of the spares: no units, and none stacked.
+  struct bottom_tag
+  {
+  };
+  explicit constexpr frame_block(bottom_tag) noexcept : units_(0), stacked_units_(0) {}
 
   static constexpr std::size_t to_units(std::size_t size) noexcept
   {
@@ -179,16 +196,20 @@ private:
 
   // The block kept for reuse by this thread (blocks are trivially
   // destructible: keeping one is keeping its memory and its size), and
-  // behind it a stack of up to max_kept more (linked through pending_next_,
-  // down to spares_bottom_), for calls nested several deep. The slot is a
+  // behind it a stack of spares of up to max_spare_units in all (linked
+  // through pending_next_, down to spares_bottom_), for calls nested several
+  // deep and recursions that come back (a tree walk): 64 KiB, about 200
+  // levels of a small recursion. A bound in bytes, not in blocks, so that
+  // large frames (a coroutine with a buffer inside) are not kept by the
+  // hundred. The slot is a
   // plain pointer, so reaching it costs no guard: a loop of children, the
   // common case, only exchanges it. Besides a kept block it points to one
   // of three markers of size 0, which no request takes: not armed yet,
   // armed and empty, closed. The first block kept arms a cleaner that gives
   // the kept blocks back at thread exit and closes the slot, so a frame
   // freed later (a static io_context destroyed at exit) goes straight to the
-  // allocator. A spare's kept_depth_ is its place in the stack.
-  static constexpr unsigned char max_kept = 16;
+  // allocator.
+  static constexpr std::uint16_t max_spare_units = 65536 / sizeof(unit);
   enum { unarmed, empty, closed };
   static frame_block markers_[3];
   static frame_block spares_bottom_;
@@ -199,10 +220,8 @@ private:
   {
     ~spare_cleaner()
     {
-      if (frame_block* b = std::exchange(kept_, &markers_[closed]); b->units_ != 0)
-        b->release_memory();
-      for (frame_block* b = std::exchange(spares_, &spares_bottom_); b->units_ != 0;)
-        std::exchange(b, b->pending_next_)->release_memory();
+      trim();
+      kept_ = &markers_[closed];
     }
   };
 
@@ -236,10 +255,11 @@ private:
       kept_ = this;
       return;
     }
-    if (kept_ != &markers_[closed] && spares_->kept_depth_ < max_kept)
+    if (kept_ != &markers_[closed]
+        && units_ <= std::uint32_t{max_spare_units} - spares_->stacked_units_)
     {
+      stacked_units_ = static_cast<std::uint16_t>(spares_->stacked_units_ + units_);
       pending_next_ = spares_;
-      kept_depth_ = static_cast<unsigned char>(spares_->kept_depth_ + 1);
       spares_ = this;
       return;
     }
@@ -277,11 +297,15 @@ private:
   /// How many of the frame and the coroutine state live (the coroutine state once claimed).
   unsigned char alive_ = 1;
   enum : unsigned char { unclaimed, claimed, frame_keeps_state } state_ = unclaimed;
-  /// With frame_keeps_state: alive_ is 1, and this is the true count once
-  /// the frame is gone.
-  unsigned char count_after_frame_ = 0;
-  /// A spare: its place in the stack of spares (1 at the bottom).
-  unsigned char kept_depth_ = 0;
+  union
+  {
+    /// With frame_keeps_state: alive_ is 1, and this is the true count once
+    /// the frame is gone.
+    unsigned char count_after_frame_ = 0;
+    /// A spare (frame and coroutine state gone): the units of the spares
+    /// from this one down to the bottom.
+    std::uint16_t stacked_units_;
+  };
 };
 
 static_assert(alignof(frame_block::unit) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__,
@@ -294,12 +318,13 @@ static_assert(std::is_trivially_destructible_v<frame_block>,
 inline constinit frame_block frame_block::markers_[3] = {
     frame_block(0), frame_block(0), frame_block(0)};
 
-inline constinit frame_block frame_block::spares_bottom_ = frame_block(0);
+inline constinit frame_block frame_block::spares_bottom_ = frame_block(frame_block::bottom_tag{});
 
 inline constinit thread_local frame_block* frame_block::kept_ =
     &frame_block::markers_[frame_block::unarmed];
 
 inline constinit thread_local frame_block* frame_block::spares_ = &frame_block::spares_bottom_;
+
 
 } // namespace detail
 } // namespace coflow
