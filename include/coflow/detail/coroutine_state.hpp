@@ -68,6 +68,8 @@ public:
     function_site_ = site;
   }
 
+  ~coroutine_state() { reset_value(); }
+
   /// The executor that executor_address() points to.
   const Executor* typed_executor() const noexcept { return static_cast<const Executor*>(executor_); }
 
@@ -215,7 +217,7 @@ public:
   template <class V>
   void set_value(V&& v)
   {
-    value_.emplace(std::forward<V>(v));
+    emplace_value(std::forward<V>(v));
   }
 
   void set_error(std::exception_ptr e) noexcept { error_ = std::move(e); }
@@ -225,7 +227,7 @@ public:
   {
     if (error_)
       return outcome<T>(std::in_place_index<1>, error_);
-    return outcome<T>(std::in_place_index<0>, std::move(*value_));
+    return outcome<T>(std::in_place_index<0>, std::move(value_));
   }
 
   /// The value for the awaiting parent, or the error thrown: moved out
@@ -239,8 +241,8 @@ public:
     {
       if constexpr (copyable_v<value_type>)
         if (refs_.load(std::memory_order_acquire) != 1)
-          return *value_;
-      return std::move(*value_);
+          return value_;
+      return std::move(value_);
     }
   }
 
@@ -289,8 +291,8 @@ private:
       // The common end of a child: nothing is left to release but the
       // value, and every other member's destructor does nothing now, so
       // none runs ([basic.life]: the storage is released without them).
-      if constexpr (!std::is_trivially_destructible_v<std::optional<value_type>>)
-        value_.reset();
+      if constexpr (!std::is_trivially_destructible_v<value_type>)
+        reset_value();
       return frame_block::of(this)->state_destroyed();
     }
     destroy_fully();
@@ -565,7 +567,7 @@ private:
     if (error_)
       return outcome<T>(std::in_place_index<1>, error_);
     if constexpr (copyable_v<value_type>)
-      return outcome<T>(std::in_place_index<0>, *value_);
+      return outcome<T>(std::in_place_index<0>, value_);
     else
       return outcome<T>(std::in_place_index<1>,
           std::make_exception_ptr(std::logic_error(
@@ -802,7 +804,7 @@ private:
       if (result.index() == 1)
         error_ = std::get<1>(std::move(result));
       else
-        value_.emplace(std::get<0>(std::move(result)));
+        emplace_value(std::get<0>(std::move(result)));
       if (cancel_requested())
         error_ = shared_cancelled_error(); // whatever the target delivered
     }
@@ -819,7 +821,27 @@ private:
   /// for results of up to 8 bytes.)
   result_sink<T>* sink_ = nullptr;
   std::exception_ptr error_;
-  std::optional<value_type> value_;
+  /// The value, constructed while has_value_ (a flag of the base, in its
+  /// padding) says so. Not a std::optional: its flag would take 8 bytes
+  /// more, a whole unit of the block for results of 8 bytes.
+  union
+  {
+    value_type value_;
+  };
+
+  template <class... Args>
+  void emplace_value(Args&&... args)
+  {
+    reset_value();
+    std::construct_at(std::addressof(value_), std::forward<Args>(args)...);
+    has_value_ = true;
+  }
+
+  void reset_value() noexcept
+  {
+    if (std::exchange(has_value_, false))
+      std::destroy_at(std::addressof(value_));
+  }
 };
 
 } // namespace detail

@@ -1398,10 +1398,11 @@ protected:
   unsigned char nesting_ = 0;
   /// The running reference is borrowed from the awaiting parent's handle.
   bool borrowed_run_ = false;
-  /// Unused: with the typed coroutine state's first flag, which fills the base's tail
-  /// padding, the flags above make 8 bytes, zeroed with one store when a
-  /// child is built (in every coroutine call).
-  unsigned char spare_ = 0;
+  /// The typed coroutine state's value is constructed (see
+  /// coroutine_state::value_). With the typed coroutine state's first flag,
+  /// which fills the base's tail padding, the flags above make 8 bytes,
+  /// zeroed with one store when a child is built (in every coroutine call).
+  bool has_value_ = false;
 };
 
 // --- control_queue ------------------------------------------------------------
