@@ -17,6 +17,7 @@
 #include <coflow/this_coro.hpp>
 #include <coflow/use_coroutine.hpp>
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -33,6 +34,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <string>
 #include <vector>
@@ -235,6 +237,72 @@ BOOST_AUTO_TEST_CASE(a_cancel_from_the_bottom_of_a_deep_recursion_unwinds_the_ro
     // The cancel of a running coroutine is recorded; it stops the root at
     // its await, and reaches no level below it.
     BOOST_TEST(r.levels_after == depth - 1);
+  }
+}
+
+namespace {
+
+/// A recursion whose bottom stores its operation's handler and fires a
+/// deferred; the coroutine waiting on it, queued on the same pump, drops the
+/// handler after the bottom has suspended, while the levels beyond the
+/// nesting bound are still parked on that pump, unpublished.
+struct dropped_below_the_parked_nest
+{
+  explicit dropped_below_the_parked_nest(asio::io_context& io) : fired(io) {}
+
+  deferred<void> fired;
+  std::optional<asio::any_completion_handler<void(boost::system::error_code)>> stored;
+  int frames = 0; // alive
+
+  struct alive
+  {
+    int& frames;
+    explicit alive(int& f) : frames(++f) {}
+    ~alive() { --frames; }
+  };
+
+  coroutine<long> down(int depth)
+  {
+    alive a(frames);
+    if (depth == 0)
+    {
+      co_await asio::async_initiate<const coflow::use_coroutine_t&,
+          void(boost::system::error_code)>(
+          [this](auto handler) {
+            stored.emplace(std::move(handler));
+            fired.callback(); // queues the dropper on this pump
+          },
+          coflow::use_coroutine);
+      co_return 0;
+    }
+    co_return 1 + co_await down(depth - 1);
+  }
+
+  coroutine<void> dropper()
+  {
+    co_await fired;
+    stored.reset(); // the bottom resumes with the error
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_handler_dropped_below_the_parked_nest_fails_the_whole_chain)
+{
+  for (int depth : {40, 100})
+  {
+    asio::io_context io;
+    dropped_below_the_parked_nest d(io);
+    auto dropper = coflow::spawn(io, d.dropper(), asio::use_future);
+    io.poll(); // the dropper waits on the deferred
+    auto root = coflow::spawn(io, d.down(depth), asio::use_future);
+    io.run();
+    dropper.get();
+    // The bottom resumes with the error of a dropped handler; every level,
+    // parked or not, unwinds with it, and every frame is destroyed.
+    BOOST_CHECK_THROW(root.get(), std::logic_error);
+    BOOST_TEST(!d.stored);
+    BOOST_TEST(d.frames == 0);
   }
 }
 

@@ -1363,12 +1363,6 @@ protected:
   awaited_control* awaited_ = nullptr;
   /// What a pause was forwarded to, to release exactly that.
   awaited_control* paused_target_ = nullptr;
-  /// The next coroutine state in the pump's queue.
-  coroutine_state_base* pump_next_ = nullptr;
-  /// The next coroutine state in this thread's control queue.
-  coroutine_state_base* control_next_ = nullptr;
-  /// The next coroutine state that this thread's control queue holds locked.
-  coroutine_state_base* locked_next_ = nullptr;
   /// Set while this coroutine state runs nested in its parent's await_suspend and has
   /// not suspended since: points to the parent's stack.
   inline_result* inline_slot_ = nullptr;
@@ -1379,6 +1373,15 @@ protected:
   /// Introspection (DESIGN.md §8): the coroutine function, and the co_await
   /// where the body is (neither with COFLOW_NO_INTROSPECTION).
   [[no_unique_address]] function_site function_site_;
+  // The links of the intrusive lists are not initialised (three stores less
+  // per coroutine): each is written when its coroutine state joins the list,
+  // and read only while it is in it.
+  /// The next coroutine state in the pump's queue, or parked.
+  coroutine_state_base* pump_next_;
+  /// The next coroutine state in this thread's control queue.
+  coroutine_state_base* control_next_;
+  /// The next coroutine state that this thread's control queue holds locked.
+  coroutine_state_base* locked_next_;
 #ifndef COFLOW_NO_INTROSPECTION
   /// Not initialised (a store less per coroutine): read only while the body
   /// is suspended, and every suspension of a body is a co_await, whose
