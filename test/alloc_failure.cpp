@@ -55,6 +55,8 @@
 #include <coflow/use_coroutine.hpp>
 #include <coflow/use_deferred.hpp>
 
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -71,6 +73,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <optional>
@@ -349,6 +352,67 @@ coroutine<int> via_child(deferred<int> d)
   co_return co_await hand_over(d);
 }
 
+/// Where dropped_bottom() and drops_handler() leave their operations'
+/// handlers.
+struct handler_box
+{
+  using handler = asio::any_completion_handler<void(boost::system::error_code)>;
+  std::optional<handler> stored; // the bottom's
+  std::optional<handler> wake;   // the dropper's
+};
+
+/// An operation whose initiation hands its handler to @p slot, then runs
+/// @p then.
+template <class Then>
+auto hand_to(std::optional<handler_box::handler>& slot, Then then)
+{
+  return asio::async_initiate<const coflow::use_coroutine_t&, void(boost::system::error_code)>(
+      [&slot, then](auto handler) {
+        slot.emplace(std::move(handler));
+        then();
+      },
+      coflow::use_coroutine);
+}
+
+/// A recursion deeper than the nesting bound whose bottom hands its
+/// operation's handler to @p box and calls the dropper's handler inline:
+/// the dropper is queued on the same pump, and drops the bottom's handler
+/// after the bottom has suspended, while the levels at the bound are still
+/// parked, unpublished. The bottom resumes with the dropped-handler error;
+/// if that error cannot be built, the bottom is abandoned up to the
+/// innermost parked level, which resumes with it.
+coroutine<int> dropped_bottom(int n, handler_box* box)
+{
+  frame_guard g;
+  if (n == 0)
+  {
+    co_await hand_to(box->stored, [box] {
+      if (box->wake)
+      {
+        auto wake = std::move(*box->wake);
+        box->wake.reset();
+        std::move(wake)(boost::system::error_code());
+      }
+    });
+    co_return 0;
+  }
+  co_return 1 + co_await dropped_bottom(n - 1, box);
+}
+
+coroutine<int> drops_handler(handler_box* box)
+{
+  frame_guard g;
+  co_await hand_to(box->wake, [] {});
+  box->stored.reset();
+  co_return 0;
+}
+
+bool is_dropped_handler_error(const std::exception_ptr& e)
+{
+  return holds<std::logic_error>(e)
+      && std::strstr(coflow_test::what_of(e), "destroyed its handler") != nullptr;
+}
+
 coroutine<void> orphan()
 {
   throw orphan_error();
@@ -371,6 +435,9 @@ enum consumer_id
   c_tail_started,
   c_deep,
   c_kept,
+  c_dropper,
+  c_dropped,           // ends with the dropped-handler error
+  c_dropped_alone,     // the same, or abandoned if the error cannot be built
   c_cancelled,         // the first of those that end in cancelled_error
   c_timer_cancelled,
   c_deferred_cancelled,
@@ -384,13 +451,15 @@ enum consumer_id
 const char* const consumer_names[consumer_count] = {"children", "timer",
     "use_deferred timer", "use_deferred post", "then()", "chained", "paused",
     "held, then released", "asio::awaitable", "tail call (unstarted)",
-    "tail call (started)", "deep chain", "kept child", "cancelled",
+    "tail call (started)", "deep chain", "kept child", "handler dropper",
+    "handler dropped below the parked nest", "handler dropped, no parked level",
+    "cancelled",
     "timer cancelled", "use_deferred cancelled", "stuck child", "stuck children",
     "stuck kept child", "stuck held"};
 
 /// What the workload delivers to each consumer when nothing fails.
 constexpr long expected_values[consumer_count] = {43, 7, 0, 0, 42, 5, 12, 4, 5, 100,
-    10, 43, 2};
+    10, 43, 2, 0};
 
 bool is_stuck(int id)
 {
@@ -400,6 +469,11 @@ bool is_stuck(int id)
 bool ends_cancelled(int id)
 {
   return id >= c_cancelled && id < c_stuck_child;
+}
+
+bool ends_dropped(int id)
+{
+  return id == c_dropped || id == c_dropped_alone;
 }
 
 struct record
@@ -430,6 +504,11 @@ struct run_state
   /// a wake-up must be held), so it need reach nobody.
   long deep_pause_begin = -1;
   long deep_pause_end = -1;
+  /// The allocations made while the dropped handler's chain ran: a failure
+  /// to build the dropped-handler error abandons the bottom, and the parked
+  /// level resumes with that error instead, which supersedes the bad_alloc.
+  long dropped_begin = -1;
+  long dropped_end = -1;
   /// io_context::poll() threw (a handler's exception).
   bool run_threw = false;
   bool orphan_spawned = false;
@@ -747,6 +826,42 @@ void workload(run_state& s)
     s.step([&] { d_tail.callback(9); });
   s.drain(io);
 
+  // A handler dropped below the parked nest, on its own in the context.
+  {
+    handler_box box; // its handler goes before the context
+    coroutine<int> dropper;
+    coroutine<int> dropped;
+    s.step([&] { dropper = coflow::spawn(io, drops_handler(&box)); });
+    if (dropper)
+    {
+      s.wait_int(dropper, c_dropper);
+      s.drain(io); // the dropper waits
+      s.step([&] { dropped = coflow::spawn(io, dropped_bottom(36, &box)); });
+    }
+    if (dropped)
+      s.wait_int(dropped, c_dropped);
+    // The bottom alone, its handler dropped by this caller, out of any
+    // pump: no level is parked above it to take the error.
+    handler_box alone_box;
+    coroutine<int> alone;
+    s.step([&] { alone = coflow::spawn(io, dropped_bottom(0, &alone_box)); });
+    if (alone)
+      s.wait_int(alone, c_dropped_alone);
+    s.dropped_begin = alloc_control::since_arming.load();
+    s.drain(io);
+    alone_box.stored.reset();
+    s.drain(io);
+    s.dropped_end = alloc_control::since_arming.load();
+    // A chain that failed before its bottom never woke the dropper.
+    if (box.wake)
+    {
+      auto wake = std::move(*box.wake);
+      box.wake.reset();
+      std::move(wake)(boost::system::error_code());
+      s.drain(io);
+    }
+  }
+
   // A wake-up held by a pause, then released.
   auto released = s.spawn(io, posted_value, 4);
   if (released)
@@ -797,6 +912,26 @@ int check_run(run_state& s, long n, bool armed)
     problem(s.violation);
   if (s.run_threw)
     problem("a std::bad_alloc escaped io_context::poll(): a handler threw");
+  int orphan_reports = 0;
+  bool reported_bad_alloc = false;
+  bool told_of_drop = false;
+  for (const auto& e : s.reports)
+  {
+    if (holds<orphan_error>(e))
+      ++orphan_reports;
+    else if (is_dropped_handler_error(e)
+        && (s.records[c_dropped].calls == 0 || s.records[c_dropped_alone].calls == 0))
+      ; // the chain's error, which nobody waited for: reported, as it must be
+    else if (holds<std::bad_alloc>(e) && n > s.dropped_begin && n <= s.dropped_end)
+      told_of_drop = true; // no memory for the dropped-handler error: the only one told
+    else if (holds<std::bad_alloc>(e))
+      reported_bad_alloc = true;
+    else
+    {
+      problem("the unhandled-error handler received an unexpected error");
+      std::fprintf(stderr, "alloc_failure: N=%ld:   the error: %s\n", n, coflow_test::what_of(e));
+    }
+  }
   for (int id = 0; id < consumer_count; ++id)
   {
     const record& r = s.records[id];
@@ -807,7 +942,10 @@ int check_run(run_state& s, long n, bool armed)
       problem("a consumer was called although its async_wait() threw", name);
     if (r.calls == 0)
     {
-      if (!is_stuck(id) && !r.initiation_threw && !threw_out)
+      // (A coroutine whose dropped-handler error could not be built is
+      // abandoned, and the handler told of the std::bad_alloc.)
+      if (!is_stuck(id) && !r.initiation_threw && !threw_out
+          && !(id == c_dropped_alone && told_of_drop))
         problem("a consumer was never called (lost), and no caller saw an error", name);
       continue;
     }
@@ -816,6 +954,8 @@ int check_run(run_state& s, long n, bool armed)
       if (holds<std::bad_alloc>(r.error))
         delivered = true;
       else if (ends_cancelled(id) && holds<coflow::cancelled_error>(r.error))
+        ;
+      else if (ends_dropped(id) && is_dropped_handler_error(r.error))
         ;
       else
       {
@@ -827,6 +967,8 @@ int check_run(run_state& s, long n, bool armed)
       problem("a consumer of a coroutine that never completes received a value", name);
     else if (ends_cancelled(id))
       problem("a cancelled coroutine delivered a value", name);
+    else if (ends_dropped(id))
+      problem("a coroutine whose handler was dropped delivered a value", name);
     else if (r.value != expected_values[id])
       problem("a consumer received a wrong value", name);
   }
@@ -836,20 +978,6 @@ int check_run(run_state& s, long n, bool armed)
       && holds<coflow::cancelled_error>(s.records[c_cancelled].error))
     problem("the cancel did not reach the deferred's canceller");
 
-  int orphan_reports = 0;
-  bool reported_bad_alloc = false;
-  for (const auto& e : s.reports)
-  {
-    if (holds<orphan_error>(e))
-      ++orphan_reports;
-    else if (holds<std::bad_alloc>(e))
-      reported_bad_alloc = true;
-    else
-    {
-      problem("the unhandled-error handler received an unexpected error");
-      std::fprintf(stderr, "alloc_failure: N=%ld:   the error: %s\n", n, coflow_test::what_of(e));
-    }
-  }
   if (orphan_reports > 1)
     problem("the orphan's error was reported more than once");
   if (s.orphan_spawned && orphan_reports == 0 && !threw_out)
@@ -880,8 +1008,11 @@ int check_run(run_state& s, long n, bool armed)
     // counts anyway; the forwarded ones are absorbed.)
     const bool absorbed_by_cascade = n >= s.deep_pause_begin && n <= s.deep_pause_end
         && s.records[c_deep].calls == 1 && !s.records[c_deep].error;
+    const bool superseded_by_drop = n > s.dropped_begin && n <= s.dropped_end
+        && is_dropped_handler_error(s.records[c_dropped].error);
     if (failed && !alloc_control::failed_nothrow.load() && !threw_out && !delivered
-        && !reported_bad_alloc && !superseded_by_cancel && !absorbed_by_cascade)
+        && !reported_bad_alloc && !superseded_by_cancel && !absorbed_by_cascade
+        && !superseded_by_drop && !told_of_drop)
       problem("the std::bad_alloc vanished: no caller and no consumer received it");
   }
   else
@@ -892,7 +1023,9 @@ int check_run(run_state& s, long n, bool armed)
     if (orphan_reports != 1)
       problem("the unarmed workload did not report the orphan's error once");
     for (int id = 0; id < consumer_count; ++id)
-      if (!is_stuck(id) && (s.records[id].calls != 1 || (!ends_cancelled(id) && s.records[id].error)))
+      if (!is_stuck(id)
+          && (s.records[id].calls != 1
+              || (!ends_cancelled(id) && !ends_dropped(id) && s.records[id].error)))
         problem("the unarmed workload did not complete a consumer", consumer_names[id]);
   }
   return problems;

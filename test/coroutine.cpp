@@ -242,16 +242,15 @@ BOOST_AUTO_TEST_CASE(a_cancel_from_the_bottom_of_a_deep_recursion_unwinds_the_ro
 
 namespace {
 
-/// A recursion whose bottom stores its operation's handler and fires a
-/// deferred; the coroutine waiting on it, queued on the same pump, drops the
-/// handler after the bottom has suspended, while the levels beyond the
-/// nesting bound are still parked on that pump, unpublished.
+/// A recursion whose bottom stores its operation's handler and calls the
+/// dropper's handler inline: the dropper, queued on the same pump, drops the
+/// bottom's handler after the bottom has suspended, while the levels beyond
+/// the nesting bound are still parked on that pump, unpublished.
 struct dropped_below_the_parked_nest
 {
-  explicit dropped_below_the_parked_nest(asio::io_context& io) : fired(io) {}
-
-  deferred<void> fired;
-  std::optional<asio::any_completion_handler<void(boost::system::error_code)>> stored;
+  using handler = asio::any_completion_handler<void(boost::system::error_code)>;
+  std::optional<handler> stored; // the bottom's
+  std::optional<handler> wake;   // the dropper's
   int frames = 0; // alive
 
   struct alive
@@ -261,18 +260,28 @@ struct dropped_below_the_parked_nest
     ~alive() { --frames; }
   };
 
+  template <class Then>
+  static auto hand_to(std::optional<handler>& slot, Then then)
+  {
+    return asio::async_initiate<const coflow::use_coroutine_t&,
+        void(boost::system::error_code)>(
+        [&slot, then](auto h) {
+          slot.emplace(std::move(h));
+          then();
+        },
+        coflow::use_coroutine);
+  }
+
   coroutine<long> down(int depth)
   {
     alive a(frames);
     if (depth == 0)
     {
-      co_await asio::async_initiate<const coflow::use_coroutine_t&,
-          void(boost::system::error_code)>(
-          [this](auto handler) {
-            stored.emplace(std::move(handler));
-            fired.callback(); // queues the dropper on this pump
-          },
-          coflow::use_coroutine);
+      co_await hand_to(stored, [this] {
+        auto w = std::move(*wake);
+        wake.reset();
+        std::move(w)(boost::system::error_code()); // queues the dropper
+      });
       co_return 0;
     }
     co_return 1 + co_await down(depth - 1);
@@ -280,7 +289,7 @@ struct dropped_below_the_parked_nest
 
   coroutine<void> dropper()
   {
-    co_await fired;
+    co_await hand_to(wake, [] {});
     stored.reset(); // the bottom resumes with the error
   }
 };
@@ -292,9 +301,9 @@ BOOST_AUTO_TEST_CASE(a_handler_dropped_below_the_parked_nest_fails_the_whole_cha
   for (int depth : {40, 100})
   {
     asio::io_context io;
-    dropped_below_the_parked_nest d(io);
+    dropped_below_the_parked_nest d;
     auto dropper = coflow::spawn(io, d.dropper(), asio::use_future);
-    io.poll(); // the dropper waits on the deferred
+    io.poll(); // the dropper waits
     auto root = coflow::spawn(io, d.down(depth), asio::use_future);
     io.run();
     dropper.get();

@@ -920,6 +920,11 @@ public:
     }
     catch (...)
     {
+      // Out of memory for the error or its post: the body is abandoned,
+      // and its consumers with it, unless a level parked above it takes
+      // the error (publish_parked()). Not silently: the unhandled-error
+      // handler hears of it.
+      report_unhandled_error(std::current_exception());
       return false;
     }
   }
