@@ -315,6 +315,50 @@ BOOST_AUTO_TEST_CASE(a_handler_dropped_below_the_parked_nest_fails_the_whole_cha
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_pause_released_during_an_inline_completion_is_forwarded_anew)
+{
+  // The body pauses itself, so its await forwards the pause to the
+  // operation; the operation's initiation unpauses it and completes inline
+  // (the body goes on without having suspended). The forwarded pause must be
+  // released then: the next pause goes to the next await, and a child
+  // awaited while paused does not start. (It stayed set, pointing at the
+  // awaiter that was gone: the next pause was not forwarded, and a later
+  // unpause called the gone awaiter, from any thread.)
+  asio::io_context io;
+  int child_started = 0;
+  coroutine<int> root;
+  auto child = [&]() -> coroutine<int> {
+    ++child_started;
+    co_return 7;
+  };
+  auto body = [&]() -> coroutine<int> {
+    root.pause();
+    co_await asio::async_initiate<const coflow::use_coroutine_t&, void(boost::system::error_code)>(
+        [&](auto handler) {
+          root.unpause();
+          std::move(handler)(boost::system::error_code()); // inline
+        },
+        coflow::use_coroutine);
+    root.pause();
+    auto c = child();
+    co_return co_await c;
+  };
+  root = body();
+  coflow::spawn(io, root, asio::detached);
+  coflow_test::run_until_quiet(io); // the paused root keeps the context's work
+  BOOST_TEST(child_started == 0);
+  BOOST_TEST(!root.called());
+  int value = 0;
+  root.add_callback([&](int v) {
+    value = v;
+    return v;
+  });
+  root.unpause();
+  io.run();
+  BOOST_TEST(child_started == 1);
+  BOOST_TEST(value == 7);
+}
+
 BOOST_AUTO_TEST_CASE(frames_of_different_sizes_share_recycled_memory)
 {
   // Small and large frames alternate: each reuses the block a thread keeps

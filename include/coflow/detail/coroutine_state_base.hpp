@@ -728,8 +728,19 @@ public:
     suspension_failed();
   }
 
-  /// The body resumes from its suspension point.
-  void resumed() noexcept { awaited_ = nullptr; }
+  /// The body resumes from its suspension point. A pause forwarded to what
+  /// it leaves is released (it is gone after this, and the next suspension
+  /// forwards the pause anew), as after a failed suspension. Normally the
+  /// unpause that let the body go on released it already; not when the
+  /// body went on without having suspended (an operation completed inline,
+  /// after an unpause recorded meanwhile), nor when a pause could not hold
+  /// the wake-up (out of memory).
+  [[gnu::always_inline]] void resumed() noexcept
+  {
+    if (paused_target_) [[unlikely]]
+      release_pause_target_noexcept();
+    awaited_ = nullptr;
+  }
 
   /// Locks a suspended coroutine state, to change what it awaits (a collapsing chain
   /// of tail calls): its body cannot resume meanwhile, and control calls
