@@ -733,8 +733,9 @@ public:
   /// forwards the pause anew), as after a failed suspension. Normally the
   /// unpause that let the body go on released it already; not when the
   /// body went on without having suspended (an operation completed inline,
-  /// after an unpause recorded meanwhile), nor when a pause could not hold
-  /// the wake-up (out of memory).
+  /// after an unpause recorded meanwhile; a failed hand-over), nor when a
+  /// pause could not hold the wake-up (out of memory). A pause target is
+  /// only ever what the body awaits (awaited_).
   [[gnu::always_inline]] void resumed() noexcept
   {
     if (paused_target_) [[unlikely]]
@@ -801,15 +802,9 @@ public:
   /// executor's type alone (see operation_handler).
   const void* executor_address() const noexcept { return executor_; }
 
-  /// The body goes on without having suspended (the hand-over failed): the
-  /// pause forwarded to the awaiter that goes with it is released, and the
-  /// next suspension forwards the pause anew.
-  void suspension_failed() noexcept
-  {
-    if (paused_target_ && paused_target_ == awaited_)
-      release_pause_target_noexcept();
-    awaited_ = nullptr;
-  }
+  /// The body goes on without having suspended (the hand-over failed): as
+  /// any await that ends (see resumed()).
+  void suspension_failed() noexcept { resumed(); }
 
   /// Whether waiting on @p waiter's completion here would close a cycle:
   /// @p waiter is this coroutine state, or what this coroutine state waits on waits on it, and so
