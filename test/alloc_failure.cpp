@@ -356,23 +356,11 @@ coroutine<int> via_child(deferred<int> d)
 /// handlers.
 struct handler_box
 {
-  using handler = asio::any_completion_handler<void(boost::system::error_code)>;
-  std::optional<handler> stored; // the bottom's
-  std::optional<handler> wake;   // the dropper's
+  std::optional<coflow_test::stored_handler> stored; // the bottom's
+  std::optional<coflow_test::stored_handler> wake;   // the dropper's
 };
 
-/// An operation whose initiation hands its handler to @p slot, then runs
-/// @p then.
-template <class Then>
-auto hand_to(std::optional<handler_box::handler>& slot, Then then)
-{
-  return asio::async_initiate<const coflow::use_coroutine_t&, void(boost::system::error_code)>(
-      [&slot, then](auto handler) {
-        slot.emplace(std::move(handler));
-        then();
-      },
-      coflow::use_coroutine);
-}
+using coflow_test::hand_to;
 
 /// A recursion deeper than the nesting bound whose bottom hands its
 /// operation's handler to @p box and calls the dropper's handler inline:

@@ -248,9 +248,8 @@ namespace {
 /// the nesting bound are still parked on that pump, unpublished.
 struct dropped_below_the_parked_nest
 {
-  using handler = asio::any_completion_handler<void(boost::system::error_code)>;
-  std::optional<handler> stored; // the bottom's
-  std::optional<handler> wake;   // the dropper's
+  std::optional<coflow_test::stored_handler> stored; // the bottom's
+  std::optional<coflow_test::stored_handler> wake;   // the dropper's
   int frames = 0; // alive
 
   struct alive
@@ -260,24 +259,12 @@ struct dropped_below_the_parked_nest
     ~alive() { --frames; }
   };
 
-  template <class Then>
-  static auto hand_to(std::optional<handler>& slot, Then then)
-  {
-    return asio::async_initiate<const coflow::use_coroutine_t&,
-        void(boost::system::error_code)>(
-        [&slot, then](auto h) {
-          slot.emplace(std::move(h));
-          then();
-        },
-        coflow::use_coroutine);
-  }
-
   coroutine<long> down(int depth)
   {
     alive a(frames);
     if (depth == 0)
     {
-      co_await hand_to(stored, [this] {
+      co_await coflow_test::hand_to(stored, [this] {
         auto w = std::move(*wake);
         wake.reset();
         std::move(w)(boost::system::error_code()); // queues the dropper
@@ -289,7 +276,7 @@ struct dropped_below_the_parked_nest
 
   coroutine<void> dropper()
   {
-    co_await hand_to(wake, [] {});
+    co_await coflow_test::hand_to(wake, [] {});
     stored.reset(); // the bottom resumes with the error
   }
 };

@@ -27,6 +27,8 @@
 #ifndef COFLOW_TEST_SUPPORT_HPP
 #define COFLOW_TEST_SUPPORT_HPP
 
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -40,6 +42,7 @@
 #endif
 
 #include <coflow/unhandled_error.hpp>
+#include <coflow/use_coroutine.hpp>
 
 #include <cstddef>
 #include <exception>
@@ -285,6 +288,25 @@ struct io_fixture
   /// coflow_test::run_until_quiet(io).
   void run_until_quiet() { coflow_test::run_until_quiet(io); }
 };
+
+/// A handler an operation keeps, to call or drop when a test says.
+using stored_handler =
+    boost::asio::any_completion_handler<void(boost::system::error_code)>;
+
+/// An operation, awaited with coflow::use_coroutine, whose initiation hands
+/// its handler to @p slot, then runs @p then (which may call or drop it,
+/// or another one: inside the hand-over).
+template <class Then>
+auto hand_to(std::optional<stored_handler>& slot, Then then)
+{
+  return boost::asio::async_initiate<const coflow::use_coroutine_t&,
+      void(boost::system::error_code)>(
+      [&slot, then](auto handler) {
+        slot.emplace(std::move(handler));
+        then();
+      },
+      coflow::use_coroutine);
+}
 
 } // namespace coflow_test
 
