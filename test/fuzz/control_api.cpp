@@ -25,7 +25,13 @@
 // the helper's) or later (on either thread); it throws before handing its
 // handler on, or after (the handler is then stale: completing or dropping it
 // later does nothing), or after completing inline. Its value or its failure
-// is known, so the value checks cover it.
+// is known, so the value checks cover it. Its initiation may also pause,
+// unpause or cancel a coroutine of the set (its own, one that awaits it, or
+// another), at its start or once the handler is handed on (after an inline
+// completion, on the helper thread before it completes or drops the
+// handler, after the handler is kept): the control calls a third thread
+// makes while a body is between its suspension and its operation's
+// hand-over.
 //
 // A kept handler belongs to the operations' execution-context service
 // (built when the operation is created or when it is initiated, as the input
@@ -122,6 +128,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -446,6 +453,19 @@ struct op_record
   bool early_service = false;
   asio::io_context* context = nullptr;
   int value = 0;
+  /// A control call (pause, unpause or cancel of a coroutine of the set)
+  /// the initiation makes, set by the harness; see control_point.
+  std::function<void()> control;
+  /// Where the initiation makes it: at its start, or once the handler is
+  /// handed on (after an inline completion; on the helper thread, before it
+  /// completes or drops the handler; after the handler is kept).
+  bool control_at_hand_over = false;
+  /// The control was a cancel, or a pause that holds the wake-up (of this
+  /// body or of what awaits it) until a later cancel (the harness's, at the
+  /// latest at the end): the body may see cancelled_error instead of an
+  /// outcome it would otherwise always see (doc/coroutine.md, cancel(): the
+  /// body resumes with cancelled_error at its suspension point).
+  bool cancel_may_win = false;
 
   bool initiated = false;
   bool resolved = false; // a step (or the end) completed or dropped it
@@ -522,6 +542,8 @@ struct op_record
                   : "a body that initiated its operation ran to its end");
     if (abandoned && seen == outcome::nothing)
       return;
+    if (cancel_may_win && seen == outcome::cancelled)
+      return;
     const outcome result = fails ? outcome::failed : outcome::value;
     switch (how)
     {
@@ -559,32 +581,53 @@ void initiate(const std::shared_ptr<op_record>& r, Handler&& handler)
   r->initiated = true;
   const boost::system::error_code ec = r->completion_code();
   const int v = r->value;
+  // The control call, if the input chose one, at the point it chose: while
+  // the body is between its suspension and the operation's hand-over, a
+  // pause, unpause or cancel of it (or of what awaits it, or of another
+  // coroutine) races the completion, as a third thread's would.
+  auto control_at = [&r](bool hand_over) {
+    if (r->control && r->control_at_hand_over == hand_over)
+      r->control();
+  };
+  control_at(false);
   switch (r->how)
   {
   case behaviour::inline_value:
     std::move(handler)(ec, v);
+    control_at(true);
     return;
   case behaviour::thread_inside:
-    helper().post([h = std::move(handler), ec, v]() mutable { std::move(h)(ec, v); });
+    // This thread waits meanwhile: the helper may touch the harness.
+    helper().post([h = std::move(handler), ec, v, control_at]() mutable {
+      control_at(true);
+      std::move(h)(ec, v);
+    });
     helper().wait_idle();
     return;
   case behaviour::drop_inside:
   {
     auto dropped = std::move(handler);
+    control_at(true);
     return;
   }
   case behaviour::drop_inside_thread:
-    helper().post([h = std::move(handler)]() mutable { auto dropped = std::move(h); });
+    helper().post([h = std::move(handler), control_at]() mutable {
+      control_at(true);
+      auto dropped = std::move(h);
+    });
     helper().wait_idle();
     return;
   case behaviour::throw_before:
+    control_at(true);
     throw initiation_error();
   case behaviour::complete_then_throw:
     std::move(handler)(ec, v);
+    control_at(true);
     throw initiation_error();
   case behaviour::throw_after_thread:
     // Not waited for here: the helper completes or drops the handler while
     // this thread throws, or after (the harness waits before the next step).
+    // The control call is this thread's, racing the helper's completion.
     helper().post([h = std::move(handler), ec, v, drop = r->alternate]() mutable {
       if (drop)
       {
@@ -593,6 +636,7 @@ void initiate(const std::shared_ptr<op_record>& r, Handler&& handler)
       else
         std::move(h)(ec, v);
     });
+    control_at(true);
     throw initiation_error();
   default: // posted, later, thread_later, drop_later, throw_after: kept
     break;
@@ -632,6 +676,7 @@ void initiate(const std::shared_ptr<op_record>& r, Handler&& handler)
   }
   if (r->how == behaviour::posted)
     asio::post(ex, [box, ec, v] { (void)box->complete(ec, v); });
+  control_at(true);
   if (r->how == behaviour::throw_after)
     throw initiation_error();
 }
@@ -1216,6 +1261,29 @@ void run(const std::uint8_t* data, std::size_t size)
           if (r->early_service)
             (void)asio::use_service<fuzz_op_service>(s->io());
           r->value = 1000 * static_cast<int>(s->ops.size() + 1) + static_cast<int>(how >> 4);
+          if (const unsigned action = plan >> 5 & 3; action != 0)
+          {
+            // The initiation's control call: of this operation's own
+            // coroutine, or of the set's coroutine chosen by the high bits.
+            r->control_at_hand_over = plan & 0x80;
+            const std::size_t target = how & 0x10 ? s->coroutines.size() : how >> 5;
+            r->control = [st = s.get(), rec = r.get(), target, action] {
+              fuzz_state::entry& e = st->coroutines[target % st->coroutines.size()];
+              if (!e.handle)
+                return;
+              rec->cancel_may_win = rec->cancel_may_win || action != 2;
+              if (action == 1)
+                e.handle.pause(), ++e.pauses;
+              else if (action == 2 && e.pauses > 0)
+                e.handle.unpause(), --e.pauses;
+              else if (action == 3)
+              {
+                if (!e.handle.called())
+                  e.cancelled = true;
+                e.handle.cancel();
+              }
+            };
+          }
           const int kind = static_cast<int>(sel % 3);
           coroutine<int> c = kind == 0 ? awaits_operation(r, 0) : on_operation(kind == 2, r);
           s->coroutines.push_back(
