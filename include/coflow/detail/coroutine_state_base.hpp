@@ -866,7 +866,7 @@ public:
   }
 
   /// Throws cancelled_error if a cancel was requested (sticky).
-  void throw_if_cancelled()
+  [[gnu::always_inline]] void throw_if_cancelled()
   {
     // Thrown here, in the body's frame, not in a function of its own: a
     // cancel unwinds every level of a chain, and each frame between the
