@@ -31,7 +31,10 @@
 // completion, on the helper thread before it completes or drops the
 // handler, after the handler is kept): the control calls a third thread
 // makes while a body is between its suspension and its operation's
-// hand-over.
+// hand-over. The body may make one too just before its co_await (a pause
+// is then forwarded at the suspension), and may await a posting child
+// after the operation (a second suspension, where a pause must be
+// forwarded anew).
 //
 // A kept handler belongs to the operations' execution-context service
 // (built when the operation is created or when it is initiated, as the input
@@ -454,8 +457,15 @@ struct op_record
   asio::io_context* context = nullptr;
   int value = 0;
   /// A control call (pause, unpause or cancel of a coroutine of the set)
-  /// the initiation makes, set by the harness; see control_point.
+  /// the initiation makes, set by the harness.
   std::function<void()> control;
+  /// One the body makes just before its co_await (while it runs: a pause
+  /// is then forwarded at the suspension).
+  std::function<void()> control_in_body;
+  /// After the operation, the body awaits a child that posts: a second
+  /// suspension, where a pause must be forwarded anew (and a stale target
+  /// of the first would be called).
+  bool second_await = false;
   /// Where the initiation makes it: at its start, or once the handler is
   /// handed on (after an inline completion; on the helper thread, before it
   /// completes or drops the handler; after the handler is kept).
@@ -785,6 +795,8 @@ coroutine<int> awaits_operation(
   frame_guard g(parent);
   frame_presence p(r);
   int v = 0;
+  if (r->control_in_body)
+    r->control_in_body();
   try
   {
     v = co_await async_fuzz(r, coflow::use_coroutine);
@@ -796,6 +808,8 @@ coroutine<int> awaits_operation(
   }
   r->seen = outcome::value;
   r->seen_value = v;
+  if (r->second_await)
+    co_await posts(*r->context);
   co_return v + adds;
 }
 
@@ -881,6 +895,10 @@ struct fuzz_state
     std::atomic<int> handlers{0}; // copies of its handler alive
   };
   std::vector<std::unique_ptr<consumer>> consumers;
+  /// The end's release has begun: a control call a body or an initiation
+  /// makes from then on does nothing (a pause would hold its coroutine, and
+  /// the context's work, for ever).
+  bool releasing = false;
 
   /// The value entry @p i must deliver if it delivers one; none if what it
   /// depends on was never given a value (errback, cancel, an operation that
@@ -1261,15 +1279,14 @@ void run(const std::uint8_t* data, std::size_t size)
           if (r->early_service)
             (void)asio::use_service<fuzz_op_service>(s->io());
           r->value = 1000 * static_cast<int>(s->ops.size() + 1) + static_cast<int>(how >> 4);
-          if (const unsigned action = plan >> 5 & 3; action != 0)
-          {
-            // The initiation's control call: of this operation's own
-            // coroutine, or of the set's coroutine chosen by the high bits.
-            r->control_at_hand_over = plan & 0x80;
-            const std::size_t target = how & 0x10 ? s->coroutines.size() : how >> 5;
-            r->control = [st = s.get(), rec = r.get(), target, action] {
+          // The control calls of the initiation (plan's high bits) and of
+          // the body before its await (sel / 3): of this operation's own
+          // coroutine, or of the set's coroutine chosen by how's high bits.
+          const std::size_t target = how & 0x10 ? s->coroutines.size() : how >> 5;
+          auto control = [st = s.get(), rec = r.get(), target](unsigned action) {
+            return [st, rec, target, action] {
               fuzz_state::entry& e = st->coroutines[target % st->coroutines.size()];
-              if (!e.handle)
+              if (!e.handle || st->releasing)
                 return;
               rec->cancel_may_win = rec->cancel_may_win || action != 2;
               if (action == 1)
@@ -1283,7 +1300,15 @@ void run(const std::uint8_t* data, std::size_t size)
                 e.handle.cancel();
               }
             };
+          };
+          if (const unsigned action = plan >> 5 & 3; action != 0)
+          {
+            r->control = control(action);
+            r->control_at_hand_over = plan & 0x80;
           }
+          if (const unsigned action = sel / 3 >> 1 & 3; action != 0)
+            r->control_in_body = control(action);
+          r->second_await = sel / 3 & 1;
           const int kind = static_cast<int>(sel % 3);
           coroutine<int> c = kind == 0 ? awaits_operation(r, 0) : on_operation(kind == 2, r);
           s->coroutines.push_back(
@@ -1340,6 +1365,7 @@ void run(const std::uint8_t* data, std::size_t size)
   }
 
   // Release everything: unpause, cancel, fire, run to the end.
+  s->releasing = true;
   for (auto& c : s->coroutines)
     if (c.handle)
     {
