@@ -11,6 +11,8 @@
 //  (d) bytes per suspended coroutine waiting on a timer (100 000 of them)
 //  (e) cancel of a 1 000-deep chain, per level (asio: the leaf timer cancelled
 //      through the co_spawn slot); pause + unpause of the chain, per level
+//  (f) an exception thrown at the bottom of a 1 000-deep chain, rethrown at
+//      every level up to the root, per level
 //
 
 #include <coflow/coroutine.hpp>
@@ -31,7 +33,9 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <exception>
 #include <malloc.h>
+#include <stdexcept>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -297,6 +301,50 @@ void e_coflow_pause_unpause_chain(benchmark::State& state)
   io.run();
 }
 
+// --- (f) an error thrown at the bottom of a 1 000-deep chain, rethrown at every level
+
+asio::awaitable<void> asio_failing_chain(int depth)
+{
+  if (depth == 0)
+    throw std::runtime_error("bottom");
+  co_await asio_failing_chain(depth - 1);
+}
+
+coflow::coroutine<void> coflow_failing_chain(int depth)
+{
+  if (depth == 0)
+    throw std::runtime_error("bottom");
+  co_await coflow_failing_chain(depth - 1);
+}
+
+void f_asio_error_chain(benchmark::State& state)
+{
+  asio::io_context io(1);
+  for (auto _ : state)
+  {
+    asio::co_spawn(io, asio_failing_chain(chain_depth), [](std::exception_ptr e) {
+      benchmark::DoNotOptimize(e);
+    });
+    io.run();
+    io.restart();
+  }
+  state.SetItemsProcessed(state.iterations() * chain_depth);
+}
+
+void f_coflow_error_chain(benchmark::State& state)
+{
+  asio::io_context io(1);
+  for (auto _ : state)
+  {
+    coflow::spawn(io, coflow_failing_chain(chain_depth), [](std::exception_ptr e) {
+      benchmark::DoNotOptimize(e);
+    });
+    io.run();
+    io.restart();
+  }
+  state.SetItemsProcessed(state.iterations() * chain_depth);
+}
+
 } // namespace
 
 // Time-based comparisons repeat (medians are reported): on a shared 2-core
@@ -314,5 +362,7 @@ BENCHMARK(d_coflow_suspended_bytes)->Iterations(3);
 COFLOW_BENCH(e_asio_cancel_chain);
 COFLOW_BENCH(e_coflow_cancel_chain);
 COFLOW_BENCH(e_coflow_pause_unpause_chain);
+COFLOW_BENCH(f_asio_error_chain);
+COFLOW_BENCH(f_coflow_error_chain);
 
 BENCHMARK_MAIN();
