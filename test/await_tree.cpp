@@ -25,12 +25,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <future>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -365,6 +367,55 @@ BOOST_AUTO_TEST_CASE(await_forest_lists_exactly_the_running_roots)
   d3.callback();
   poll();
   BOOST_TEST(coflow::await_forest(io).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_context_built_where_a_destroyed_one_was_lists_its_own_roots)
+{
+  // A thread caches the last context's registry (waiter_registry::of): a
+  // context built at the address of a destroyed one must not find the dead
+  // registry there (ASan: a use after free; any build: the root is missing).
+  std::optional<asio::io_context> context;
+  context.emplace();
+  {
+    coflow::deferred<void> d(*context);
+    coflow::spawn(*context, wait_on(d), asio::detached);
+    BOOST_TEST(coflow::await_forest(*context).size() == 1u);
+    d.callback();
+    context->run();
+    BOOST_TEST(coflow::await_forest(*context).empty());
+  }
+  const void* first_address = &*context;
+  context.reset();
+  context.emplace();
+  BOOST_TEST(&*context == first_address);
+  coflow::deferred<void> d(*context);
+  coflow::spawn(*context, wait_on(d), asio::detached);
+  BOOST_TEST(coflow::await_forest(*context).size() == 1u);
+  d.callback();
+  context->run();
+  BOOST_TEST(coflow::await_forest(*context).empty());
+}
+
+BOOST_AUTO_TEST_CASE(spawns_and_ends_on_two_threads_share_the_registry)
+{
+  // Every spawn lists its root under the registry's lock and every end
+  // removes it: two threads of a pool without a strand do both at once
+  // (TSan checks the lock orders them).
+  asio::thread_pool pool(2);
+  std::atomic<int> ran{0};
+  auto trivial = [&]() -> coroutine<void>
+  {
+    ran.fetch_add(1, std::memory_order_relaxed);
+    co_return;
+  };
+  for (int thread = 0; thread < 2; ++thread)
+    asio::post(pool, [&] {
+      for (int i = 0; i < 5000; ++i)
+        coflow::spawn(pool, trivial(), asio::detached);
+    });
+  pool.join();
+  BOOST_TEST(ran.load() == 10000);
+  BOOST_TEST(coflow::await_forest(pool).empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_spawned_coroutine_that_another_awaits_is_in_that_ones_tree_only)

@@ -22,6 +22,7 @@
 
 #include <boost/asio/execution_context.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <utility>
@@ -87,6 +88,31 @@ void ensure_waiter_registry(boost::asio::execution_context& context);
 /// has no registry (then nothing can tell: treated as shutting down).
 bool context_shutting_down(boost::asio::execution_context& context) noexcept;
 
+/// The registry's lock. Every spawn takes it twice (listed, then removed
+/// at its end) for a few pointer writes: std::mutex made that a tenth of a
+/// spawn's instructions (pthread's lock and unlock). A contended lock()
+/// waits on the word (C++20 atomic wait: a futex after a short spin), so a
+/// long holder (await_forest() walking the list) costs the others no CPU; an
+/// int, so that unlock()'s notify only reads whether anyone waits.
+class registry_lock
+{
+public:
+  void lock() noexcept
+  {
+    while (held_.exchange(1, std::memory_order_acquire) != 0)
+      held_.wait(1, std::memory_order_relaxed);
+  }
+
+  void unlock() noexcept
+  {
+    held_.store(0, std::memory_order_release);
+    held_.notify_one();
+  }
+
+private:
+  std::atomic<int> held_{0};
+};
+
 /// The execution-context service that owns the list.
 class waiter_registry : public boost::asio::execution_context::service
 {
@@ -96,9 +122,14 @@ public:
   explicit waiter_registry(boost::asio::execution_context& context);
   ~waiter_registry() override;
 
+  /// The registry of @p context, built if it has none. Asio's use_service()
+  /// takes the context's service mutex at every call; this looks up through
+  /// a per-thread cache of the last context's registry first.
+  static waiter_registry& of(boost::asio::execution_context& context);
+
   bool shutting_down() noexcept
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<registry_lock> lock(lock_);
     return shut_down_;
   }
 
@@ -118,7 +149,7 @@ private:
   void remove_locked(registered_state& state) noexcept;
   void shutdown() override;
 
-  std::mutex mutex_;
+  registry_lock lock_;
   registered_state* first_ = nullptr;
   bool shut_down_ = false;
 };
@@ -131,7 +162,7 @@ void registered_state::under_registry_lock(Function&& f, bool stay_listed) noexc
   waiter_registry* registry = registry_;
   if (!registry)
     return std::forward<Function>(f)();
-  std::lock_guard<std::mutex> lock(registry->mutex_);
+  std::lock_guard<registry_lock> lock(registry->lock_);
   std::forward<Function>(f)();
   if (!stay_listed && registry_ == registry)
     registry->remove_locked(*this);
