@@ -124,6 +124,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -135,6 +136,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -1415,6 +1417,177 @@ void run(const std::uint8_t* data, std::size_t size)
 }
 
 } // namespace
+
+// --- the structure-aware mutator ---------------------------------------------
+//
+// libFuzzer's own mutations change bytes. A race may need several fields to
+// line up at once, in one step or in several (the stale pause target of
+// 01b7803: the body's own pause, an unpause in the initiation, an inline
+// completion and a second await), and a field changed alone may add no
+// coverage to keep it for. This mutator works on the steps as run() decodes
+// them: it inserts, replaces, deletes, duplicates and swaps whole steps
+// (a new step has every field drawn at once), redraws one byte of a step,
+// and leaves a share of the mutations to libFuzzer's byte mutations (with
+// the dictionary). The crossover splices two inputs at step boundaries.
+// COFLOW_FUZZ_BYTE_MUTATIONS=1 leaves every mutation to libFuzzer (to
+// compare the two).
+
+extern "C" std::size_t LLVMFuzzerMutate(std::uint8_t* data, std::size_t size, std::size_t max_size);
+
+namespace {
+
+/// The bytes of the step at @p i, as run() decodes it (a byte past the
+/// end reads as 0).
+std::size_t step_length(const std::uint8_t* data, std::size_t size, std::size_t i)
+{
+  auto at = [&](std::size_t k) -> unsigned { return k < size ? data[k] : 0; };
+  const unsigned op = at(i) % 12;
+  const unsigned arg = at(i + 1);
+  if (op != 11 || arg < 0x80)
+    return 2;
+  const unsigned sel = arg >> 2 & 0x1f;
+  if ((arg & 3) == 0)
+    return 4; // a fuzz operation: how, plan
+  if ((arg & 3) == 3 && (sel == strand_spawn_selector || sel == destroy_selector))
+    return 3;
+  return 2;
+}
+
+using step_bytes = std::vector<std::uint8_t>;
+
+std::vector<step_bytes> split_steps(const std::uint8_t* data, std::size_t size)
+{
+  std::vector<step_bytes> steps;
+  for (std::size_t i = 0; i < size;)
+  {
+    const std::size_t n = std::min(step_length(data, size, i), size - i);
+    steps.emplace_back(data + i, data + i + n);
+    i += n;
+  }
+  return steps;
+}
+
+/// A step with every field drawn at once; a fuzz operation twice as likely
+/// as another kind (most of the races start there), the context's
+/// destruction rare (it ends the input).
+step_bytes random_step(std::minstd_rand& rng)
+{
+  auto below = [&](unsigned n) { return static_cast<unsigned>(rng() % n); };
+  auto any = [&] { return static_cast<std::uint8_t>(rng() >> 8); };
+  auto op = [&](unsigned o) { return static_cast<std::uint8_t>(o + 12 * below(21)); };
+  auto extended = [&](unsigned sel, unsigned kind) {
+    return static_cast<std::uint8_t>(0x80 | sel << 2 | kind);
+  };
+  const unsigned kind = below(17);
+  if (kind < 11)
+    return {op(kind), any()};
+  switch (kind)
+  {
+  case 11:
+    return {op(11), static_cast<std::uint8_t>(any() & 0x7f)}; // run one handler
+  case 12:
+  case 13:
+    return {op(11), extended(below(32), 0), any(), any()}; // a fuzz operation
+  case 14:
+    return {op(11), extended(below(32), 1)}; // resolve a fuzz operation
+  case 15:
+    return {op(11), extended(below(32), 2)}; // cancel from a handler
+  default:
+  {
+    unsigned sel = below(32);
+    if (sel == destroy_selector && below(4) != 0)
+      sel = 0; // run every ready handler instead
+    if (sel == strand_spawn_selector || sel == destroy_selector)
+      return {op(11), extended(sel, 3), any()};
+    return {op(11), extended(sel, 3)};
+  }
+  }
+}
+
+std::size_t store_steps(
+    const std::vector<step_bytes>& steps, std::uint8_t* out, std::size_t max_size)
+{
+  std::size_t n = 0;
+  for (const step_bytes& step : steps)
+  {
+    if (n + step.size() > max_size)
+      break;
+    std::copy(step.begin(), step.end(), out + n);
+    n += step.size();
+  }
+  return n;
+}
+
+bool byte_mutations_only()
+{
+  static const bool only = [] {
+    const char* e = std::getenv("COFLOW_FUZZ_BYTE_MUTATIONS");
+    return e && *e == '1';
+  }();
+  return only;
+}
+
+} // namespace
+
+extern "C" std::size_t LLVMFuzzerCustomMutator(
+    std::uint8_t* data, std::size_t size, std::size_t max_size, unsigned int seed)
+{
+  std::minstd_rand rng(seed);
+  auto below = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  if (byte_mutations_only() || below(6) == 0)
+    return LLVMFuzzerMutate(data, size, max_size);
+  std::vector<step_bytes> steps = split_steps(data, size);
+  switch (steps.empty() ? 0 : below(6))
+  {
+  case 0: // insert a new step
+  case 1:
+    steps.insert(steps.begin() + static_cast<std::ptrdiff_t>(below(steps.size() + 1)),
+        random_step(rng));
+    break;
+  case 2: // replace a step by a new one
+    steps[below(steps.size())] = random_step(rng);
+    break;
+  case 3: // redraw one byte of a step (its kind, or one of its fields)
+  {
+    step_bytes& step = steps[below(steps.size())];
+    step[below(step.size())] = static_cast<std::uint8_t>(rng() >> 8);
+    break;
+  }
+  case 4: // delete a step
+    steps.erase(steps.begin() + static_cast<std::ptrdiff_t>(below(steps.size())));
+    break;
+  default: // copy a step elsewhere, or swap two
+  {
+    const std::size_t a = below(steps.size());
+    const std::size_t b = below(steps.size());
+    if (rng() & 1)
+      std::swap(steps[a], steps[b]);
+    else
+    {
+      step_bytes copy = steps[a];
+      steps.insert(steps.begin() + static_cast<std::ptrdiff_t>(b), std::move(copy));
+    }
+    break;
+  }
+  }
+  const std::size_t n = store_steps(steps, data, max_size);
+  return n > 0 ? n : LLVMFuzzerMutate(data, size, max_size);
+}
+
+extern "C" std::size_t LLVMFuzzerCustomCrossOver(const std::uint8_t* data1, std::size_t size1,
+    const std::uint8_t* data2, std::size_t size2, std::uint8_t* out, std::size_t max_out_size,
+    unsigned int seed)
+{
+  // The first steps of one input, then the last steps of the other.
+  std::minstd_rand rng(seed);
+  const std::vector<step_bytes> first = split_steps(data1, size1);
+  const std::vector<step_bytes> second = split_steps(data2, size2);
+  std::vector<step_bytes> steps(
+      first.begin(), first.begin() + static_cast<std::ptrdiff_t>(rng() % (first.size() + 1)));
+  steps.insert(steps.end(),
+      second.begin() + static_cast<std::ptrdiff_t>(rng() % (second.size() + 1)), second.end());
+  return store_steps(steps, out, max_out_size);
+}
 
 extern "C" int LLVMFuzzerInitialize(int*, char***)
 {
