@@ -374,26 +374,22 @@ BOOST_AUTO_TEST_CASE(a_context_built_where_a_destroyed_one_was_lists_its_own_roo
   // A thread caches the last context's registry (waiter_registry::of): a
   // context built at the address of a destroyed one must not find the dead
   // registry there (ASan: a use after free; any build: the root is missing).
+  auto one_root_listed_then_gone = [](asio::io_context& context) {
+    coflow::deferred<void> d(context);
+    coflow::spawn(context, wait_on(d), asio::detached);
+    BOOST_TEST(coflow::await_forest(context).size() == 1u);
+    d.callback();
+    context.run();
+    BOOST_TEST(coflow::await_forest(context).empty());
+  };
   std::optional<asio::io_context> context;
   context.emplace();
-  {
-    coflow::deferred<void> d(*context);
-    coflow::spawn(*context, wait_on(d), asio::detached);
-    BOOST_TEST(coflow::await_forest(*context).size() == 1u);
-    d.callback();
-    context->run();
-    BOOST_TEST(coflow::await_forest(*context).empty());
-  }
+  one_root_listed_then_gone(*context);
   const void* first_address = &*context;
   context.reset();
   context.emplace();
   BOOST_TEST(&*context == first_address);
-  coflow::deferred<void> d(*context);
-  coflow::spawn(*context, wait_on(d), asio::detached);
-  BOOST_TEST(coflow::await_forest(*context).size() == 1u);
-  d.callback();
-  context->run();
-  BOOST_TEST(coflow::await_forest(*context).empty());
+  one_root_listed_then_gone(*context);
 }
 
 BOOST_AUTO_TEST_CASE(spawns_and_ends_on_two_threads_share_the_registry)
