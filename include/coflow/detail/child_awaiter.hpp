@@ -34,7 +34,7 @@ template <class CoroState, class U, class E>
 class child_awaiter final : public cascade_awaiter<child_awaiter<CoroState, U, E>, CoroState>
 {
 public:
-  child_awaiter(CoroState* parent, coroutine<U, E>&& child) noexcept
+  [[gnu::always_inline]] child_awaiter(CoroState* parent, coroutine<U, E>&& child) noexcept
     : child_awaiter::cascade_awaiter(parent), child_(std::move(child))
   {
   }
@@ -42,7 +42,7 @@ public:
   child_awaiter(const child_awaiter&) = delete;
   child_awaiter& operator=(const child_awaiter&) = delete;
 
-  ~child_awaiter()
+  [[gnu::always_inline]] ~child_awaiter()
   {
     if (shared_) [[unlikely]]
       destroy_shared(shared_);
@@ -107,9 +107,9 @@ public:
     });
   }
 
-  U take()
+  [[gnu::always_inline]] U take()
   {
-    if (shared_)
+    if (shared_) [[unlikely]]
       return shared_->take();
     return child()->take_value();
   }

@@ -148,7 +148,7 @@ public:
   }
 
   template <class U, class E>
-  child_awaiter<coro_state_type, U, E> await_transform(
+  [[gnu::always_inline]] child_awaiter<coro_state_type, U, E> await_transform(
       coroutine<U, E>&& child, await_site at = COFLOW_DETAIL_AWAIT_SITE) const
   {
     coro_->at_await(at);

@@ -233,9 +233,9 @@ public:
   /// The value for the awaiting parent, or the error thrown: moved out
   /// when the parent holds the only handle, copied when another handle may
   /// still read it (an lvalue awaited, a handle kept).
-  T take_value()
+  [[gnu::always_inline]] T take_value()
   {
-    if (error_)
+    if (error_) [[unlikely]]
       std::rethrow_exception(error_);
     if constexpr (!std::is_void_v<T>)
     {
